@@ -1,0 +1,68 @@
+package chunk
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	cdc "github.com/PlakarKorp/go-cdc-chunkers"
+	_ "github.com/PlakarKorp/go-cdc-chunkers/chunkers/fastcdc" // registers "fastcdc"
+	"github.com/zeebo/blake3"
+
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// Chunk size bounds. A 64 KiB average keeps the data republished after a
+// 1 MiB edit close to 1 MiB while a chunk stays far below NATS's default
+// 1 MiB max_payload.
+const (
+	MinSize = 16 << 10
+	AvgSize = 64 << 10
+	MaxSize = 256 << 10
+)
+
+var opts = &cdc.ChunkerOpts{MinSize: MinSize, NormalSize: AvgSize, MaxSize: MaxSize}
+
+// Splitter chunks streams. It reuses its buffers and is not safe for
+// concurrent use; keep one per goroutine.
+type Splitter struct {
+	c    *cdc.Chunker
+	file *blake3.Hasher
+}
+
+// NewSplitter returns a Splitter.
+func NewSplitter() (*Splitter, error) {
+	c, err := cdc.NewChunkerBuffer("fastcdc", nil, opts, make([]byte, 2*MaxSize))
+	if err != nil {
+		return nil, fmt.Errorf("create chunker: %w", err)
+	}
+	return &Splitter{c: c, file: blake3.New()}, nil
+}
+
+// Split reads r to the end, calling fn for every chunk in order with its
+// hash. data is only valid during the call. It returns the hash of the
+// whole stream and its length.
+func (s *Splitter) Split(r io.Reader, fn func(h wire.Hash, data []byte) error) (wire.Hash, int64, error) {
+	s.c.Reset(r)
+	s.file.Reset()
+	var n int64
+	for {
+		data, err := s.c.Next()
+		if len(data) > 0 {
+			n += int64(len(data))
+			_, _ = s.file.Write(data)
+			if ferr := fn(wire.Sum(data), data); ferr != nil {
+				return wire.Hash{}, n, ferr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return wire.Hash{}, n, fmt.Errorf("read content: %w", err)
+		}
+	}
+	var sum wire.Hash
+	s.file.Sum(sum[:0])
+	return sum, n, nil
+}

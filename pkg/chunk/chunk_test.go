@@ -1,0 +1,94 @@
+package chunk
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+func randomBytes(n int, seed uint64) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, seed))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func split(t testing.TB, data []byte) ([]wire.ChunkRef, wire.Hash) {
+	t.Helper()
+	s, err := NewSplitter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []wire.ChunkRef
+	var joined []byte
+	sum, n, err := s.Split(bytes.NewReader(data), func(h wire.Hash, d []byte) error {
+		if wire.Sum(d) != h {
+			t.Fatal("chunk hash mismatch")
+		}
+		refs = append(refs, wire.ChunkRef{Hash: h, Size: uint32(len(d))})
+		joined = append(joined, d...)
+		return nil
+	})
+	if err != nil || n != int64(len(data)) || !bytes.Equal(joined, data) {
+		t.Fatalf("split: err=%v n=%d want %d, rejoined equal=%v", err, n, len(data), bytes.Equal(joined, data))
+	}
+	if sum != wire.Sum(data) {
+		t.Fatal("whole-stream hash differs from BLAKE3 of the data")
+	}
+	return refs, sum
+}
+
+func TestSplitBoundsAndRoundTrip(t *testing.T) {
+	refs, _ := split(t, randomBytes(8<<20, 1))
+	for i, r := range refs {
+		if r.Size > MaxSize || (r.Size < MinSize && i != len(refs)-1) {
+			t.Fatalf("chunk %d of %d bytes outside [%d, %d]", i, r.Size, MinSize, MaxSize)
+		}
+	}
+	if avg := (8 << 20) / len(refs); avg < AvgSize/2 || avg > AvgSize*2 {
+		t.Fatalf("average chunk %d bytes, want about %d", avg, AvgSize)
+	}
+}
+
+func TestSplitEmpty(t *testing.T) {
+	refs, sum := split(t, nil)
+	if len(refs) != 0 || sum != wire.Sum(nil) {
+		t.Fatalf("empty input gave %d chunks", len(refs))
+	}
+}
+
+// An edit in the middle must leave most chunks intact: that is what makes a
+// 1 MiB change in a big file cost about 1 MiB on the wire.
+func TestEditInMiddleKeepsOtherChunks(t *testing.T) {
+	data := randomBytes(32<<20, 2)
+	before, _ := split(t, data)
+	edited := bytes.Clone(data)
+	copy(edited[16<<20:], randomBytes(1<<20, 3))
+	after, _ := split(t, edited)
+	known := map[wire.Hash]bool{}
+	for _, r := range before {
+		known[r.Hash] = true
+	}
+	var fresh int64
+	for _, r := range after {
+		if !known[r.Hash] {
+			fresh += int64(r.Size)
+		}
+	}
+	if fresh > 1<<20+2*MaxSize {
+		t.Fatalf("1 MiB edit produced %d new bytes of chunks", fresh)
+	}
+}
+
+func BenchmarkSplit(b *testing.B) {
+	data := randomBytes(64<<20, 4)
+	s, _ := NewSplitter()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		_, _, _ = s.Split(bytes.NewReader(data), func(wire.Hash, []byte) error { return nil })
+	}
+}

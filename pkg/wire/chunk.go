@@ -1,0 +1,91 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// MaxChunkLen bounds the decoded size of one chunk or manifest blob.
+const MaxChunkLen = 1 << 20
+
+// Chunk payload codecs.
+const (
+	CodecRaw  byte = 0
+	CodecZstd byte = 1
+)
+
+// A chunk payload is: version byte, codec byte, uvarint decoded length,
+// then the data (raw or one zstd frame). The subject carries the hash of
+// the decoded data, which DecodeChunk verifies.
+const chunkHeaderMax = 2 + binary.MaxVarintLen32
+
+var (
+	encoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0),
+		zstd.WithDecoderMaxMemory(MaxChunkLen), zstd.WithDecoderMaxWindow(MaxChunkLen))
+)
+
+// EncodeChunk returns the payload for data, compressed with zstd when that
+// saves at least an eighth. The result is appended to dst[:0].
+func EncodeChunk(dst, data []byte, tryCompress bool) []byte {
+	dst = append(dst[:0], Version, CodecRaw)
+	dst = binary.AppendUvarint(dst, uint64(len(data)))
+	if tryCompress && len(data) >= 512 {
+		hdr := len(dst)
+		out := encoder.EncodeAll(data, dst)
+		if len(out)-hdr < len(data)-len(data)/8 {
+			out[1] = CodecZstd
+			return out
+		}
+		dst = out[:hdr]
+	}
+	return append(dst, data...)
+}
+
+// DecodeChunk decodes a chunk payload and verifies it against want.
+// dst is reused for the result when it has room.
+func DecodeChunk(dst, payload []byte, want Hash) ([]byte, error) {
+	data, err := decodeChunk(dst, payload)
+	if err != nil {
+		return nil, err
+	}
+	if Sum(data) != want {
+		return nil, fmt.Errorf("%w: chunk %s does not match its hash", ErrCorrupt, want)
+	}
+	return data, nil
+}
+
+func decodeChunk(dst, p []byte) ([]byte, error) {
+	if len(p) < 3 {
+		return nil, fmt.Errorf("%w: chunk of %d bytes", ErrMalformed, len(p))
+	}
+	if p[0] != Version {
+		return nil, fmt.Errorf("%w: chunk version %d", ErrVersion, p[0])
+	}
+	n, k := binary.Uvarint(p[2:])
+	if k <= 0 || n > MaxChunkLen {
+		return nil, fmt.Errorf("%w: chunk length", ErrMalformed)
+	}
+	body := p[2+k:]
+	switch p[1] {
+	case CodecRaw:
+		if uint64(len(body)) != n {
+			return nil, fmt.Errorf("%w: chunk body %d bytes, header says %d", ErrMalformed, len(body), n)
+		}
+		return append(dst[:0], body...), nil
+	case CodecZstd:
+		out, err := decoder.DecodeAll(body, dst[:0])
+		if err != nil {
+			return nil, fmt.Errorf("%w: zstd: %v", ErrMalformed, err)
+		}
+		if uint64(len(out)) != n {
+			return nil, fmt.Errorf("%w: chunk decoded to %d bytes, header says %d", ErrMalformed, len(out), n)
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("%w: chunk codec %d", ErrMalformed, p[1])
+	}
+}

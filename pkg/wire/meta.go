@@ -1,0 +1,38 @@
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Meta is the folder meta message. The source bumps Epoch whenever it finds
+// the broker has lost messages it had acknowledged and republishes; a
+// replica that sees a new epoch reconciles against the full state.
+type Meta struct {
+	V      int    `json:"v"`
+	Epoch  uint64 `json:"epoch"`
+	Source string `json:"source"` // source instance id
+	Time   int64  `json:"time"`   // unix nanoseconds
+}
+
+// EncodeMeta returns the wire form of m.
+func EncodeMeta(m Meta) []byte {
+	m.V = Version
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// DecodeMeta parses a folder meta message.
+func DecodeMeta(b []byte) (Meta, error) {
+	var m Meta
+	if len(b) > MaxRecordLen {
+		return m, fmt.Errorf("%w: meta of %d bytes", ErrMalformed, len(b))
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("%w: meta: %v", ErrMalformed, err)
+	}
+	if m.V != Version {
+		return m, fmt.Errorf("%w: meta %d", ErrVersion, m.V)
+	}
+	return m, nil
+}

@@ -1,0 +1,213 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Version is the version of every message this package writes.
+const Version = 1
+
+const (
+	// MaxRecordLen bounds an encoded state record.
+	MaxRecordLen = 256 << 10
+	// MaxInlineChunks is the longest chunk list carried in a record; longer
+	// lists go to manifest blobs so records stay far below max_payload.
+	MaxInlineChunks = 1024
+	// MaxFileSize bounds the size a record may announce (1 PiB).
+	MaxFileSize = 1 << 50
+)
+
+var (
+	// ErrMalformed marks a message that cannot be decoded or is inconsistent.
+	ErrMalformed = errors.New("malformed message")
+	// ErrVersion marks a message of a version this build does not know.
+	ErrVersion = errors.New("unsupported message version")
+)
+
+// Type is the kind of a path's state.
+type Type string
+
+// Path types. Deleted is a tombstone.
+const (
+	File    Type = "file"
+	Dir     Type = "dir"
+	Symlink Type = "symlink"
+	Deleted Type = "deleted"
+)
+
+// ChunkRef names one piece of a file's content.
+type ChunkRef struct {
+	Hash Hash   `json:"h"`
+	Size uint32 `json:"n"`
+}
+
+// Record is the latest state of one path, as published by the source.
+// Paths and targets are byte strings; the JSON form carries them base64
+// encoded when they are not valid UTF-8, so any name round-trips.
+type Record struct {
+	Epoch uint64 // source epoch, see docs/PROTOCOL.md
+	Path  string
+	Type  Type
+	Mode  uint32 // permission bits (07777)
+	MTime int64  // unix nanoseconds
+	Size  int64
+	Hash  Hash // BLAKE3 of the whole content (files)
+	// Chunks lists the content in order, or Manifest lists the blobs that
+	// hold that list when it is longer than MaxInlineChunks.
+	Chunks   []ChunkRef
+	Manifest []ChunkRef
+	Target   string // symlink target
+	Time     int64  // unix nanoseconds when published, for lag
+}
+
+type recordJSON struct {
+	V        int        `json:"v"`
+	Epoch    uint64     `json:"epoch"`
+	Path     string     `json:"path,omitempty"`
+	PathB    []byte     `json:"path_b64,omitempty"`
+	Type     Type       `json:"type"`
+	Mode     uint32     `json:"mode,omitempty"`
+	MTime    int64      `json:"mtime,omitempty"`
+	Size     int64      `json:"size,omitempty"`
+	Hash     *Hash      `json:"hash,omitempty"`
+	Chunks   []ChunkRef `json:"chunks,omitempty"`
+	Manifest []ChunkRef `json:"manifest,omitempty"`
+	Target   string     `json:"target,omitempty"`
+	TargetB  []byte     `json:"target_b64,omitempty"`
+	Time     int64      `json:"time,omitempty"`
+}
+
+// EncodeRecord validates r and returns its wire form.
+func EncodeRecord(r *Record) ([]byte, error) {
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("encode record: %w", err)
+	}
+	j := recordJSON{V: Version, Epoch: r.Epoch, Type: r.Type, Mode: r.Mode, MTime: r.MTime,
+		Size: r.Size, Chunks: r.Chunks, Manifest: r.Manifest, Time: r.Time}
+	j.Path, j.PathB = splitUTF8(r.Path)
+	j.Target, j.TargetB = splitUTF8(r.Target)
+	if r.Type == File {
+		h := r.Hash
+		j.Hash = &h
+	}
+	return json.Marshal(&j)
+}
+
+// DecodeRecord parses and validates a state record.
+func DecodeRecord(b []byte) (*Record, error) {
+	if len(b) > MaxRecordLen {
+		return nil, fmt.Errorf("%w: record of %d bytes", ErrMalformed, len(b))
+	}
+	var j recordJSON
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&j); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data", ErrMalformed)
+	}
+	if j.V != Version {
+		return nil, fmt.Errorf("%w: %d", ErrVersion, j.V)
+	}
+	r := &Record{Epoch: j.Epoch, Type: j.Type, Mode: j.Mode, MTime: j.MTime, Size: j.Size,
+		Chunks: j.Chunks, Manifest: j.Manifest, Time: j.Time}
+	var err error
+	if r.Path, err = joinUTF8(j.Path, j.PathB); err != nil {
+		return nil, err
+	}
+	if r.Target, err = joinUTF8(j.Target, j.TargetB); err != nil {
+		return nil, err
+	}
+	if j.Hash != nil {
+		r.Hash = *j.Hash
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Validate checks the invariants every record must satisfy.
+func (r *Record) Validate() error {
+	if err := ValidPath(r.Path); err != nil {
+		return err
+	}
+	if r.Mode&^0o7777 != 0 {
+		return fmt.Errorf("%w: mode %o", ErrMalformed, r.Mode)
+	}
+	switch r.Type {
+	case File:
+		return r.validateFile()
+	case Symlink:
+		return ValidTarget(r.Target)
+	case Dir, Deleted:
+		if len(r.Chunks) > 0 || len(r.Manifest) > 0 || r.Target != "" {
+			return fmt.Errorf("%w: %s record with content", ErrMalformed, r.Type)
+		}
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown type %q", ErrMalformed, r.Type)
+	}
+}
+
+func (r *Record) validateFile() error {
+	switch {
+	case r.Size < 0 || r.Size > MaxFileSize:
+		return fmt.Errorf("%w: size %d", ErrMalformed, r.Size)
+	case r.Hash.IsZero():
+		return fmt.Errorf("%w: file without hash", ErrMalformed)
+	case len(r.Chunks) > MaxInlineChunks:
+		return fmt.Errorf("%w: %d inline chunks", ErrMalformed, len(r.Chunks))
+	case len(r.Chunks) > 0 && len(r.Manifest) > 0:
+		return fmt.Errorf("%w: both chunks and manifest", ErrMalformed)
+	case r.Target != "":
+		return fmt.Errorf("%w: file with symlink target", ErrMalformed)
+	}
+	if len(r.Manifest) == 0 {
+		if err := checkChunks(r.Chunks, MaxChunkLen); err != nil {
+			return err
+		}
+		if total := sumSizes(r.Chunks); total != r.Size {
+			return fmt.Errorf("%w: chunks add up to %d, size is %d", ErrMalformed, total, r.Size)
+		}
+	}
+	return checkChunks(r.Manifest, MaxChunkLen)
+}
+
+func checkChunks(cs []ChunkRef, max uint32) error {
+	for _, c := range cs {
+		if c.Size == 0 || c.Size > max || c.Hash.IsZero() {
+			return fmt.Errorf("%w: chunk of %d bytes", ErrMalformed, c.Size)
+		}
+	}
+	return nil
+}
+
+func sumSizes(cs []ChunkRef) int64 {
+	var n int64
+	for _, c := range cs {
+		n += int64(c.Size)
+	}
+	return n
+}
+
+func splitUTF8(s string) (string, []byte) {
+	if utf8.ValidString(s) {
+		return s, nil
+	}
+	return "", []byte(s)
+}
+
+func joinUTF8(s string, b []byte) (string, error) {
+	if s != "" && b != nil {
+		return "", fmt.Errorf("%w: both text and base64 forms", ErrMalformed)
+	}
+	if b != nil {
+		return string(b), nil
+	}
+	return s, nil
+}

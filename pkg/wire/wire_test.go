@@ -1,0 +1,125 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidPath(t *testing.T) {
+	good := []string{"a", "a/b", "-leading dash", "sp ace/ünï", strings.Repeat("x", 255), "a\\b", "...", ".hidden"}
+	bad := []string{"", "/abs", "a/../b", "..", ".", "a//b", "a/", "a/./b", "nul\x00", strings.Repeat("x", 256), strings.Repeat("a/", 2049) + "a"}
+	for _, p := range good {
+		if err := ValidPath(p); err != nil {
+			t.Errorf("ValidPath(%q) = %v, want nil", p, err)
+		}
+	}
+	for _, p := range bad {
+		if err := ValidPath(p); !errors.Is(err, ErrBadPath) {
+			t.Errorf("ValidPath(%q) = %v, want ErrBadPath", p, err)
+		}
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	data := []byte("hello world")
+	recs := []*Record{
+		{Epoch: 3, Path: "a/b.txt", Type: File, Mode: 0o644, MTime: 1700000000123456789, Size: int64(len(data)),
+			Hash: Sum(data), Chunks: []ChunkRef{{Hash: Sum(data), Size: uint32(len(data))}}, Time: 5},
+		{Path: "empty", Type: File, Mode: 0o600, Hash: Sum(nil)},
+		{Path: "d", Type: Dir, Mode: 0o755, MTime: 1},
+		{Path: "l", Type: Symlink, Target: "../x", MTime: 2},
+		{Path: "gone", Type: Deleted},
+		{Path: "bad\xffutf8", Type: Symlink, Target: "\xfe"},
+	}
+	for _, r := range recs {
+		b, err := EncodeRecord(r)
+		if err != nil {
+			t.Fatalf("encode %q: %v", r.Path, err)
+		}
+		got, err := DecodeRecord(b)
+		if err != nil {
+			t.Fatalf("decode %q: %v", r.Path, err)
+		}
+		if got.Path != r.Path || got.Target != r.Target || got.Type != r.Type || got.Hash != r.Hash ||
+			got.MTime != r.MTime || got.Mode != r.Mode || got.Size != r.Size || len(got.Chunks) != len(r.Chunks) {
+			t.Fatalf("round trip of %q: got %+v", r.Path, got)
+		}
+	}
+}
+
+func TestDecodeRecordRejects(t *testing.T) {
+	cases := map[string]string{
+		"version":     `{"v":2,"path":"a","type":"dir"}`,
+		"traversal":   `{"v":1,"path":"../etc/passwd","type":"deleted"}`,
+		"absolute":    `{"v":1,"path":"/etc/passwd","type":"deleted"}`,
+		"type":        `{"v":1,"path":"a","type":"fifo"}`,
+		"mode":        `{"v":1,"path":"a","type":"dir","mode":65536}`,
+		"size":        `{"v":1,"path":"a","type":"file","size":5,"hash":"` + Sum(nil).String() + `"}`,
+		"nohash":      `{"v":1,"path":"a","type":"file"}`,
+		"trailing":    `{"v":1,"path":"a","type":"dir"} {}`,
+		"both":        `{"v":1,"path":"a","path_b64":"YQ==","type":"dir"}`,
+		"dirchunks":   `{"v":1,"path":"a","type":"dir","chunks":[{"h":"` + Sum(nil).String() + `","n":1}]}`,
+		"emptytarget": `{"v":1,"path":"a","type":"symlink"}`,
+	}
+	for name, in := range cases {
+		if _, err := DecodeRecord([]byte(in)); err == nil {
+			t.Errorf("%s: decoded %s", name, in)
+		}
+	}
+}
+
+func TestChunkCodec(t *testing.T) {
+	text := bytes.Repeat([]byte("compressible text "), 4096)
+	random := make([]byte, 70000)
+	for i := range random {
+		random[i] = byte(i * 7919 >> 3)
+	}
+	for _, data := range [][]byte{text, random, []byte("tiny")} {
+		p := EncodeChunk(nil, data, true)
+		got, err := DecodeChunk(nil, p, Sum(data))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("chunk round trip: %v", err)
+		}
+	}
+	if p := EncodeChunk(nil, text, true); len(p) > len(text)/4 || p[1] != CodecZstd {
+		t.Fatalf("text chunk not compressed: %d bytes", len(p))
+	}
+	p := EncodeChunk(nil, text, false)
+	p[len(p)-1] ^= 1
+	if _, err := DecodeChunk(nil, p, Sum(text)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("flipped byte: %v, want ErrCorrupt", err)
+	}
+}
+
+func TestManifestRoundTrip(t *testing.T) {
+	var refs []ChunkRef
+	for i := range ManifestBlobChunks + 10 {
+		refs = append(refs, ChunkRef{Hash: Sum([]byte{byte(i), byte(i >> 8)}), Size: uint32(i%1000 + 1)})
+	}
+	blobs := EncodeManifest(refs)
+	if len(blobs) != 2 {
+		t.Fatalf("%d blobs", len(blobs))
+	}
+	var got []ChunkRef
+	for _, b := range blobs {
+		var err error
+		if got, err = DecodeManifest(got, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != len(refs) || got[len(got)-1] != refs[len(refs)-1] {
+		t.Fatal("manifest round trip differs")
+	}
+}
+
+func TestSubjects(t *testing.T) {
+	s := StateSubject("docs", "a b/c.d")
+	if strings.ContainsAny(s[len("jetsync.docs.s."):], " .*>") || len(PathKey("x")) != 22 {
+		t.Fatalf("bad subject %q", s)
+	}
+	if ValidFolder("ok_Folder-1") != nil || ValidFolder("a.b") == nil || ValidFolder("") == nil {
+		t.Fatal("folder validation")
+	}
+}
