@@ -1,0 +1,93 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StatusBucket is the KV bucket where daemons publish their status.
+// Keys: <folder>.source and <folder>.replica.<id>.
+const StatusBucket = "JETSYNC_STATUS"
+
+// SourceStatus is what a source reports about its folder.
+type SourceStatus struct {
+	V            int    `json:"v"`
+	ID           string `json:"id"`
+	Folder       string `json:"folder"`
+	State        string `json:"state"` // scanning | live | recovering
+	Files        int64  `json:"files"`
+	Dirs         int64  `json:"dirs"`
+	Bytes        int64  `json:"bytes"`
+	LastSeq      uint64 `json:"last_seq"`    // highest stream sequence the source has had acknowledged
+	LastChange   int64  `json:"last_change"` // unix ns of the last change published
+	Epoch        uint64 `json:"epoch"`
+	Watched      int    `json:"watched"`
+	WatchCapped  bool   `json:"watch_capped"`
+	Errors       int64  `json:"errors"`
+	LastError    string `json:"last_error,omitempty"`
+	PendingFiles int64  `json:"pending_files"`
+	Updated      int64  `json:"updated"` // unix ns
+}
+
+// ReplicaStatus is what a replica reports about its folder.
+type ReplicaStatus struct {
+	V          int     `json:"v"`
+	ID         string  `json:"id"`
+	Folder     string  `json:"folder"`
+	State      string  `json:"state"` // reconciling | live | error
+	AppliedSeq uint64  `json:"applied_seq"`
+	Pending    uint64  `json:"pending"`
+	LagSeconds float64 `json:"lag_seconds"`
+	Applied    int64   `json:"applied"` // records applied since start
+	Fetched    int64   `json:"fetched_bytes"`
+	Reused     int64   `json:"reused_bytes"`
+	Errors     int64   `json:"errors"`
+	LastError  string  `json:"last_error,omitempty"`
+	Epoch      uint64  `json:"epoch"`
+	Updated    int64   `json:"updated"` // unix ns
+}
+
+// StatusKV opens (creating if needed) the status bucket.
+func StatusKV(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      StatusBucket,
+		Description: "jetsync daemon status",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    max(replicas, 1),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open status bucket: %w", err)
+	}
+	return kv, nil
+}
+
+// PutStatus writes one daemon's status under key.
+func PutStatus(ctx context.Context, kv jetstream.KeyValue, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode status: %w", err)
+	}
+	if _, err := kv.Put(ctx, key, b); err != nil {
+		return fmt.Errorf("put status %s: %w", key, err)
+	}
+	return nil
+}
+
+// SourceKey and ReplicaKey name status entries.
+func SourceKey(folder string) string      { return folder + ".source" }
+func ReplicaKey(folder, id string) string { return folder + ".replica." + sanitizeID(id) }
+func ReplicaPrefix(folder string) string  { return folder + ".replica." }
+func sanitizeID(id string) string         { return strings.Map(keepKeyRune, id) }
+func IsNotFound(err error) bool           { return errors.Is(err, jetstream.ErrKeyNotFound) }
+func keepKeyRune(r rune) rune {
+	if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+		return r
+	}
+	return '_'
+}
