@@ -1,0 +1,137 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/jetsync/jetsync/pkg/fsroot"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// Content fetches chunks and manifest blobs from the broker. The returned
+// bytes are already verified against h.
+type Content interface {
+	Chunk(ctx context.Context, h wire.Hash) ([]byte, error)
+}
+
+// Local finds content the replica already has on disk. It may be stale:
+// whatever it points to is verified by hash before use.
+type Local interface {
+	FindChunk(h wire.Hash) (path string, off int64, ok bool)
+}
+
+// ErrChunkMissing marks a chunk the broker does not hold. Content
+// implementations wrap it; Apply passes it up wrapped.
+var ErrChunkMissing = errors.New("chunk missing from broker")
+
+// Applier applies records to a root. It is safe for concurrent use on
+// different paths; the caller must not apply a path concurrently with one
+// of its ancestors or descendants.
+type Applier struct {
+	Root    *fsroot.Root
+	Content Content
+	Local   Local        // may be nil
+	Log     *slog.Logger // nil means slog.Default()
+}
+
+// Result tells what applying one record did.
+type Result struct {
+	Changed bool  // something on disk was modified
+	Fetched int64 // bytes obtained from Content, manifest blobs included
+	Reused  int64 // bytes copied from local files
+	// Chunks is the resolved chunk list of a file whose content was
+	// written. For an unchanged file it is the inline list, nil when the
+	// record uses a manifest (Resolve expands it on demand).
+	Chunks []wire.ChunkRef
+}
+
+// Apply makes rec.Path equal to rec. A directory gets its mode made owner
+// writable and searchable and no mtime: children written later change
+// both, so the caller calls SetDirMeta once they are applied.
+func (a *Applier) Apply(ctx context.Context, rec *wire.Record) (Result, error) {
+	if err := rec.Validate(); err != nil {
+		return Result{}, &fsroot.PathError{Op: "apply", Path: rec.Path, Err: err}
+	}
+	switch rec.Type {
+	case wire.File:
+		return a.applyFile(ctx, rec)
+	case wire.Symlink:
+		return a.applySymlink(rec)
+	case wire.Dir:
+		return a.applyDir(rec)
+	case wire.Deleted:
+		return a.applyDeleted(rec)
+	}
+	return Result{}, &fsroot.PathError{Op: "apply", Path: rec.Path,
+		Err: fmt.Errorf("%w: type %q", wire.ErrMalformed, rec.Type)}
+}
+
+func (a *Applier) applySymlink(rec *wire.Record) (Result, error) {
+	if err := a.Root.EnsureParents(rec.Path); err != nil {
+		return Result{}, err
+	}
+	mtime := time.Unix(0, rec.MTime)
+	fi, err := a.Root.Lstat(rec.Path)
+	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		target, err := a.Root.Readlink(rec.Path)
+		if err == nil && target == rec.Target {
+			if fi.ModTime().Equal(mtime) {
+				return Result{}, nil
+			}
+			return Result{Changed: true}, a.Root.SetMeta(rec.Path, fsroot.FileMode(rec.Mode), mtime)
+		}
+	}
+	return Result{Changed: true}, a.Root.Symlink(rec.Target, rec.Path, mtime)
+}
+
+func (a *Applier) applyDir(rec *wire.Record) (Result, error) {
+	if err := a.Root.EnsureParents(rec.Path); err != nil {
+		return Result{}, err
+	}
+	mode := writable(fsroot.FileMode(rec.Mode))
+	fi, err := a.Root.Lstat(rec.Path)
+	if err == nil && fi.IsDir() && fsroot.Perm(fi.Mode()) == mode {
+		return Result{}, nil
+	}
+	return Result{Changed: true}, a.Root.Mkdir(rec.Path, mode)
+}
+
+// writable adds the owner bits needed to create and remove children; a
+// read-only directory at the source gets its real mode from SetDirMeta.
+func writable(m fs.FileMode) fs.FileMode { return m | 0o700 }
+
+func (a *Applier) applyDeleted(rec *wire.Record) (Result, error) {
+	_, err := a.Root.Lstat(rec.Path)
+	existed := err == nil
+	return Result{Changed: existed}, a.Root.RemoveAll(rec.Path)
+}
+
+// SetDirMeta sets a directory's mode and mtime. The caller defers it until
+// the directory's children are applied, since writing children changes a
+// directory's mtime. A path that is no longer a directory is left alone: a
+// later record changed it and owns its metadata.
+func (a *Applier) SetDirMeta(path string, mode uint32, mtime int64) error {
+	fi, err := a.Root.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.IsDir()) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m, t := fsroot.FileMode(mode), time.Unix(0, mtime)
+	if fsroot.Perm(fi.Mode()) == m && fi.ModTime().Equal(t) {
+		return nil
+	}
+	return a.Root.SetMeta(path, m, t)
+}
+
+func (a *Applier) log() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.Default()
+}

@@ -1,0 +1,92 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jetsync/jetsync/pkg/fsroot"
+	"github.com/jetsync/jetsync/pkg/wire"
+	"github.com/zeebo/blake3"
+)
+
+func (a *Applier) applyFile(ctx context.Context, rec *wire.Record) (Result, error) {
+	if err := a.Root.EnsureParents(rec.Path); err != nil {
+		return Result{}, err
+	}
+	fi, same, err := a.sameContent(rec)
+	if err != nil {
+		return Result{}, err
+	}
+	if same {
+		changed, err := a.fixMeta(rec, fi)
+		return Result{Changed: changed, Chunks: rec.Chunks}, err
+	}
+	chunks, fetched, err := a.resolve(ctx, rec)
+	res := Result{Chunks: chunks, Fetched: fetched}
+	if err != nil {
+		return res, err
+	}
+	return res, a.writeFile(ctx, rec, &res)
+}
+
+// sameContent reports whether path already is a regular file with rec's
+// size and hash. Reading errors other than absence are returned: a file we
+// cannot read is one we could not verify either.
+func (a *Applier) sameContent(rec *wire.Record) (fs.FileInfo, bool, error) {
+	fi, err := a.Root.Lstat(rec.Path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != rec.Size {
+		return nil, false, nil
+	}
+	h, n, err := a.HashFile(rec.Path)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fsroot.ErrNotRegular) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return fi, n == rec.Size && h == rec.Hash, nil
+}
+
+// fixMeta sets mode and mtime where they differ from rec.
+func (a *Applier) fixMeta(rec *wire.Record, fi fs.FileInfo) (bool, error) {
+	mode, mtime := fsroot.FileMode(rec.Mode), time.Unix(0, rec.MTime)
+	if fsroot.Perm(fi.Mode()) == mode && fi.ModTime().Equal(mtime) {
+		return false, nil
+	}
+	return true, a.Root.SetMeta(rec.Path, mode, mtime)
+}
+
+// writeFile assembles the content in a temp file and commits it only when
+// the whole stream matches rec.Hash.
+func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result) error {
+	tmp, err := a.Root.CreateTemp(rec.Path)
+	if err != nil {
+		return err
+	}
+	defer tmp.Abort()
+	src := a.newSource(rec.Path, res)
+	defer src.close()
+	h := blake3.New()
+	for _, c := range res.Chunks {
+		data, err := src.chunk(ctx, c)
+		if err != nil {
+			return err
+		}
+		h.Write(data)
+		if _, err := tmp.Write(data); err != nil {
+			return err
+		}
+	}
+	if got := wire.Hash(h.Sum(nil)); got != rec.Hash {
+		return &fsroot.PathError{Op: "verify", Path: rec.Path,
+			Err: fmt.Errorf("%w: content hashes to %s, record says %s", wire.ErrCorrupt, got, rec.Hash)}
+	}
+	if err := tmp.Commit(fsroot.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {
+		return err
+	}
+	res.Changed = true
+	return nil
+}

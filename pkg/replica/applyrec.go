@@ -1,0 +1,80 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"syscall"
+
+	"github.com/jetsync/jetsync/pkg/apply"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// apply makes the disk match it.rec unless it already does, and fills in
+// what the committer records.
+func (p *pipeline) apply(ctx context.Context, it *item) error {
+	rec := it.rec
+	if rec.Type == wire.Deleted {
+		_, err := p.applier.Apply(ctx, rec)
+		p.r.metrics.applied.WithLabelValues(string(rec.Type)).Inc()
+		return err
+	}
+	if p.unchanged(rec) {
+		it.entry, _ = p.r.store.applied(rec.Path)
+		p.r.metrics.unchanged.Inc()
+		return nil
+	}
+	res, err := p.applier.Apply(ctx, rec)
+	if err != nil {
+		return err
+	}
+	p.r.metrics.applied.WithLabelValues(string(rec.Type)).Inc()
+	p.r.metrics.fetched.Add(float64(res.Fetched))
+	p.r.metrics.reused.Add(float64(res.Reused))
+	p.r.prog.add(res.Fetched, res.Reused)
+	it.chunks = res.Chunks
+	it.entry = p.entryFor(rec)
+	return nil
+}
+
+// unchanged reports whether the path still is what we applied for an equal
+// record: one index read and one lstat, no content read.
+func (p *pipeline) unchanged(rec *wire.Record) bool {
+	if rec.Type == wire.Dir {
+		return false // cheap to re-apply, and its mtime is handled later
+	}
+	e, err := p.r.store.applied(rec.Path)
+	if err != nil || e == nil || !e.matches(rec) {
+		return false
+	}
+	fi, err := p.r.root.Lstat(rec.Path)
+	return err == nil && fingerprintOf(fi) == e.Disk
+}
+
+func (p *pipeline) entryFor(rec *wire.Record) *appliedEntry {
+	e := &appliedEntry{Type: rec.Type, Mode: rec.Mode, MTime: rec.MTime, Size: rec.Size,
+		Hash: rec.Hash, Target: rec.Target}
+	if fi, err := p.r.root.Lstat(rec.Path); err == nil {
+		e.Disk = fingerprintOf(fi)
+	}
+	return e
+}
+
+func fingerprintOf(fi fs.FileInfo) fingerprint {
+	f := fingerprint{Size: fi.Size(), MTime: fi.ModTime().UnixNano(), Mode: uint32(fi.Mode())}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		f.Ino = uint64(st.Ino)
+	}
+	return f
+}
+
+// superseded reports whether a record that cannot be applied because its
+// content is gone has been replaced by a newer state of the same path; the
+// source removes chunks only once no current state needs them.
+func (p *pipeline) superseded(ctx context.Context, it *item, err error) bool {
+	if !errors.Is(err, apply.ErrChunkMissing) {
+		return false
+	}
+	msg, gerr := p.stream.GetLastMsgForSubject(ctx, wire.StateSubject(p.r.cfg.Folder, it.rec.Path))
+	return gerr == nil && msg.Sequence > it.seq
+}

@@ -1,0 +1,109 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+const commitEvery = 100 * time.Millisecond
+
+func (p *pipeline) commitLoop(ctx context.Context) error {
+	t := time.NewTicker(commitEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := p.commit(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// takeDone removes the finished prefix of the in-flight list: everything up
+// to the first record still being applied.
+func (p *pipeline) takeDone() []*item {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for n < len(p.inflight) && p.inflight[n].done {
+		n++
+	}
+	done := p.inflight[:n:n]
+	p.inflight = p.inflight[n:]
+	return done
+}
+
+// commit records the finished prefix and the new cursor in one
+// transaction. Everything in it is already durable on disk, so the cursor
+// never runs ahead of the data.
+func (p *pipeline) commit() error {
+	done := p.takeDone()
+	if len(done) == 0 {
+		return nil
+	}
+	p.pos.Cursor = done[len(done)-1].seq
+	if !p.reconciling {
+		p.pos.Epoch = max(p.pos.Epoch, p.epoch)
+	}
+	err := p.r.store.db.Update(func(tx *bolt.Tx) error {
+		for _, it := range done {
+			if err := p.record(tx, it); err != nil {
+				return err
+			}
+		}
+		return p.r.store.setPosition(tx, p.savedPosition())
+	})
+	if err != nil {
+		return fmt.Errorf("commit position %d: %w", p.pos.Cursor, err)
+	}
+	p.r.prog.setPosition(p.pos.Cursor)
+	p.r.prog.setLag(p.oldestTime())
+	return nil
+}
+
+// savedPosition is the position to persist: during a reconcile the cursor
+// stays at 0 so that an interrupted reconcile starts over.
+func (p *pipeline) savedPosition() position {
+	if p.reconciling {
+		return position{}
+	}
+	return p.pos
+}
+
+func (p *pipeline) record(tx *bolt.Tx, it *item) error {
+	if it.rec == nil || it.skip {
+		return nil
+	}
+	if p.reconciling && it.rec.Type != wire.Deleted {
+		if err := tx.Bucket(bucketSeen).Put(pathKey(it.rec.Path), nil); err != nil {
+			return err
+		}
+	}
+	if it.rec.Type == wire.Deleted || it.entry == nil {
+		return deleteTree(tx, it.rec.Path)
+	}
+	if err := tx.Bucket(bucketApplied).Put(pathKey(it.rec.Path), it.entry.marshal()); err != nil {
+		return err
+	}
+	return putChunkLocs(tx, it.rec.Path, it.chunks)
+}
+
+// oldestTime is the publish time of the oldest record not yet applied.
+func (p *pipeline) oldestTime() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, it := range p.inflight {
+		if it.rec != nil && it.rec.Time > 0 {
+			return time.Unix(0, it.rec.Time)
+		}
+	}
+	return time.Time{}
+}

@@ -1,0 +1,40 @@
+package replica
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	applied      *prometheus.CounterVec
+	errors       *prometheus.CounterVec
+	unchanged    prometheus.Counter
+	fetched      prometheus.Counter
+	reused       prometheus.Counter
+	removedExtra prometheus.Counter
+	cursor       prometheus.Gauge
+	lag          prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, folder string) *metrics {
+	labels := prometheus.Labels{"folder": folder}
+	m := &metrics{
+		applied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jetsync_replica_applied_total",
+			Help: "Records applied to disk, by type.", ConstLabels: labels}, []string{"type"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jetsync_replica_errors_total",
+			Help: "Apply failures and rejected messages, by kind.", ConstLabels: labels}, []string{"kind"}),
+		unchanged: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_unchanged_total",
+			Help: "Records skipped because the path already matched.", ConstLabels: labels}),
+		fetched: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_fetched_bytes_total",
+			Help: "Content bytes fetched from the broker.", ConstLabels: labels}),
+		reused: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_reused_bytes_total",
+			Help: "Content bytes copied from local files instead of fetched.", ConstLabels: labels}),
+		removedExtra: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_removed_extra_total",
+			Help: "Local paths removed by a reconcile because the source does not have them.", ConstLabels: labels}),
+		cursor: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_applied_seq",
+			Help: "Stream sequence up to which everything is applied.", ConstLabels: labels}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_lag_seconds",
+			Help: "Age of the oldest published change not yet applied.", ConstLabels: labels}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.cursor, m.lag)
+	}
+	return m
+}

@@ -1,0 +1,159 @@
+package replica
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetsync/jetsync/pkg/apply"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// item is one record on its way through the pipeline.
+type item struct {
+	seq  uint64
+	rec  *wire.Record // nil for a message that failed to decode
+	done bool
+	// set by the worker when done; nil entry with rec.Type Deleted (or a
+	// superseded record) means "forget this path"
+	entry  *appliedEntry
+	chunks []wire.ChunkRef
+	skip   bool // nothing to record (bad or superseded message)
+}
+
+// pipeline is one session's machinery: the in-order list of records in
+// flight, the per-path worker queues, and the position it commits.
+type pipeline struct {
+	r       *Replica
+	stream  jetstream.Stream
+	applier *apply.Applier
+	pos     position
+	epoch   uint64 // epoch this session trusts
+	queues  []chan *item
+	seed    maphash.Seed
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	inflight []*item // in stream order
+	running  int     // dispatched, not finished
+	dirty    map[string]struct{}
+	lastSeen uint64
+
+	caughtUp    bool // dispatcher goroutine only
+	reconciling bool
+	maxEpoch    uint64
+}
+
+func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch uint64) *pipeline {
+	p := &pipeline{r: r, stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
+		seed: maphash.MakeSeed(), dirty: map[string]struct{}{}, maxEpoch: metaEpoch, lastSeen: pos.Cursor}
+	p.cond = sync.NewCond(&p.mu)
+	p.applier = &apply.Applier{Root: r.root, Local: r.store,
+		Content: brokerContent{stream: stream, folder: r.cfg.Folder}}
+	p.queues = make([]chan *item, r.cfg.Workers)
+	for i := range p.queues {
+		p.queues[i] = make(chan *item, 64)
+	}
+	r.prog.setPosition(pos.Cursor)
+	return p
+}
+
+func (p *pipeline) queueOf(path string) int {
+	return int(maphash.String(p.seed, path) % uint64(len(p.queues)))
+}
+
+func (p *pipeline) closeQueues() {
+	for _, q := range p.queues {
+		close(q)
+	}
+}
+
+func (p *pipeline) enqueue(seq uint64, rec *wire.Record) *item {
+	it := &item{seq: seq, rec: rec}
+	p.mu.Lock()
+	p.inflight = append(p.inflight, it)
+	p.running++
+	p.lastSeen = max(p.lastSeen, seq)
+	p.mu.Unlock()
+	return it
+}
+
+// finish marks it done and wakes whoever waits for the pipeline to drain.
+func (p *pipeline) finish(it *item, dirs []string) {
+	p.mu.Lock()
+	it.done = true
+	p.running--
+	for _, d := range dirs {
+		p.dirty[d] = struct{}{}
+	}
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+func (p *pipeline) inflightCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running
+}
+
+// barrier waits until every dispatched record is finished.
+func (p *pipeline) barrier(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stop()
+	p.mu.Lock()
+	for p.running > 0 && ctx.Err() == nil {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
+}
+
+func (p *pipeline) worker(ctx context.Context, q <-chan *item) {
+	for it := range q {
+		if ctx.Err() != nil {
+			continue // leave it unfinished: not applied, not committed
+		}
+		p.applyItem(ctx, it)
+	}
+}
+
+// applyItem applies one record, retrying with backoff until it is durable
+// or superseded; it never marks a record done that was not applied.
+func (p *pipeline) applyItem(ctx context.Context, it *item) {
+	for attempt := 0; ; attempt++ {
+		err := p.apply(ctx, it)
+		if err == nil {
+			if it.rec.Type == wire.File {
+				p.r.prog.files.Add(1)
+				p.r.prog.bytes.Add(it.rec.Size)
+			}
+			p.finish(it, touchedDirs(it.rec))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if p.superseded(ctx, it, err) {
+			it.skip = true
+			p.finish(it, nil)
+			return
+		}
+		p.r.applyFailed(it.rec.Path, err)
+		sleep(ctx, backoff(attempt))
+	}
+}
+
+// touchedDirs are the directories whose mtime the apply disturbed: the
+// parent always, and the directory itself for a Dir record.
+func touchedDirs(rec *wire.Record) []string {
+	dirs := []string{wire.Parent(rec.Path)}
+	if rec.Type == wire.Dir {
+		dirs = append(dirs, rec.Path)
+	}
+	return dirs
+}

@@ -1,0 +1,133 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jetsync/jetsync/pkg/bus"
+	"github.com/jetsync/jetsync/pkg/fsroot"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// Progress is a snapshot of what the replica has done.
+type Progress struct {
+	State      string // starting | reconciling | live
+	Reconciled bool   // a full reconcile or a valid stored position was reached
+	Cursor     uint64 // every record up to this stream sequence is applied
+	Pending    uint64
+	Lag        time.Duration
+	Settled    bool  // caught up, nothing in flight, directory metadata set
+	Files      int64 // file records applied or found already equal
+	Bytes      int64 // their sizes
+	Fetched    int64 // content bytes fetched from the broker
+	Reused     int64 // content bytes copied from local files
+	Errors     int64
+	LastError  string
+}
+
+type progress struct {
+	mu             sync.Mutex
+	state          string
+	lastError      string
+	oldest         time.Time
+	cursor         atomic.Uint64
+	pending        atomic.Uint64
+	fetched        atomic.Int64
+	reused         atomic.Int64
+	errors         atomic.Int64
+	reconciled     atomic.Bool
+	settled        atomic.Bool
+	files          atomic.Int64
+	bytes          atomic.Int64
+	forceReconcile atomic.Bool
+}
+
+func (p *progress) setState(s string) { p.mu.Lock(); p.state = s; p.mu.Unlock() }
+func (p *progress) setPosition(c uint64) {
+	p.cursor.Store(c)
+}
+func (p *progress) setLag(oldest time.Time) { p.mu.Lock(); p.oldest = oldest; p.mu.Unlock() }
+func (p *progress) add(fetched, reused int64) {
+	p.fetched.Add(fetched)
+	p.reused.Add(reused)
+}
+
+// Progress returns a snapshot; safe from any goroutine.
+func (r *Replica) Progress() Progress {
+	p := &r.prog
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := Progress{State: p.state, Reconciled: p.reconciled.Load(), Cursor: p.cursor.Load(),
+		Pending: p.pending.Load(), Settled: p.settled.Load(),
+		Files: p.files.Load(), Bytes: p.bytes.Load(), Fetched: p.fetched.Load(), Reused: p.reused.Load(),
+		Errors: p.errors.Load(), LastError: p.lastError}
+	if out.State == "" {
+		out.State = "starting"
+	}
+	if !p.oldest.IsZero() {
+		out.Lag = time.Since(p.oldest)
+	}
+	return out
+}
+
+func (r *Replica) noteError(err error) {
+	r.prog.errors.Add(1)
+	r.prog.mu.Lock()
+	r.prog.lastError = err.Error()
+	r.prog.mu.Unlock()
+}
+
+func (r *Replica) applyFailed(path string, err error) {
+	r.noteError(err)
+	kind := "other"
+	switch {
+	case fsroot.IsNoSpace(err):
+		kind = "no_space"
+	case fsroot.IsPermission(err):
+		kind = "permission"
+	case errors.Is(err, wire.ErrCorrupt):
+		kind = "corrupt"
+	}
+	r.metrics.errors.WithLabelValues(kind).Inc()
+	r.log.Error("apply failed, will retry", "path", path, "err", err, "kind", kind)
+}
+
+func (r *Replica) badMessage(subject string, err error) {
+	r.noteError(err)
+	r.metrics.errors.WithLabelValues("bad_message").Inc()
+	r.log.Error("rejected message", "subject", subject, "err", err)
+}
+
+// reportLoop publishes the replica's status for `jetsync status`.
+func (r *Replica) reportLoop(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.report(ctx)
+	}
+}
+
+func (r *Replica) report(ctx context.Context) {
+	pr := r.Progress()
+	r.metrics.cursor.Set(float64(pr.Cursor))
+	r.metrics.lag.Set(pr.Lag.Seconds())
+	kv, err := bus.StatusKV(ctx, r.js, 0)
+	if err != nil {
+		return
+	}
+	st := bus.ReplicaStatus{V: 1, ID: r.cfg.ID, Folder: r.cfg.Folder, State: pr.State,
+		AppliedSeq: pr.Cursor, Pending: pr.Pending, LagSeconds: pr.Lag.Seconds(),
+		Fetched: pr.Fetched, Reused: pr.Reused, Errors: pr.Errors, LastError: pr.LastError,
+		Updated: time.Now().UnixNano()}
+	if err := bus.PutStatus(ctx, kv, bus.ReplicaKey(r.cfg.Folder, r.cfg.ID), st); err != nil {
+		r.log.Debug("report status", "err", err)
+	}
+}

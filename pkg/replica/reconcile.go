@@ -1,0 +1,96 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// startReconcile reads the whole published state from the first message
+// and remembers every live path in the seen bucket; finishReconcile then
+// removes whatever the local tree has beyond it.
+func (p *pipeline) startReconcile() error {
+	p.reconciling = true
+	p.pos.Cursor = 0
+	p.lastSeen = 0
+	p.r.prog.setState("reconciling")
+	err := p.r.store.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketSeen) != nil {
+			if err := tx.DeleteBucket(bucketSeen); err != nil {
+				return err
+			}
+		}
+		_, err := tx.CreateBucket(bucketSeen)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("start reconcile: %w", err)
+	}
+	return nil
+}
+
+// finishReconcile deletes local paths absent from the published state and
+// adopts the stream's identity and epoch as the new trusted position.
+func (p *pipeline) finishReconcile(ctx context.Context) error {
+	removed, err := p.removeUnseen()
+	if err != nil {
+		return err
+	}
+	info, err := p.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read stream info: %w", err)
+	}
+	p.reconciling = false
+	p.epoch = max(p.epoch, p.maxEpoch)
+	p.pos.Epoch = p.epoch
+	p.pos.Created = info.Created.UnixNano()
+	p.pos.Cursor = max(p.pos.Cursor, p.lastSeen)
+	err = p.r.store.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketSeen); err != nil {
+			return err
+		}
+		return p.r.store.setPosition(tx, p.pos)
+	})
+	if err != nil {
+		return fmt.Errorf("finish reconcile: %w", err)
+	}
+	p.r.prog.setPosition(p.pos.Cursor)
+	p.r.prog.setState("live")
+	p.r.prog.reconciled.Store(true)
+	p.r.log.Info("reconcile done", "removed_extra", removed, "position", p.pos.Cursor, "epoch", p.epoch)
+	return nil
+}
+
+// removeUnseen walks the local tree and removes every path the published
+// state does not have. A removed directory takes its subtree with it.
+func (p *pipeline) removeUnseen() (int, error) {
+	var extra []string
+	err := p.r.store.db.View(func(tx *bolt.Tx) error {
+		seen := tx.Bucket(bucketSeen)
+		return p.r.root.Walk(func(path string, d fs.DirEntry) error {
+			if seen.Get(pathKey(path)) != nil {
+				return nil
+			}
+			extra = append(extra, path)
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("walk local tree: %w", err)
+	}
+	for _, path := range extra {
+		if err := p.r.root.RemoveAll(path); err != nil {
+			return 0, err
+		}
+		if err := p.r.store.db.Update(func(tx *bolt.Tx) error { return deleteTree(tx, path) }); err != nil {
+			return 0, err
+		}
+		p.r.metrics.removedExtra.Inc()
+	}
+	return len(extra), nil
+}

@@ -1,0 +1,137 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jetsync/jetsync/pkg/apply"
+	"github.com/jetsync/jetsync/pkg/fsroot"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// Config configures a replica.
+type Config struct {
+	Folder   string
+	Root     string // the local copy of the folder
+	DataDir  string // the index lives in DataDir/replica-<folder>.db
+	ID       string // replica name in status reports; default host name
+	Workers  int    // parallel appliers, default 8
+	Logger   *slog.Logger
+	Registry prometheus.Registerer // nil: metrics are not registered
+	// CheckInterval is how often the replica asks the broker whether its
+	// position is still valid when nothing arrives; default 10 s.
+	CheckInterval time.Duration
+}
+
+// Replica applies a folder's published state to a local tree.
+type Replica struct {
+	cfg     Config
+	log     *slog.Logger
+	js      jetstream.JetStream
+	store   *store
+	root    *fsroot.Root
+	applier *apply.Applier
+	metrics *metrics
+	prog    progress
+}
+
+// New opens the local index and the folder root.
+func New(cfg Config, js jetstream.JetStream) (*Replica, error) {
+	if err := wire.ValidFolder(cfg.Folder); err != nil {
+		return nil, err
+	}
+	cfg = withDefaults(cfg)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
+		return nil, fmt.Errorf("create replica root: %w", err)
+	}
+	root, err := fsroot.Open(cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(filepath.Join(cfg.DataDir, "replica-"+cfg.Folder+".db"))
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	r := &Replica{cfg: cfg, js: js, store: st, root: root,
+		log: cfg.Logger.With("component", "replica", "folder", cfg.Folder)}
+	r.metrics = newMetrics(cfg.Registry, cfg.Folder)
+	r.applier = &apply.Applier{Root: root, Local: st}
+	return r, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.CheckInterval <= 0 {
+		cfg.CheckInterval = 10 * time.Second
+	}
+	if cfg.ID == "" {
+		cfg.ID, _ = os.Hostname()
+	}
+	return cfg
+}
+
+// Run follows the stream until ctx ends. Broker outages and apply errors
+// are retried with backoff; Run returns nil on cancellation.
+func (r *Replica) Run(ctx context.Context) error {
+	defer r.close()
+	if n, err := r.root.CleanTemps(); err != nil {
+		r.log.Warn("clean leftover temp files", "err", err)
+	} else if n > 0 {
+		r.log.Info("removed leftover temp files from an interrupted apply", "count", n)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { r.reportLoop(ctx) })
+	defer wg.Wait()
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		err := r.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errRestart) {
+			attempt = -1
+			continue
+		}
+		r.noteError(err)
+		r.log.Warn("replication interrupted, retrying", "err", err)
+		sleep(ctx, backoff(attempt))
+	}
+	return nil
+}
+
+func (r *Replica) close() {
+	if err := r.store.close(); err != nil {
+		r.log.Warn("close index", "err", err)
+	}
+	r.root.Close()
+}
+
+func backoff(attempt int) time.Duration {
+	return min(250*time.Millisecond<<min(attempt, 7), 30*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,286 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/jetsync/jetsync/pkg/apply"
+	"github.com/jetsync/jetsync/pkg/bus"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// errRestart ends a session whose position turned out to be invalid; the
+// next session reconciles.
+var errRestart = errors.New("position no longer valid")
+
+// session follows the stream from the stored position (or reconciles from
+// the start) until ctx ends or the position becomes invalid.
+func (r *Replica) session(ctx context.Context) error {
+	stream, err := r.openStream(ctx)
+	if err != nil {
+		return err
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read stream info: %w", err)
+	}
+	pos, err := r.store.position()
+	if err != nil {
+		return fmt.Errorf("read position: %w", err)
+	}
+	metaEpoch, err := readMetaEpoch(ctx, stream, r.cfg.Folder)
+	if err != nil {
+		return err
+	}
+	reason := reconcileReason(pos, info, metaEpoch, r.prog.forceReconcile.Swap(false))
+	s := newPipeline(r, stream, pos, metaEpoch)
+	if reason != "" {
+		r.log.Info("reconciling against the full published state", "reason", reason)
+		if err := s.startReconcile(); err != nil {
+			return err
+		}
+	} else {
+		r.prog.setState("live")
+		r.prog.reconciled.Store(true)
+	}
+	return s.run(ctx)
+}
+
+func (r *Replica) openStream(ctx context.Context) (jetstream.Stream, error) {
+	var stream jetstream.Stream
+	waiting := false
+	err := bus.Retry(ctx, r.log, "open folder stream", func(ctx context.Context) error {
+		s, err := bus.OpenStream(ctx, r.js, r.cfg.Folder)
+		if errors.Is(err, bus.ErrNoFolder) && !waiting {
+			waiting = true
+			r.log.Info("waiting for the source to create the folder on the broker")
+		}
+		stream = s
+		return err
+	})
+	return stream, err
+}
+
+// reconcileReason says why the stored position cannot be trusted, or "".
+func reconcileReason(pos position, info *jetstream.StreamInfo, metaEpoch uint64, forced bool) string {
+	switch {
+	case pos.Cursor == 0:
+		return "first sync"
+	case forced:
+		return "the source started a new epoch"
+	case info.Created.UnixNano() != pos.Created:
+		return "the stream was recreated (broker lost its store?)"
+	case info.State.LastSeq < pos.Cursor:
+		return fmt.Sprintf("the stream ends at %d, before our position %d (broker lost messages)", info.State.LastSeq, pos.Cursor)
+	case metaEpoch > pos.Epoch:
+		return fmt.Sprintf("the source moved to epoch %d (we were at %d)", metaEpoch, pos.Epoch)
+	}
+	return ""
+}
+
+func readMetaEpoch(ctx context.Context, stream jetstream.Stream, folder string) (uint64, error) {
+	msg, err := stream.GetLastMsgForSubject(ctx, wire.MetaSubject(folder))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read folder meta: %w", err)
+	}
+	m, err := wire.DecodeMeta(msg.Data)
+	if err != nil {
+		return 0, fmt.Errorf("read folder meta: %w", err)
+	}
+	return m.Epoch, nil
+}
+
+// run wires consumer → dispatcher → workers → committer.
+func (p *pipeline) run(ctx context.Context) error {
+	cons, err := p.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{wire.StateFilter(p.r.cfg.Folder)},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    p.pos.Cursor + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("create consumer: %w", err)
+	}
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read consumer info: %w", err)
+	}
+	p.caughtUp = ci.NumPending == 0
+	p.r.prog.pending.Store(ci.NumPending)
+	it, err := cons.Messages(jetstream.PullMaxMessages(512))
+	if err != nil {
+		return fmt.Errorf("start consuming: %w", err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	msgs := make(chan jetstream.Msg, 256)
+	g.Go(func() error { return pump(gctx, it, msgs) })
+	for i := range p.queues {
+		g.Go(func() error { p.worker(gctx, p.queues[i]); return nil })
+	}
+	g.Go(func() error { return p.commitLoop(gctx) })
+	g.Go(func() error { defer p.closeQueues(); return p.dispatch(gctx, msgs) })
+	err = g.Wait()
+	it.Stop()
+	if cerr := p.commit(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// pump moves messages from the iterator to the dispatcher.
+func pump(ctx context.Context, it jetstream.MessagesContext, out chan<- jetstream.Msg) error {
+	go func() { <-ctx.Done(); it.Stop() }()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read stream: %w", err)
+		}
+		select {
+		case out <- m:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// dispatch hands records to workers in stream order. Records that may
+// remove a directory run alone: a tree must not be removed while a later
+// record is writing beneath it.
+func (p *pipeline) dispatch(ctx context.Context, msgs <-chan jetstream.Msg) error {
+	idle := time.NewTimer(idleAfter)
+	check := time.NewTicker(p.r.cfg.CheckInterval)
+	defer check.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-msgs:
+			if err := p.handle(ctx, m); err != nil {
+				return err
+			}
+			idle.Reset(idleAfter)
+		case <-idle.C:
+			if err := p.onIdle(ctx); err != nil {
+				return err
+			}
+		case <-check.C:
+			if err := p.checkPosition(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+const idleAfter = 50 * time.Millisecond
+
+func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
+	md, err := m.Metadata()
+	if err != nil {
+		return fmt.Errorf("read message metadata: %w", err)
+	}
+	p.r.prog.pending.Store(md.NumPending)
+	p.caughtUp = md.NumPending == 0
+	p.r.prog.settled.Store(false)
+	seq := md.Sequence.Stream
+	rec, err := wire.DecodeRecord(m.Data())
+	if err == nil && wire.StateSubject(p.r.cfg.Folder, rec.Path) != m.Subject() {
+		err = fmt.Errorf("%w: path does not belong to its subject", wire.ErrMalformed)
+	}
+	if err != nil {
+		p.r.badMessage(m.Subject(), err)
+		p.finish(p.enqueue(seq, nil), nil)
+		return nil
+	}
+	if rec.Epoch > p.epoch && !p.reconciling {
+		p.r.prog.forceReconcile.Store(true)
+		return errRestart
+	}
+	p.maxEpoch = max(p.maxEpoch, rec.Epoch)
+	if p.destructive(rec) {
+		p.barrier(ctx)
+		p.applyItem(ctx, p.enqueue(seq, rec))
+		return nil
+	}
+	it := p.enqueue(seq, rec)
+	select {
+	case p.queues[p.queueOf(rec.Path)] <- it:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// destructive reports whether applying rec may remove a directory tree.
+func (p *pipeline) destructive(rec *wire.Record) bool {
+	if rec.Type == wire.Deleted {
+		return true
+	}
+	fi, err := p.r.root.Lstat(rec.Path)
+	return err == nil && fi.IsDir() != (rec.Type == wire.Dir)
+}
+
+func (p *pipeline) onIdle(ctx context.Context) error {
+	if p.inflightCount() > 0 {
+		return nil
+	}
+	if err := p.flushDirs(ctx); err != nil {
+		return err
+	}
+	if p.reconciling && p.caughtUp {
+		if err := p.finishReconcile(ctx); err != nil {
+			return err
+		}
+	}
+	p.r.prog.settled.Store(p.caughtUp && !p.reconciling)
+	return nil
+}
+
+// checkPosition asks the broker whether our position is still meaningful.
+func (p *pipeline) checkPosition(ctx context.Context) error {
+	info, err := p.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read stream info: %w", err)
+	}
+	epoch, err := readMetaEpoch(ctx, p.stream, p.r.cfg.Folder)
+	if err != nil {
+		return err
+	}
+	switch {
+	case info.Created.UnixNano() != p.pos.Created && !p.reconciling:
+		p.r.prog.forceReconcile.Store(true)
+		return errRestart
+	case info.State.LastSeq < p.lastSeen:
+		p.r.prog.forceReconcile.Store(true)
+		return errRestart
+	case epoch > p.epoch && !p.reconciling:
+		p.r.prog.forceReconcile.Store(true)
+		return errRestart
+	}
+	return nil
+}
+
+// brokerContent fetches chunks by direct get.
+type brokerContent struct {
+	stream jetstream.Stream
+	folder string
+}
+
+func (b brokerContent) Chunk(ctx context.Context, h wire.Hash) ([]byte, error) {
+	msg, err := b.stream.GetLastMsgForSubject(ctx, wire.ChunkSubject(b.folder, h))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, fmt.Errorf("%w: %s", apply.ErrChunkMissing, h)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetch chunk %s: %w", h, err)
+	}
+	return wire.DecodeChunk(nil, msg.Data, h)
+}

@@ -1,0 +1,213 @@
+package replica
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+var (
+	bucketApplied = []byte("applied") // path key → appliedEntry
+	bucketChunks  = []byte("chunks")  // chunk hash → location of a local copy
+	bucketSeen    = []byte("seen")    // path keys read during a reconcile
+	bucketMeta    = []byte("meta")
+	keyCursor     = []byte("cursor")
+	keyEpoch      = []byte("epoch")
+	keyCreated    = []byte("stream_created")
+)
+
+// errBadValue marks an index value this build cannot read; the entry is
+// treated as unknown, which only costs a re-check of the local file.
+var errBadValue = errors.New("unreadable index value")
+
+// store is the replica's local index: what it applied, where content can
+// be found locally, and its position in the stream.
+type store struct{ db *bolt.DB }
+
+func openStore(path string) (*store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open replica index %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketApplied, bucketChunks, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init replica index: %w", err)
+	}
+	return &store{db: db}, nil
+}
+
+func (s *store) close() error { return s.db.Close() }
+
+// pathKey orders keys like a depth-first walk: '/' sorts below any name byte.
+func pathKey(p string) []byte { return []byte(strings.ReplaceAll(p, "/", "\x00")) }
+
+func keyPath(k []byte) string { return strings.ReplaceAll(string(k), "\x00", "/") }
+
+// position is where the replica stands in the stream.
+type position struct {
+	Cursor  uint64 // every record up to here is applied durably
+	Epoch   uint64
+	Created int64 // stream creation time, unix ns
+}
+
+func (s *store) position() (position, error) {
+	var p position
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		p.Cursor = getU64(b, keyCursor)
+		p.Epoch = getU64(b, keyEpoch)
+		p.Created = int64(getU64(b, keyCreated))
+		return nil
+	})
+	return p, err
+}
+
+func (s *store) setPosition(tx *bolt.Tx, p position) error {
+	b := tx.Bucket(bucketMeta)
+	return errors.Join(putU64(b, keyCursor, p.Cursor), putU64(b, keyEpoch, p.Epoch),
+		putU64(b, keyCreated, uint64(p.Created)))
+}
+
+func getU64(b *bolt.Bucket, k []byte) uint64 {
+	v := b.Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func putU64(b *bolt.Bucket, k []byte, v uint64) error {
+	return b.Put(k, binary.BigEndian.AppendUint64(nil, v))
+}
+
+// appliedEntry is the state the replica applied to a path, and what the
+// path looked like on disk right after, so an unchanged path is skipped
+// with one lstat.
+type appliedEntry struct {
+	Type   wire.Type
+	Mode   uint32
+	MTime  int64
+	Size   int64
+	Hash   wire.Hash
+	Target string
+	Disk   fingerprint
+}
+
+type fingerprint struct {
+	Ino   uint64
+	Size  int64
+	MTime int64
+	Mode  uint32
+}
+
+func (e *appliedEntry) matches(r *wire.Record) bool {
+	return e.Type == r.Type && e.Mode == r.Mode && e.MTime == r.MTime && e.Size == r.Size &&
+		e.Hash == r.Hash && e.Target == r.Target
+}
+
+var typeCodes = map[wire.Type]byte{wire.File: 1, wire.Dir: 2, wire.Symlink: 3}
+
+func (e *appliedEntry) marshal() []byte {
+	b := []byte{1, typeCodes[e.Type]}
+	b = binary.AppendUvarint(b, uint64(e.Mode))
+	b = binary.AppendVarint(b, e.MTime)
+	b = binary.AppendVarint(b, e.Size)
+	b = append(b, e.Hash[:]...)
+	b = binary.AppendUvarint(b, e.Disk.Ino)
+	b = binary.AppendVarint(b, e.Disk.Size)
+	b = binary.AppendVarint(b, e.Disk.MTime)
+	b = binary.AppendUvarint(b, uint64(e.Disk.Mode))
+	return append(b, e.Target...)
+}
+
+func unmarshalApplied(b []byte) (*appliedEntry, error) {
+	if len(b) < 2 || b[0] != 1 {
+		return nil, errBadValue
+	}
+	e := &appliedEntry{}
+	for t, c := range typeCodes {
+		if c == b[1] {
+			e.Type = t
+		}
+	}
+	r := reader{b: b[2:]}
+	e.Mode = uint32(r.uvarint())
+	e.MTime = r.varint()
+	e.Size = r.varint()
+	copy(e.Hash[:], r.bytes(32))
+	e.Disk.Ino = r.uvarint()
+	e.Disk.Size = r.varint()
+	e.Disk.MTime = r.varint()
+	e.Disk.Mode = uint32(r.uvarint())
+	e.Target = string(r.b)
+	if r.err || e.Type == "" {
+		return nil, errBadValue
+	}
+	return e, nil
+}
+
+type reader struct {
+	b   []byte
+	err bool
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes(n int) []byte {
+	if len(r.b) < n {
+		r.err = true
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (s *store) applied(path string) (*appliedEntry, error) {
+	var e *appliedEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketApplied).Get(pathKey(path))
+		if v == nil {
+			return nil
+		}
+		var err error
+		e, err = unmarshalApplied(v)
+		return err
+	})
+	if errors.Is(err, errBadValue) {
+		return nil, nil
+	}
+	return e, err
+}

@@ -1,0 +1,58 @@
+package replica
+
+import (
+	"bytes"
+	"encoding/binary"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// FindChunk implements apply.Local: where a chunk was last written locally.
+// The location may be stale; the applier re-verifies what it reads.
+func (s *store) FindChunk(h wire.Hash) (string, int64, bool) {
+	var path string
+	var off int64
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketChunks).Get(h[:])
+		o, n := binary.Varint(v)
+		if n <= 0 {
+			return nil
+		}
+		off, path = o, keyPath(v[n:])
+		return nil
+	})
+	return path, off, path != ""
+}
+
+func putChunkLocs(tx *bolt.Tx, path string, chunks []wire.ChunkRef) error {
+	b := tx.Bucket(bucketChunks)
+	key := pathKey(path)
+	var off int64
+	for _, c := range chunks {
+		v := binary.AppendVarint(nil, off)
+		if err := b.Put(bytes.Clone(c.Hash[:]), append(v, key...)); err != nil {
+			return err
+		}
+		off += int64(c.Size)
+	}
+	return nil
+}
+
+// deleteTree drops the applied entries of path and everything under it.
+func deleteTree(tx *bolt.Tx, path string) error {
+	b := tx.Bucket(bucketApplied)
+	key := pathKey(path)
+	if err := b.Delete(key); err != nil {
+		return err
+	}
+	prefix := append(key, 0)
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
