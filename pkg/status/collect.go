@@ -1,0 +1,171 @@
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetsync/jetsync/pkg/bus"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// StreamStats describes a folder's stream on the broker.
+type StreamStats struct {
+	Messages uint64 `json:"messages"`
+	Bytes    uint64 `json:"bytes"`
+	LastSeq  uint64 `json:"last_seq"`
+	Subjects uint64 `json:"subjects"` // path states, chunks and the meta message
+}
+
+// FolderStatus is everything known about one folder. NoStream is set when
+// daemons report on a folder whose stream does not exist (yet).
+type FolderStatus struct {
+	Folder   string              `json:"folder"`
+	Stream   StreamStats         `json:"stream"`
+	NoStream bool                `json:"no_stream,omitempty"`
+	Source   *bus.SourceStatus   `json:"source,omitempty"`
+	Replicas []bus.ReplicaStatus `json:"replicas"`
+}
+
+// streamPrefix starts the name of every folder stream.
+var streamPrefix = wire.StreamName("")
+
+// Collect gathers the status of folder, or of every folder when folder is
+// "": each folder stream, and each folder some daemon reports on. A
+// missing status bucket means no daemon has reported yet. Asking for one
+// folder that has neither a stream nor a report is bus.ErrNoFolder.
+func Collect(ctx context.Context, js jetstream.JetStream, folder string) ([]FolderStatus, error) {
+	streams, err := streamStats(ctx, js, folder)
+	if err != nil {
+		return nil, err
+	}
+	byFolder, err := reports(ctx, js, folder)
+	if err != nil {
+		return nil, err
+	}
+	for f, st := range streams {
+		fs := folderOf(byFolder, f)
+		fs.Stream = st
+	}
+	if folder != "" && len(byFolder) == 0 {
+		return nil, fmt.Errorf("%w: %s", bus.ErrNoFolder, folder)
+	}
+	out := make([]FolderStatus, 0, len(byFolder))
+	for f, fs := range byFolder {
+		_, has := streams[f]
+		fs.NoStream = !has
+		slices.SortFunc(fs.Replicas, func(a, b bus.ReplicaStatus) int { return strings.Compare(a.ID, b.ID) })
+		out = append(out, *fs)
+	}
+	slices.SortFunc(out, func(a, b FolderStatus) int { return strings.Compare(a.Folder, b.Folder) })
+	return out, nil
+}
+
+func folderOf(m map[string]*FolderStatus, folder string) *FolderStatus {
+	fs := m[folder]
+	if fs == nil {
+		fs = &FolderStatus{Folder: folder, Replicas: []bus.ReplicaStatus{}}
+		m[folder] = fs
+	}
+	return fs
+}
+
+// streamStats reads the stream of folder, or of every folder.
+func streamStats(ctx context.Context, js jetstream.JetStream, folder string) (map[string]StreamStats, error) {
+	out := map[string]StreamStats{}
+	if folder != "" {
+		s, err := js.Stream(ctx, wire.StreamName(folder))
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read stream %s: %w", wire.StreamName(folder), err)
+		}
+		out[folder] = statsOf(s.CachedInfo())
+		return out, nil
+	}
+	l := js.ListStreams(ctx)
+	for info := range l.Info() {
+		f, ok := strings.CutPrefix(info.Config.Name, streamPrefix)
+		if ok && wire.ValidFolder(f) == nil {
+			out[f] = statsOf(info)
+		}
+	}
+	if err := l.Err(); err != nil {
+		return nil, fmt.Errorf("list streams: %w", err)
+	}
+	return out, nil
+}
+
+func statsOf(info *jetstream.StreamInfo) StreamStats {
+	s := info.State
+	return StreamStats{Messages: s.Msgs, Bytes: s.Bytes, LastSeq: s.LastSeq, Subjects: s.NumSubjects}
+}
+
+// reports reads the status bucket: keys <folder>.source and
+// <folder>.replica.<id>, for one folder or all.
+func reports(ctx context.Context, js jetstream.JetStream, folder string) (map[string]*FolderStatus, error) {
+	out := map[string]*FolderStatus{}
+	kv, err := js.KeyValue(ctx, bus.StatusBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open status bucket: %w", err)
+	}
+	filters := []string{">"}
+	if folder != "" {
+		filters = []string{bus.SourceKey(folder), bus.ReplicaPrefix(folder) + ">"}
+	}
+	w, err := kv.WatchFiltered(ctx, filters, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("read status bucket: %w", err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case e := <-w.Updates():
+			if e == nil { // every current value has been delivered
+				return out, nil
+			}
+			addReport(out, e.Key(), e.Value())
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read status bucket: %w", ctx.Err())
+		}
+	}
+}
+
+// addReport files one status entry under its folder. An entry that does
+// not decode still shows up, with the decoding error as its last error,
+// so a daemon writing garbage is visible rather than silently absent.
+func addReport(m map[string]*FolderStatus, key string, val []byte) {
+	folder, rest, ok := strings.Cut(key, ".")
+	if !ok || wire.ValidFolder(folder) != nil {
+		return
+	}
+	switch {
+	case rest == "source":
+		var s bus.SourceStatus
+		if err := json.Unmarshal(val, &s); err != nil {
+			s = bus.SourceStatus{State: "unreadable", LastError: err.Error()}
+		}
+		s.Folder = folder
+		folderOf(m, folder).Source = &s
+	case strings.HasPrefix(rest, "replica."):
+		var r bus.ReplicaStatus
+		if err := json.Unmarshal(val, &r); err != nil {
+			r = bus.ReplicaStatus{State: "unreadable", LastError: err.Error()}
+		}
+		if r.ID == "" {
+			r.ID = strings.TrimPrefix(rest, "replica.")
+		}
+		r.Folder = folder
+		fs := folderOf(m, folder)
+		fs.Replicas = append(fs.Replicas, r)
+	}
+}

@@ -1,0 +1,217 @@
+package status
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetsync/jetsync/pkg/bus"
+	"github.com/jetsync/jetsync/pkg/jstest"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+func newJS(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(jstest.Connect(t, jstest.RunJetStream(t)))
+	must(t, err)
+	return js
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// folderWithState creates a folder stream holding n state records and one
+// chunk.
+func folderWithState(t *testing.T, js jetstream.JetStream, folder string, n int) {
+	t.Helper()
+	_, err := bus.EnsureStream(ctx(t), js, folder, bus.StreamOptions{})
+	must(t, err)
+	for i := range n {
+		p := "d" + string(rune('a'+i))
+		b, err := wire.EncodeRecord(&wire.Record{Path: p, Type: wire.Dir, Mode: 0o755})
+		must(t, err)
+		_, err = js.Publish(ctx(t), wire.StateSubject(folder, p), b)
+		must(t, err)
+	}
+	_, err = js.Publish(ctx(t), wire.ChunkSubject(folder, wire.Sum([]byte("x"))), wire.EncodeChunk(nil, []byte("x"), false))
+	must(t, err)
+}
+
+func put(t *testing.T, kv jetstream.KeyValue, key string, v any) {
+	t.Helper()
+	must(t, bus.PutStatus(ctx(t), kv, key, v))
+}
+
+func TestCollectWithoutStatusBucket(t *testing.T) {
+	js := newJS(t)
+	folderWithState(t, js, "photos", 3)
+
+	for _, folder := range []string{"", "photos"} {
+		got, err := Collect(ctx(t), js, folder)
+		must(t, err)
+		if len(got) != 1 {
+			t.Fatalf("Collect(%q) = %+v, want one folder", folder, got)
+		}
+		f := got[0]
+		want := StreamStats{Messages: 4, LastSeq: 4, Subjects: 4, Bytes: f.Stream.Bytes}
+		if f.Folder != "photos" || f.Stream != want || f.Stream.Bytes == 0 || f.NoStream {
+			t.Errorf("Collect(%q) stream = %+v", folder, f)
+		}
+		if f.Source != nil || f.Replicas == nil || len(f.Replicas) != 0 {
+			t.Errorf("Collect(%q) daemons = %+v / %+v, want none", folder, f.Source, f.Replicas)
+		}
+	}
+	if _, err := bus.StatusKV(ctx(t), js, 1); err != nil {
+		t.Fatal(err) // reading must not have created the bucket, creating it now must work
+	}
+}
+
+func TestCollect(t *testing.T) {
+	js := newJS(t)
+	folderWithState(t, js, "photos", 2)
+	folderWithState(t, js, "photos2", 1)
+	kv, err := bus.StatusKV(ctx(t), js, 1)
+	must(t, err)
+	src := bus.SourceStatus{V: 1, ID: "nas1", Folder: "photos", State: "live", Files: 1200, Dirs: 30,
+		Bytes: 5 << 30, LastSeq: 3, Watched: 30, Updated: 7}
+	put(t, kv, bus.SourceKey("photos"), src)
+	put(t, kv, bus.ReplicaKey("photos", "nas3"), bus.ReplicaStatus{V: 1, ID: "nas3", AppliedSeq: 1, Pending: 2})
+	put(t, kv, bus.ReplicaKey("photos", "nas2"), bus.ReplicaStatus{V: 1, ID: "nas2", AppliedSeq: 3, LagSeconds: 0.5})
+	put(t, kv, bus.ReplicaKey("photos2", "nas2"), bus.ReplicaStatus{V: 1, ID: "nas2", AppliedSeq: 2})
+	put(t, kv, bus.ReplicaKey("orphan", "early"), bus.ReplicaStatus{V: 1, ID: "early", State: "reconciling"})
+	_, err = kv.Put(ctx(t), bus.ReplicaKey("photos2", "broken"), []byte("{garbage"))
+	must(t, err)
+
+	all, err := Collect(ctx(t), js, "")
+	must(t, err)
+	if names := folderNames(all); names != "orphan photos photos2" {
+		t.Fatalf("folders = %s", names)
+	}
+	if o := all[0]; !o.NoStream || len(o.Replicas) != 1 || o.Replicas[0].State != "reconciling" {
+		t.Errorf("orphan = %+v", o)
+	}
+	p2 := all[2]
+	if len(p2.Replicas) != 2 || p2.Replicas[0].ID != "broken" || p2.Replicas[0].State != "unreadable" || p2.Replicas[0].LastError == "" {
+		t.Errorf("photos2 replicas = %+v", p2.Replicas)
+	}
+
+	one, err := Collect(ctx(t), js, "photos")
+	must(t, err)
+	if len(one) != 1 {
+		t.Fatalf("Collect(photos) = %+v", one)
+	}
+	p := one[0]
+	if p.Source == nil || *p.Source != src {
+		t.Errorf("source = %+v, want %+v", p.Source, src)
+	}
+	if len(p.Replicas) != 2 || p.Replicas[0].ID != "nas2" || p.Replicas[1].ID != "nas3" || p.Replicas[1].Pending != 2 {
+		t.Errorf("replicas = %+v, want nas2 then nas3, and nothing of photos2", p.Replicas)
+	}
+	if p.Stream.LastSeq != 3 || p.NoStream {
+		t.Errorf("stream = %+v", p.Stream)
+	}
+	if _, err := json.Marshal(all); err != nil {
+		t.Errorf("marshal: %v", err)
+	}
+}
+
+func TestCollectUnknownFolder(t *testing.T) {
+	js := newJS(t)
+	folderWithState(t, js, "photos", 1)
+	if _, err := Collect(ctx(t), js, "nope"); !errors.Is(err, bus.ErrNoFolder) {
+		t.Fatalf("err = %v, want ErrNoFolder", err)
+	}
+	got, err := Collect(ctx(t), newJS(t), "")
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("empty broker: %+v", got)
+	}
+	var buf bytes.Buffer
+	WriteText(&buf, got, time.Now())
+	if !strings.Contains(buf.String(), "no folders") {
+		t.Errorf("empty text = %q", buf.String())
+	}
+}
+
+func TestWriteText(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	at := func(d time.Duration) int64 { return now.Add(-d).UnixNano() }
+	fs := []FolderStatus{{
+		Folder: "photos",
+		Stream: StreamStats{Messages: 1234567, Bytes: 3 << 30, LastSeq: 1300000, Subjects: 1234000},
+		Source: &bus.SourceStatus{ID: "nas1", State: "live", Files: 1200000, Dirs: 45000, Bytes: 5 << 40,
+			LastSeq: 1300000, LastChange: at(90 * time.Second), Watched: 8192, WatchCapped: true,
+			Errors: 2, LastError: "scan a/b:\npermission denied", Updated: at(2 * time.Second)},
+		Replicas: []bus.ReplicaStatus{
+			{ID: "nas2", State: "live", AppliedSeq: 1299990, Pending: 10, LagSeconds: 12.5, Updated: at(5 * time.Second)},
+			{ID: "nas3", State: "reconciling", AppliedSeq: 7, Pending: 1299993, LagSeconds: 7200,
+				Errors: 1, LastError: "apply x: no space left on device", Updated: at(3 * time.Minute)},
+		},
+	}, {Folder: "docs", NoStream: true, Replicas: []bus.ReplicaStatus{}}}
+	var buf bytes.Buffer
+	WriteText(&buf, fs, now)
+	out := buf.String()
+	t.Log("\n" + out)
+	for _, want := range []string{
+		"folder photos",
+		"1,234,567 messages, 3.0 GiB, 1,234,000 subjects, last seq 1300000",
+		"nas1: live, 1,200,000 files, 45,000 dirs, 5.0 TiB, last change 1m30s ago, last seq 1300000, updated 2.0s ago\n",
+		"watch capped: beyond 8,192 dirs changes are found by the periodic scan",
+		"2 errors, last: scan a/b: permission denied",
+		"nas2: live, applied seq 1299990, pending 10, lag 12.5s, updated 5.0s ago\n",
+		"nas3: reconciling, applied seq 7, pending 1,299,993, lag 2h00m, updated 3m00s ago STALE\n",
+		"1 error, last: apply x: no space left on device",
+		"folder docs\n  stream   none yet",
+		"source   none reported",
+		"replica  none reported",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "watching") {
+		t.Errorf("capped watch also reported as watching")
+	}
+	if strings.Count(out, "STALE") != 1 {
+		t.Errorf("want exactly one STALE mark")
+	}
+}
+
+func TestHuman(t *testing.T) {
+	checks := [][2]string{
+		{count(0), "0"}, {count(999), "999"}, {count(1000), "1,000"}, {count(int64(-1234567)), "-1,234,567"},
+		{size(0), "0 B"}, {size(1023), "1023 B"}, {size(1536), "1.5 KiB"}, {size(int64(5) << 40), "5.0 TiB"},
+		{duration(0), "0s"}, {duration(250 * time.Millisecond), "250ms"}, {duration(4200 * time.Millisecond), "4.2s"},
+		{duration(192 * time.Second), "3m12s"}, {duration(125 * time.Minute), "2h05m"}, {duration(76 * time.Hour), "3d4h"},
+		{ago(0, time.Now()), "never"}, {ago(time.Now().Add(time.Hour).UnixNano(), time.Now()), "just now"},
+	}
+	for i, c := range checks {
+		if c[0] != c[1] {
+			t.Errorf("check %d: got %q, want %q", i, c[0], c[1])
+		}
+	}
+}
+
+func folderNames(fs []FolderStatus) string {
+	var names []string
+	for _, f := range fs {
+		names = append(names, f.Folder)
+	}
+	return strings.Join(names, " ")
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
