@@ -157,9 +157,11 @@ func pump(ctx context.Context, it jetstream.MessagesContext, out chan<- jetstrea
 // remove a directory run alone: a tree must not be removed while a later
 // record is writing beneath it.
 func (p *pipeline) dispatch(ctx context.Context, msgs <-chan jetstream.Msg) error {
-	idle := time.NewTimer(idleAfter)
+	idle := time.NewTicker(idleAfter)
+	defer idle.Stop()
 	check := time.NewTicker(p.r.cfg.CheckInterval)
 	defer check.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -168,8 +170,11 @@ func (p *pipeline) dispatch(ctx context.Context, msgs <-chan jetstream.Msg) erro
 			if err := p.handle(ctx, m); err != nil {
 				return err
 			}
-			idle.Reset(idleAfter)
+			last = time.Now()
 		case <-idle.C:
+			if time.Since(last) < idleAfter {
+				continue
+			}
 			if err := p.onIdle(ctx); err != nil {
 				return err
 			}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"path/filepath"
+)
+
+func cmdBroker(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	var lf logFlags
+	var bf brokerFlags
+	data := fs.String("data", "", "state directory (the JetStream store lives in DATA/broker)")
+	lf.register(fs)
+	bf.register(fs, "127.0.0.1:4222")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required("data", *data); err != nil {
+		return err
+	}
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
+	b, err := bf.start(filepath.Join(*data, "broker"), log)
+	if err != nil {
+		return err
+	}
+	defer b.Shutdown()
+	log.Info("broker ready", "url", b.ClientURL(), "monitoring", b.MonitorURL())
+	<-ctx.Done()
+	log.Info("shutting down")
+	return nil
+}

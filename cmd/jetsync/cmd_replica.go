@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/jetsync/jetsync/pkg/replica"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+type replicaFlags struct {
+	folder, path, data, id string
+	workers                int
+}
+
+func (r *replicaFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.folder, "folder", "", "folder name, as given to the source")
+	fs.StringVar(&r.path, "path", "", "directory to keep equal to the source's")
+	fs.StringVar(&r.data, "data", "", "state directory (local index and position)")
+	fs.StringVar(&r.id, "id", "", "name of this replica in status reports (default: host name)")
+	fs.IntVar(&r.workers, "workers", 8, "paths applied in parallel")
+}
+
+func (r *replicaFlags) config(reg prometheus.Registerer) (replica.Config, error) {
+	for name, v := range map[string]string{"folder": r.folder, "path": r.path, "data": r.data} {
+		if err := required(name, v); err != nil {
+			return replica.Config{}, err
+		}
+	}
+	if err := wire.ValidFolder(r.folder); err != nil {
+		return replica.Config{}, usageError{err}
+	}
+	root, err := filepath.Abs(r.path)
+	if err != nil {
+		return replica.Config{}, err
+	}
+	return replica.Config{Folder: r.folder, Root: root, DataDir: r.data, ID: r.id, Workers: r.workers, Registry: reg}, nil
+}
+
+func cmdReplica(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("replica", flag.ContinueOnError)
+	var lf logFlags
+	var rf replicaFlags
+	var cf connFlags
+	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on, e.g. 127.0.0.1:9465")
+	lf.register(fs)
+	rf.register(fs)
+	cf.register(fs)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	cfg, err := rf.config(reg)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	nc, js, err := cf.dial("jetsync replica "+cfg.Folder, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	rep, err := replica.New(cfg, js)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveMetrics(gctx, *metrics, reg, log) })
+	g.Go(func() error { return rep.Run(gctx) })
+	return g.Wait()
+}

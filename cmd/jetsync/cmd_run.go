@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/jetsync/jetsync/pkg/broker"
+	"github.com/jetsync/jetsync/pkg/bus"
+	"github.com/jetsync/jetsync/pkg/replica"
+	"github.com/jetsync/jetsync/pkg/source"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// errOnceDone ends `run --once` successfully.
+var errOnceDone = errors.New("in sync")
+
+func cmdRun(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var lf logFlags
+	data := fs.String("data", "", "state directory (default: one per SRC/DST pair under the user's state directory)")
+	once := fs.Bool("once", false, "exit 0 as soon as DST equals SRC")
+	folder := fs.String("folder", "default", "folder name")
+	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on")
+	scan := fs.Duration("scan-interval", 10*time.Minute, "periodic full stat-scan (0 disables)")
+	syncAlways := fs.Bool("sync-always", false, "fsync every broker write")
+	lf.register(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("want SRC and DST, got %d arguments", len(pos))
+	}
+	src, dst, err := checkRunDirs(pos[0], pos[1])
+	if err != nil {
+		return err
+	}
+	if *data == "" {
+		*data = defaultRunData(src, dst)
+	}
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	b, err := broker.Start(broker.Config{DataDir: filepath.Join(*data, "broker"), SyncAlways: *syncAlways,
+		Logger: log.With("component", "broker")})
+	if err != nil {
+		return err
+	}
+	defer b.Shutdown()
+	if *scan == 0 {
+		*scan = -1
+	}
+	sc := source.Config{Folder: *folder, Root: src, DataDir: *data, ScanInterval: *scan, Logger: log, Registry: reg}
+	rc := replica.Config{Folder: *folder, Root: dst, DataDir: *data, ID: "local", Logger: log, Registry: reg}
+	return runPair(ctx, b, sc, rc, *once, *metrics, reg)
+}
+
+// checkRunDirs resolves SRC and DST and refuses layouts that would feed
+// the replica's writes back into the source.
+func checkRunDirs(srcArg, dstArg string) (string, string, error) {
+	src, err := filepath.Abs(srcArg)
+	if err != nil {
+		return "", "", err
+	}
+	dst, err := filepath.Abs(dstArg)
+	if err != nil {
+		return "", "", err
+	}
+	if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+		return "", "", usagef("SRC %s is not a directory", src)
+	}
+	if wire.IsUnder(dst, src) || wire.IsUnder(src, dst) {
+		return "", "", usagef("SRC and DST must not contain each other (%s, %s)", src, dst)
+	}
+	return src, dst, nil
+}
+
+func defaultRunData(src, dst string) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(src + "\x00" + dst))
+	return filepath.Join(base, "jetsync", "run-"+hex.EncodeToString(sum[:8]))
+}
+
+func runPair(ctx context.Context, b *broker.Broker, sc source.Config, rc replica.Config, once bool, metrics string, reg *prometheus.Registry) error {
+	snc, sjs, err := bus.Connect(bus.ConnectOptions{Name: "jetsync source", Extra: b.ConnectOptions(), Logger: sc.Logger})
+	if err != nil {
+		return err
+	}
+	defer snc.Close()
+	rnc, rjs, err := bus.Connect(bus.ConnectOptions{Name: "jetsync replica", Extra: b.ConnectOptions(), Logger: rc.Logger})
+	if err != nil {
+		return err
+	}
+	defer rnc.Close()
+	src, err := source.New(sc, snc, sjs)
+	if err != nil {
+		return err
+	}
+	rep, err := replica.New(rc, rjs)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return src.Run(gctx) })
+	g.Go(func() error { return rep.Run(gctx) })
+	g.Go(func() error { return serveMetrics(gctx, metrics, reg, sc.Logger) })
+	p := &pairProgress{src: src, rep: rep, js: rjs, folder: sc.Folder, once: once, log: sc.Logger}
+	g.Go(func() error { return p.run(gctx) })
+	err = g.Wait()
+	if errors.Is(err, errOnceDone) {
+		return nil
+	}
+	return err
+}
+
+// lastStateSeq is the stream sequence of the newest state record.
+func lastStateSeq(ctx context.Context, js jetstream.JetStream, folder string) (uint64, error) {
+	s, err := js.Stream(ctx, wire.StreamName(folder))
+	if err != nil {
+		return 0, err
+	}
+	m, err := s.GetLastMsgForSubject(ctx, wire.StateFilter(folder))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read last state: %w", err)
+	}
+	return m.Sequence, nil
+}

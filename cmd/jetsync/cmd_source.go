@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/jetsync/jetsync/pkg/bus"
+	"github.com/jetsync/jetsync/pkg/source"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+type sourceFlags struct {
+	folder, path, data string
+	scanInterval       time.Duration
+	maxWatches         int
+	workers            int
+	replicas           int
+}
+
+func (s *sourceFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.folder, "folder", "", "folder name shared by source and replicas ([A-Za-z0-9_-], up to 64)")
+	fs.StringVar(&s.path, "path", "", "directory to publish")
+	fs.StringVar(&s.data, "data", "", "state directory (local index; the embedded broker's store with --listen)")
+	fs.DurationVar(&s.scanInterval, "scan-interval", 10*time.Minute, "periodic full stat-scan, a safety net behind the watcher (0 disables)")
+	fs.IntVar(&s.maxWatches, "max-watches", 0, "cap on watched directories (0: 100000 on Linux, 20000 on FreeBSD); beyond it the periodic scan finds changes")
+	fs.IntVar(&s.workers, "workers", 4, "files read and hashed in parallel")
+	fs.IntVar(&s.replicas, "stream-replicas", 1, "JetStream replicas of the folder stream (3 on a 3-node cluster)")
+}
+
+func (s *sourceFlags) config(reg prometheus.Registerer) (source.Config, error) {
+	for name, v := range map[string]string{"folder": s.folder, "path": s.path, "data": s.data} {
+		if err := required(name, v); err != nil {
+			return source.Config{}, err
+		}
+	}
+	if err := wire.ValidFolder(s.folder); err != nil {
+		return source.Config{}, usageError{err}
+	}
+	root, err := filepath.Abs(s.path)
+	if err != nil {
+		return source.Config{}, err
+	}
+	scan := s.scanInterval
+	if scan == 0 {
+		scan = -1
+	}
+	return source.Config{Folder: s.folder, Root: root, DataDir: s.data, ScanInterval: scan,
+		MaxWatches: s.maxWatches, Workers: s.workers, Registry: reg,
+		StreamOptions: bus.StreamOptions{Replicas: s.replicas}}, nil
+}
+
+func cmdSource(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("source", flag.ContinueOnError)
+	var lf logFlags
+	var sf sourceFlags
+	var cf connFlags
+	var bf brokerFlags
+	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on, e.g. 127.0.0.1:9464")
+	lf.register(fs)
+	sf.register(fs)
+	cf.register(fs)
+	bf.register(fs, "")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	cfg, err := sf.config(reg)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	if (cf.url == "") == (bf.listen == "") {
+		return usagef("give exactly one of --nats URL (external broker) or --listen ADDR (embedded broker)")
+	}
+	opts := bus.ConnectOptions{URL: cf.url, Creds: cf.creds, Name: "jetsync source " + cfg.Folder, Logger: log}
+	if bf.listen != "" {
+		b, err := bf.start(filepath.Join(sf.data, "broker"), log)
+		if err != nil {
+			return err
+		}
+		defer b.Shutdown()
+		log.Info("embedded broker ready", "url", b.ClientURL())
+		opts.Extra = b.ConnectOptions()
+	} else if opts.Token, err = cf.token(); err != nil {
+		return err
+	}
+	return runSource(ctx, cfg, opts, *metrics, reg)
+}
+
+func runSource(ctx context.Context, cfg source.Config, opts bus.ConnectOptions, metrics string, reg *prometheus.Registry) error {
+	nc, js, err := bus.Connect(opts)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	src, err := source.New(cfg, nc, js)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveMetrics(gctx, metrics, reg, cfg.Logger) })
+	g.Go(func() error { return src.Run(gctx) })
+	return g.Wait()
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+
+	"github.com/jetsync/jetsync/pkg/verify"
+)
+
+func cmdVerify(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	var lf logFlags
+	var cf connFlags
+	folder := fs.String("folder", "", "folder name")
+	path := fs.String("path", "", "local directory to compare with the published state")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	lf.register(fs)
+	cf.register(fs)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required("folder", *folder); err != nil {
+		return err
+	}
+	if err := required("path", *path); err != nil {
+		return err
+	}
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
+	root, err := filepath.Abs(*path)
+	if err != nil {
+		return err
+	}
+	nc, js, err := cf.dial("jetsync verify", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	rep, err := verify.Verify(ctx, js, verify.Options{Folder: *folder, Root: root, Logger: log})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteText(os.Stdout)
+	}
+	if !rep.Equal {
+		return errDiffers
+	}
+	return nil
+}

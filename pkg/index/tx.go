@@ -1,0 +1,99 @@
+package index
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// Tx is a write transaction; see Index.Batch.
+type Tx struct {
+	entries, chunks, meta *bolt.Bucket
+	delta                 Stats
+	lastAcked             uint64
+}
+
+// Batch runs fn in one write transaction and commits it, or rolls back if
+// fn fails. Callers group many updates per batch: every commit syncs the
+// file.
+func (ix *Index) Batch(fn func(tx *Tx) error) error {
+	err := ix.db.Update(func(btx *bolt.Tx) error {
+		tx := &Tx{entries: btx.Bucket(bucketEntries), chunks: btx.Bucket(bucketChunks), meta: btx.Bucket(bucketMeta)}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.finish()
+	})
+	if err != nil {
+		return fmt.Errorf("write index: %w", err)
+	}
+	return nil
+}
+
+// Get returns the full entry of path as this transaction sees it, or nil.
+func (tx *Tx) Get(path string) (*Entry, error) {
+	return getEntry(tx.entries, path, true)
+}
+
+// Put stores e, replacing the entry of its path, and keeps the counters.
+func (tx *Tx) Put(e *Entry) error {
+	if err := wire.ValidPath(e.Path); err != nil {
+		return fmt.Errorf("put entry: %w", err)
+	}
+	v, err := encodeEntry(e)
+	if err != nil {
+		return err
+	}
+	k := keyOf(e.Path)
+	if old := tx.entries.Get(k); old != nil {
+		// A corrupt old value contributes nothing; the counters may then be
+		// off by one entry, which is better than refusing the repair.
+		if o, err := decodeEntry(e.Path, old, false); err == nil {
+			tx.count(o, -1)
+		}
+	}
+	tx.count(e, 1)
+	return tx.entries.Put(k, v)
+}
+
+func (tx *Tx) count(e *Entry, sign int64) {
+	switch e.Type {
+	case wire.File:
+		tx.delta.Files += sign
+		tx.delta.Bytes += sign * e.Size
+	case wire.Dir:
+		tx.delta.Dirs += sign
+	case wire.Symlink:
+		tx.delta.Symlinks += sign
+	}
+}
+
+// PutChunk records that chunk h is on the broker at stream sequence seq.
+func (tx *Tx) PutChunk(h wire.Hash, seq uint64) error {
+	return tx.chunks.Put(h[:], binary.BigEndian.AppendUint64(nil, seq))
+}
+
+// Acked raises the stored last acknowledged sequence to seq if it is
+// higher.
+func (tx *Tx) Acked(seq uint64) { tx.lastAcked = max(tx.lastAcked, seq) }
+
+func (tx *Tx) finish() error {
+	var errs []error
+	if tx.lastAcked > getUint(tx.meta, keyLastAcked) {
+		errs = append(errs, putUint(tx.meta, keyLastAcked, tx.lastAcked))
+	}
+	add := func(k []byte, d int64) {
+		if d != 0 {
+			errs = append(errs, putUint(tx.meta, k, uint64(int64(getUint(tx.meta, k))+d)))
+		}
+	}
+	add(keyFiles, tx.delta.Files)
+	add(keyDirs, tx.delta.Dirs)
+	add(keySymlinks, tx.delta.Symlinks)
+	add(keyBytes, tx.delta.Bytes)
+	return errors.Join(errs...)
+}

@@ -1,0 +1,221 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetsync/jetsync/pkg/bus"
+	"github.com/jetsync/jetsync/pkg/index"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// brokerCheckInterval is the period of the broker data-loss check; it
+// also runs after every reconnect.
+var brokerCheckInterval = 10 * time.Second
+
+// Kinds of broker state found by recover.
+const (
+	lossNone  = ""
+	lossFresh = "fresh" // new index: nothing known about the broker yet
+	lossStore = "store" // the stream was recreated: everything is gone
+	lossTail  = "tail"  // the stream lost its most recent messages
+)
+
+// recover compares the broker's stream with the index once every pending
+// publish is settled. If the broker lost data it bumps the epoch, marks
+// what was lost as unpublished and publishes the folder meta; it reports
+// whether anything must be republished. It also runs at start.
+func (s *Source) recover(ctx context.Context) (bool, error) {
+	if err := s.barrier(ctx); err != nil {
+		return false, err
+	}
+	s.com.flush()
+	m, err := s.ix.Meta()
+	if err != nil {
+		return false, err
+	}
+	info, err := s.ensureStream(ctx)
+	if err != nil {
+		return false, err
+	}
+	kind, lastGood := s.classify(m, info)
+	if kind == lossNone {
+		s.settleMeta(m.Epoch, info, info.State.LastSeq)
+		return false, s.ix.SetMeta(index.Meta{Epoch: m.Epoch, Created: info.Created.UnixNano(), LastAcked: info.State.LastSeq})
+	}
+	s.prog.setState(StateRecovering)
+	epoch, err := s.forget(ctx, kind, m, info, lastGood)
+	if err != nil {
+		return false, err
+	}
+	return true, s.announce(ctx, epoch, info)
+}
+
+// classify says what the broker lost, and for a lost tail the last
+// sequence it still has of what it acknowledged.
+func (s *Source) classify(m index.Meta, info *jetstream.StreamInfo) (string, uint64) {
+	last := info.State.LastSeq
+	acked := max(m.LastAcked, s.pub.highest.Load())
+	regressed := s.pub.regressed.Load()
+	switch {
+	case m.Created == 0:
+		return lossFresh, 0
+	case m.Created != info.Created.UnixNano():
+		return lossStore, 0
+	case regressed != 0:
+		return lossTail, min(last, regressed-1)
+	case last < acked:
+		return lossTail, last
+	}
+	return lossNone, 0
+}
+
+// forget updates the index for a loss and returns the new epoch.
+func (s *Source) forget(ctx context.Context, kind string, m index.Meta, info *jetstream.StreamInfo, lastGood uint64) (uint64, error) {
+	s.chunks.reset()
+	switch kind {
+	case lossFresh:
+		epoch := s.streamEpoch(ctx) + 1
+		s.log.Info("new index: publishing the whole tree", "epoch", epoch, "stream_last_seq", info.State.LastSeq)
+		return epoch, nil
+	case lossStore:
+		s.log.Warn("the broker lost the whole stream (it was recreated); republishing everything",
+			"stream_created", info.Created, "known_created", time.Unix(0, m.Created), "epoch", m.Epoch+1)
+		s.metrics.loss.WithLabelValues(lossStore).Inc()
+		lost, err := s.ix.ResetAll()
+		s.log.Info("marked everything unpublished", "entries", lost.Entries, "chunks", lost.Chunks)
+		return m.Epoch + 1, err
+	default:
+		s.log.Warn("the broker lost acknowledged messages (lost tail); republishing them",
+			"broker_last_seq", info.State.LastSeq, "acked_seq", max(m.LastAcked, s.pub.highest.Load()),
+			"kept_up_to", lastGood, "epoch", m.Epoch+1)
+		s.metrics.loss.WithLabelValues(lossTail).Inc()
+		lost, err := s.ix.MarkLost(lastGood)
+		s.log.Info("marked lost entries unpublished", "entries", lost.Entries, "chunks", lost.Chunks)
+		return m.Epoch + 1, err
+	}
+}
+
+// announce publishes the folder meta with the new epoch before anything
+// is republished, then stores the epoch. A crash in between repeats the
+// recovery with a higher epoch, which is harmless.
+func (s *Source) announce(ctx context.Context, epoch uint64, info *jetstream.StreamInfo) error {
+	var seq uint64
+	err := bus.Retry(ctx, s.log, "publish folder meta", func(ctx context.Context) error {
+		meta := wire.EncodeMeta(wire.Meta{Epoch: epoch, Source: s.ix.ID(), Time: time.Now().UnixNano()})
+		a, err := s.js.Publish(ctx, wire.MetaSubject(s.cfg.Folder), meta)
+		if err == nil {
+			seq = a.Sequence
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	last := max(info.State.LastSeq, seq)
+	s.settleMeta(epoch, info, last)
+	return s.ix.SetMeta(index.Meta{Epoch: epoch, Created: info.Created.UnixNano(), LastAcked: last})
+}
+
+func (s *Source) settleMeta(epoch uint64, info *jetstream.StreamInfo, last uint64) {
+	s.epoch.Store(epoch)
+	s.created.Store(info.Created.UnixNano())
+	s.pub.rebase(last)
+	s.metrics.lastSeq.Set(float64(last))
+	s.synced.Store(true)
+}
+
+// streamEpoch returns the epoch in the folder meta already on the broker,
+// 0 if there is none.
+func (s *Source) streamEpoch(ctx context.Context) uint64 {
+	st, err := s.js.Stream(ctx, wire.StreamName(s.cfg.Folder))
+	if err != nil {
+		return 0
+	}
+	msg, err := st.GetLastMsgForSubject(ctx, wire.MetaSubject(s.cfg.Folder))
+	if err != nil {
+		return 0
+	}
+	m, err := wire.DecodeMeta(msg.Data)
+	if err != nil {
+		s.log.Warn("ignoring unreadable folder meta on the broker", "err", err)
+		return 0
+	}
+	return m.Epoch
+}
+
+// ensureStream creates or updates the folder stream, retrying until the
+// broker answers, and returns its current info.
+func (s *Source) ensureStream(ctx context.Context) (*jetstream.StreamInfo, error) {
+	var info *jetstream.StreamInfo
+	err := bus.Retry(ctx, s.log, "ensure stream", func(ctx context.Context) error {
+		st, err := bus.EnsureStream(ctx, s.js, s.cfg.Folder, s.cfg.StreamOptions)
+		if err != nil {
+			return err
+		}
+		info, err = st.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("read stream info: %w", err)
+		}
+		return nil
+	})
+	return info, err
+}
+
+// monitor checks the broker every brokerCheckInterval and right after
+// every reconnect, and asks the control loop to recover on any sign of
+// lost data.
+func (s *Source) monitor(ctx context.Context) error {
+	tick := time.NewTicker(brokerCheckInterval / 10)
+	defer tick.Stop()
+	reconnects := s.nc.Stats().Reconnects
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		r := s.nc.Stats().Reconnects
+		if r == reconnects && time.Since(last) < brokerCheckInterval {
+			continue
+		}
+		reconnects, last = r, time.Now()
+		if s.brokerLost(ctx) {
+			s.requestRecovery()
+		}
+	}
+}
+
+// brokerLost reports whether the stream was recreated or is behind what
+// it acknowledged. highest is read before the stream info, so acks that
+// arrive meanwhile cannot cause a false alarm.
+func (s *Source) brokerLost(ctx context.Context) bool {
+	if !s.synced.Load() {
+		return false
+	}
+	acked := s.pub.highest.Load()
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := s.js.Stream(cctx, wire.StreamName(s.cfg.Folder))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return true
+	}
+	if err != nil {
+		s.log.Debug("broker check failed", "err", err)
+		return false
+	}
+	info := st.CachedInfo()
+	return info.Created.UnixNano() != s.created.Load() || info.State.LastSeq < acked
+}
+
+func (s *Source) requestRecovery() {
+	select {
+	case s.recoverCh <- struct{}{}:
+	default:
+	}
+}

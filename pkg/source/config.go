@@ -1,0 +1,71 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jetsync/jetsync/pkg/bus"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultScanInterval = 10 * time.Minute
+	DefaultDebounce     = 20 * time.Millisecond
+	DefaultWorkers      = 4
+)
+
+// Config describes one source folder.
+type Config struct {
+	Folder  string
+	Root    string // absolute path of the tree
+	DataDir string // the index lives in DataDir/source-<Folder>.db
+	// ScanInterval is the period of the safety-net full scan; 0 means
+	// DefaultScanInterval, a negative value disables it.
+	ScanInterval time.Duration
+	Debounce     time.Duration // passed to the watcher; 0 means DefaultDebounce
+	MaxWatches   int           // passed to the watcher; 0 means its default
+	Workers      int           // parallel file readers; 0 means DefaultWorkers
+	// StreamOptions configure the folder stream (and the replica count of
+	// the status bucket).
+	StreamOptions bus.StreamOptions
+	Logger        *slog.Logger
+	// Registry receives the source's metrics; nil registers nothing.
+	Registry prometheus.Registerer
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if err := wire.ValidFolder(c.Folder); err != nil {
+		return c, err
+	}
+	if !filepath.IsAbs(c.Root) {
+		return c, fmt.Errorf("check root %q: not an absolute path", c.Root)
+	}
+	if c.DataDir == "" {
+		return c, errors.New("check config: data dir is required")
+	}
+	c.Root = filepath.Clean(c.Root)
+	if c.ScanInterval == 0 {
+		c.ScanInterval = DefaultScanInterval
+	}
+	if c.Debounce <= 0 {
+		c.Debounce = DefaultDebounce
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// IndexPath is where the index of folder lives inside dataDir.
+func IndexPath(dataDir, folder string) string {
+	return filepath.Join(dataDir, "source-"+folder+".db")
+}

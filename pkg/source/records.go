@@ -1,0 +1,112 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/jetsync/jetsync/pkg/index"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// publishRecord sends the state record of e. The ack settles one tracked
+// job: on success the entry goes to the index with its sequence. On error
+// nothing was sent and the caller settles the job.
+func (s *Source) publishRecord(ctx context.Context, rec *wire.Record, e *index.Entry) error {
+	rec.Epoch = s.epoch.Load()
+	rec.Time = time.Now().UnixNano()
+	data, err := wire.EncodeRecord(rec)
+	if err != nil {
+		return err
+	}
+	msg := &nats.Msg{Subject: wire.StateSubject(s.cfg.Folder, rec.Path), Data: data}
+	return s.pub.publish(ctx, msg, func(a ack) { s.recordAcked(e, a) })
+}
+
+func (s *Source) recordAcked(e *index.Entry, a ack) {
+	defer s.track.done() // after the entry is queued, so a flush covers it
+	if a.err != nil {
+		s.recordFailed(e.Path, a.err)
+		return
+	}
+	e.Seq = a.seq
+	s.prog.publishedRecs.Add(1)
+	s.prog.lastChange.Store(time.Now().UnixNano())
+	s.metrics.records.Inc()
+	s.metrics.lastSeq.Set(float64(s.pub.highest.Load()))
+	s.com.put(commitItem{entry: e})
+}
+
+func (s *Source) recordFailed(path string, err error) {
+	switch {
+	case errors.Is(err, errStopped) || errors.Is(err, context.Canceled):
+	case errors.Is(err, wire.ErrBadPath) || errors.Is(err, wire.ErrMalformed):
+		s.log.Error("cannot represent path in a record; skipping it", "path", path, "err", err)
+		s.countError("path", fmt.Sprintf("%s: %v", path, err))
+	default:
+		level := slog.LevelWarn
+		if !s.nc.IsConnected() {
+			level = slog.LevelDebug // the connection's own log says why
+		}
+		s.log.Log(context.Background(), level, "cannot publish; will retry", "path", path, "err", err)
+		s.countError("publish", fmt.Sprintf("%s: %v", path, err))
+		s.retry.add(path)
+	}
+}
+
+// publishNow publishes a record from the control loop (directories,
+// symlinks, tombstones: cheap, and published in decision order).
+func (s *Source) publishNow(ctx context.Context, rec *wire.Record, e *index.Entry) error {
+	s.track.add()
+	if err := s.publishRecord(ctx, rec, e); err != nil {
+		s.track.done()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.recordFailed(rec.Path, err)
+	}
+	return nil
+}
+
+// dispatch hands a file to the workers.
+func (s *Source) dispatch(ctx context.Context, path string) error {
+	s.track.add()
+	select {
+	case s.jobs <- path:
+		return nil
+	case <-ctx.Done():
+		s.track.done()
+		return ctx.Err()
+	}
+}
+
+func (s *Source) publishDir(ctx context.Context, path string, st index.Stat) error {
+	rec := &wire.Record{Path: path, Type: wire.Dir, Mode: st.Mode, MTime: st.MTime}
+	return s.publishNow(ctx, rec, &index.Entry{Path: path, Stat: st})
+}
+
+func (s *Source) publishSymlink(ctx context.Context, path string, st index.Stat) error {
+	target, err := os.Readlink(s.abs(path))
+	if err != nil {
+		s.retry.add(path) // replaced since the lstat
+		return nil
+	}
+	rec := &wire.Record{Path: path, Type: wire.Symlink, MTime: st.MTime, Target: target}
+	return s.publishNow(ctx, rec, &index.Entry{Path: path, Stat: st, Target: target})
+}
+
+func (s *Source) publishTombstone(ctx context.Context, path string) error {
+	rec := &wire.Record{Path: path, Type: wire.Deleted}
+	return s.publishNow(ctx, rec, &index.Entry{Path: path, Stat: index.Stat{Type: wire.Deleted}})
+}
+
+// countError records an error in Progress and the metrics.
+func (s *Source) countError(kind, msg string) {
+	s.prog.recordError(msg)
+	s.metrics.errors.WithLabelValues(kind).Inc()
+}

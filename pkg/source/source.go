@@ -1,0 +1,227 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/jetsync/jetsync/pkg/index"
+	"github.com/jetsync/jetsync/pkg/watch"
+)
+
+// TempPrefix starts the names of replica temp files, which a source never
+// publishes (a replica may share its tree with a source of another folder).
+const TempPrefix = ".jetsync.tmp."
+
+// drainTimeout bounds how long a stopping source waits for outstanding
+// acks before it commits the index and returns.
+var drainTimeout = 5 * time.Second
+
+// Source publishes one folder. Create it with New and run it with Run.
+type Source struct {
+	cfg       Config
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	log       *slog.Logger
+	metrics   *metrics
+	watcher   *watch.Watcher
+	indexRel  string // the index file's path inside the tree, if it is there
+	started   atomic.Bool
+	prog      progress
+	track     tracker
+	retry     retrySet
+	pub       *publisher
+	chunks    *chunkTable
+	epoch     atomic.Uint64
+	created   atomic.Int64 // unix ns creation time of the stream in sync with
+	synced    atomic.Bool  // the broker was checked once; the monitor may compare
+	abort     chan struct{}
+	abortOnce sync.Once
+
+	cappedLogged atomic.Bool
+
+	// File system calls that tests replace to inject faults.
+	readDirFn func(string) ([]os.DirEntry, error)
+	openFn    func(string, int, os.FileMode) (*os.File, error)
+
+	// Set up by Run.
+	ix          *index.Index
+	com         *committer
+	jobs        chan string
+	recoverCh   chan struct{}
+	statusCh    chan struct{}
+	watchFailed chan struct{}
+}
+
+// New checks cfg and prepares a source publishing through js (nc is used
+// to notice reconnects). Nothing happens until Run.
+func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Source, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{
+		cfg:         cfg,
+		nc:          nc,
+		js:          js,
+		log:         cfg.Logger.With("component", "source", "folder", cfg.Folder),
+		chunks:      newChunkTable(),
+		abort:       make(chan struct{}),
+		recoverCh:   make(chan struct{}, 1),
+		statusCh:    make(chan struct{}, 1),
+		watchFailed: make(chan struct{}),
+		jobs:        make(chan string, cfg.Workers),
+		readDirFn:   os.ReadDir,
+		openFn:      os.OpenFile,
+	}
+	s.indexRel = relInside(cfg.Root, IndexPath(cfg.DataDir, cfg.Folder))
+	s.pub = newPublisher(js, s.abort, func(uint64) { s.requestRecovery() })
+	s.prog.setState(StateStarting)
+	s.watcher, err = watch.New(watch.Options{Root: cfg.Root, Debounce: cfg.Debounce, MaxWatches: cfg.MaxWatches,
+		Ignore: s.ignored, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.metrics, err = newMetrics(cfg.Folder, cfg.Registry, func() float64 { return float64(s.watcher.Stats().Watched) })
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run publishes the folder until ctx is cancelled, then waits (bounded)
+// for outstanding acks, commits the index, closes it and returns nil. It
+// returns an error if the index cannot be opened, the root is not a
+// directory, or the source cannot go on. Run may be called once.
+func (s *Source) Run(ctx context.Context) (err error) {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("run source: already started")
+	}
+	if err := checkRoot(s.cfg.Root); err != nil {
+		return err
+	}
+	if s.ix, err = index.Open(IndexPath(s.cfg.DataDir, s.cfg.Folder)); err != nil {
+		return err
+	}
+	defer s.closeIndex(&err)
+	stopPipeline := s.startPipeline(ctx)
+	defer stopPipeline()
+
+	if _, err := s.recover(ctx); err != nil {
+		return quiet(ctx, err)
+	}
+	err = s.runServices(ctx)
+	s.drain(ctx)
+	return err
+}
+
+// startPipeline starts the ack reaper and the index committer, which must
+// outlive ctx long enough to drain; the returned func stops them.
+func (s *Source) startPipeline(ctx context.Context) func() {
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.com = newCommitter(s.ix, s.chunks, s.log, s.countError)
+	s.com.stop = pctx.Done()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.pub.reap(pctx) })
+	wg.Go(func() { s.com.run(pctx) })
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// runServices runs the watcher, the control loop, the workers, the status
+// reporter and the broker monitor until ctx ends or one of them fails.
+func (s *Source) runServices(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	context.AfterFunc(gctx, func() {
+		time.AfterFunc(drainTimeout, func() { s.abortOnce.Do(func() { close(s.abort) }) })
+	})
+	batches := make(chan watch.Batch)
+	g.Go(func() error { return s.runWatcher(gctx, batches) })
+	g.Go(func() error { return s.control(gctx, batches) })
+	for range s.cfg.Workers {
+		g.Go(func() error { return s.worker(gctx) })
+	}
+	g.Go(func() error { return s.reportStatus(gctx) })
+	g.Go(func() error { return s.monitor(gctx) })
+	return g.Wait()
+}
+
+// runWatcher runs the watcher; its failure is not fatal while the
+// periodic scan covers the tree (the control loop decides).
+func (s *Source) runWatcher(ctx context.Context, out chan<- watch.Batch) error {
+	err := s.watcher.Run(ctx, out)
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("watcher failed", "err", err)
+		s.countError("watch", err.Error())
+		close(s.watchFailed)
+	}
+	return nil
+}
+
+// drain waits, at most drainTimeout, for the acks of what was published,
+// then makes sure the index has them.
+func (s *Source) drain(ctx context.Context) {
+	if err := s.track.wait(context.WithoutCancel(ctx), s.abort); err != nil {
+		s.log.Warn("stopping with unacknowledged publishes; they will be published again", "pending", s.track.count())
+	}
+	s.com.flush()
+}
+
+func (s *Source) closeIndex(err *error) {
+	if cerr := s.ix.Close(); cerr != nil && *err == nil {
+		*err = cerr
+	}
+}
+
+func checkRoot(root string) error {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("check root: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("check root %s: not a directory", root)
+	}
+	return nil
+}
+
+// abs maps a relative slash path to the file system.
+func (s *Source) abs(rel string) string {
+	if rel == "" {
+		return s.cfg.Root
+	}
+	return filepath.Join(s.cfg.Root, filepath.FromSlash(rel))
+}
+
+// ignored says which paths are never published: replica temp files and
+// the source's own index, should it live inside the tree.
+func (s *Source) ignored(rel string) bool {
+	base := rel[strings.LastIndexByte(rel, '/')+1:]
+	return strings.HasPrefix(base, TempPrefix) || (s.indexRel != "" && rel == s.indexRel)
+}
+
+// relInside returns p relative to root as a slash path, or "" if p is not
+// inside root.
+func relInside(root, p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}

@@ -1,0 +1,62 @@
+package source
+
+import (
+	"errors"
+	"io/fs"
+	"syscall"
+	"time"
+
+	"github.com/jetsync/jetsync/pkg/index"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// racyWindow: a file whose ctime or mtime is this close to the time of its
+// lstat may be modified again within the same timestamp tick (kernels stamp
+// files from a coarse clock, 1-10 ms), which comparing stat data before and
+// after a read could not see. Such a file is read again a little later.
+var racyWindow = 15 * time.Millisecond
+
+// statOf converts lstat data to what the index compares. Type is "" for
+// file types jetsync does not replicate (fifos, sockets, devices).
+func statOf(fi fs.FileInfo) index.Stat {
+	st := index.Stat{Mode: modeBits(fi.Mode()), MTime: fi.ModTime().UnixNano(), Size: fi.Size()}
+	switch {
+	case fi.Mode().IsRegular():
+		st.Type = wire.File
+	case fi.IsDir():
+		st.Type = wire.Dir
+	case fi.Mode()&fs.ModeSymlink != 0:
+		st.Type = wire.Symlink
+	}
+	st.Ino, st.CTime = sysStat(fi)
+	return st
+}
+
+// modeBits returns the permission bits plus setuid, setgid and sticky as
+// the classic 07777 value.
+func modeBits(m fs.FileMode) uint32 {
+	bits := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		bits |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		bits |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		bits |= 0o1000
+	}
+	return bits
+}
+
+// racy reports whether st, taken at or after t0, is too recent to detect a
+// further change by its timestamps.
+func racy(st index.Stat, t0 time.Time) bool {
+	limit := t0.Add(-racyWindow).UnixNano()
+	return st.MTime > limit || st.CTime > limit
+}
+
+func isNotDir(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
+
+// isLoop matches opening a symlink with O_NOFOLLOW: ELOOP on Linux,
+// EMLINK on FreeBSD.
+func isLoop(err error) bool { return errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EMLINK) }

@@ -1,0 +1,16 @@
+//go:build linux || openbsd || dragonfly
+
+package source
+
+import (
+	"io/fs"
+	"syscall"
+)
+
+func sysStat(fi fs.FileInfo) (ino uint64, ctime int64) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0
+	}
+	return uint64(st.Ino), int64(st.Ctim.Sec)*1e9 + int64(st.Ctim.Nsec)
+}

@@ -1,0 +1,332 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetsync/jetsync/pkg/chunk"
+	"github.com/jetsync/jetsync/pkg/index"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// Torn-read handling: a file that changes while it is read is read again
+// up to readAttempts times, waiting readBackoff, 2×readBackoff, … between.
+var (
+	readAttempts = 5
+	readBackoff  = 20 * time.Millisecond
+)
+
+// maxChunkWaits bounds the chunk acks one file keeps outstanding before
+// waiting for the oldest.
+const maxChunkWaits = 64
+
+var (
+	errUnstable = errors.New("file kept changing while it was read")
+	errGone     = errors.New("path vanished or changed type")
+)
+
+// worker reads and publishes the files the control loop hands it.
+func (s *Source) worker(ctx context.Context) error {
+	sp, err := chunk.NewSplitter()
+	if err != nil {
+		return err
+	}
+	for p := range s.jobs {
+		s.publishFile(ctx, sp, p)
+	}
+	return nil
+}
+
+// publishFile reads path, publishes its missing chunks and then its
+// record. The record's ack settles the job; so does any failure here.
+func (s *Source) publishFile(ctx context.Context, sp *chunk.Splitter, path string) {
+	e, err := s.readStable(ctx, sp, path)
+	if err == nil {
+		err = s.publishFileRecord(ctx, e)
+	}
+	if err != nil {
+		s.fileFailed(ctx, path, err)
+		s.track.done()
+	}
+}
+
+// readStable reads path until a read is not torn by a concurrent change.
+func (s *Source) readStable(ctx context.Context, sp *chunk.Splitter, path string) (*index.Entry, error) {
+	for attempt := range readAttempts {
+		if attempt > 0 && !sleep(ctx, readBackoff<<(attempt-1)) {
+			return nil, ctx.Err()
+		}
+		e, err := s.readOnce(ctx, sp, path)
+		if !errors.Is(err, errUnstable) {
+			return e, err
+		}
+	}
+	return nil, errUnstable
+}
+
+// readOnce lstats, opens without following symlinks, chunks and publishes,
+// then fstats: the read counts only if the file did not change meanwhile.
+func (s *Source) readOnce(ctx context.Context, sp *chunk.Splitter, path string) (*index.Entry, error) {
+	st, err := s.settledStat(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.openFn(s.abs(path), os.O_RDONLY|openFlags, 0)
+	if err != nil {
+		return nil, goneOr(err)
+	}
+	defer f.Close()
+	return s.chunkFile(ctx, sp, f, path, st)
+}
+
+// settledStat lstats a regular file whose timestamps are old enough that
+// any later write changes them (see racyWindow), waiting a moment for a
+// file modified just now.
+func (s *Source) settledStat(ctx context.Context, path string) (index.Stat, error) {
+	for attempt := 0; ; attempt++ {
+		t0 := time.Now()
+		fi, err := os.Lstat(s.abs(path))
+		if err != nil {
+			return index.Stat{}, goneOr(err)
+		}
+		st := statOf(fi)
+		if st.Type != wire.File {
+			return st, errGone
+		}
+		if !racy(st, t0) {
+			return st, nil
+		}
+		if attempt > 0 || !sleep(ctx, racyWindow) {
+			return st, errUnstable
+		}
+	}
+}
+
+func (s *Source) chunkFile(ctx context.Context, sp *chunk.Splitter, f *os.File, path string, st index.Stat) (*index.Entry, error) {
+	e := &index.Entry{Path: path, Stat: st}
+	waits := waitList{abort: s.abort}
+	hash, n, err := sp.Split(ctxReader{ctx, f}, func(h wire.Hash, data []byte) error {
+		e.Chunks = append(e.Chunks, wire.ChunkRef{Hash: h, Size: uint32(len(data))})
+		w, err := s.sendChunk(ctx, h, data)
+		if err == nil {
+			err = waits.add(w)
+		}
+		return err
+	})
+	if err == nil {
+		err = checkUnchanged(f, st, n)
+	}
+	if werr := waits.wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.Hash = hash
+	return e, s.putManifest(ctx, e)
+}
+
+// checkUnchanged compares the open file with the lstat taken before it was
+// opened: same inode, size, mtime and ctime, and as many bytes read as the
+// size says.
+func checkUnchanged(f *os.File, before index.Stat, n int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat open file: %w", err)
+	}
+	if after := statOf(fi); after != before || n != before.Size {
+		return errUnstable
+	}
+	return nil
+}
+
+// putManifest moves a chunk list too long for a record into manifest
+// blobs, published like chunks.
+func (s *Source) putManifest(ctx context.Context, e *index.Entry) error {
+	if len(e.Chunks) <= wire.MaxInlineChunks {
+		return nil
+	}
+	waits := waitList{abort: s.abort}
+	var err error
+	for _, blob := range wire.EncodeManifest(e.Chunks) {
+		h := wire.Sum(blob)
+		e.Manifest = append(e.Manifest, wire.ChunkRef{Hash: h, Size: uint32(len(blob))})
+		var w *chunkWait
+		if w, err = s.sendChunk(ctx, h, blob); err == nil {
+			err = waits.add(w)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if werr := waits.wait(); err == nil {
+		err = werr
+	}
+	return err
+}
+
+// sendChunk publishes a chunk unless the broker has it or it is already
+// on its way, and returns what to wait for (nil: nothing).
+func (s *Source) sendChunk(ctx context.Context, h wire.Hash, data []byte) (*chunkWait, error) {
+	if w := s.chunks.get(h); w != nil {
+		s.metrics.skipped.Inc()
+		return w, nil
+	}
+	has, err := s.ix.HasChunk(h)
+	if err != nil {
+		return nil, err
+	}
+	if has {
+		s.metrics.skipped.Inc()
+		return nil, nil
+	}
+	w, fresh := s.chunks.claim(h)
+	if !fresh {
+		s.metrics.skipped.Inc()
+		return w, nil
+	}
+	payload := wire.EncodeChunk(nil, data, true)
+	msg := &nats.Msg{Subject: wire.ChunkSubject(s.cfg.Folder, h), Data: payload, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, "c."+h.String())
+	err = s.pub.publish(ctx, msg, func(a ack) { s.chunkAcked(h, w, len(payload), a) })
+	if err != nil {
+		s.chunks.fail(h, w, err)
+		return nil, err
+	}
+	return w, nil
+}
+
+func (s *Source) chunkAcked(h wire.Hash, w *chunkWait, n int, a ack) {
+	if a.err != nil {
+		s.chunks.fail(h, w, a.err)
+		return
+	}
+	s.prog.publishedB.Add(int64(n))
+	s.metrics.bytes.Add(float64(n))
+	// Queue the commit before waking the files that wait for the chunk, so
+	// a barrier that sees those files settled also covers the chunk.
+	s.com.put(commitItem{chunk: h, chunkSeq: a.seq, chunkWait: w})
+	w.finish(nil)
+}
+
+// publishFileRecord publishes the record of a file whose chunks are all
+// acknowledged.
+func (s *Source) publishFileRecord(ctx context.Context, e *index.Entry) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	rec := &wire.Record{Path: e.Path, Type: wire.File, Mode: e.Mode, MTime: e.MTime, Size: e.Size, Hash: e.Hash}
+	if len(e.Manifest) > 0 {
+		rec.Manifest = e.Manifest
+	} else {
+		rec.Chunks = e.Chunks
+	}
+	return s.publishRecord(ctx, rec, e)
+}
+
+// fileFailed sorts a failure into: retry soon, wait for the next scan, or
+// nothing to do (shutting down).
+func (s *Source) fileFailed(ctx context.Context, path string, err error) {
+	switch {
+	case ctx.Err() != nil:
+	case errors.Is(err, errGone):
+		s.retry.add(path)
+	case errors.Is(err, errUnstable):
+		s.log.Info("file keeps changing; will try again", "path", path)
+		s.countError("unstable", fmt.Sprintf("%s: %v", path, err))
+		s.retry.add(path)
+	case errors.Is(err, errRead):
+		s.log.Error("cannot read file; will retry on the next scan", "path", path, "err", err)
+		s.countError("read", err.Error())
+	default:
+		s.recordFailed(path, err)
+	}
+}
+
+var errRead = errors.New("read")
+
+// goneOr maps a vanished path to errGone and wraps anything else as a read
+// error.
+func goneOr(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || isNotDir(err) || isLoop(err) {
+		return errGone
+	}
+	return fmt.Errorf("%w: %w", errRead, err)
+}
+
+// ctxReader stops a long read when the source shuts down. Read errors
+// are marked errRead so they are not mistaken for broker trouble.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %w", errRead, err)
+	}
+	return n, err
+}
+
+// waitList waits for a file's chunk acks, at most maxChunkWaits at a time.
+type waitList struct {
+	ws    []*chunkWait
+	err   error
+	abort <-chan struct{}
+}
+
+func (l *waitList) add(w *chunkWait) error {
+	if w == nil {
+		return nil
+	}
+	l.ws = append(l.ws, w)
+	if len(l.ws) > maxChunkWaits {
+		l.one(l.ws[0])
+		l.ws = l.ws[1:]
+	}
+	return l.err
+}
+
+func (l *waitList) one(w *chunkWait) {
+	select {
+	case <-w.done:
+		if w.err != nil && l.err == nil {
+			l.err = w.err
+		}
+	case <-l.abort:
+		if l.err == nil {
+			l.err = errStopped
+		}
+	}
+}
+
+func (l *waitList) wait() error {
+	for _, w := range l.ws {
+		l.one(w)
+	}
+	l.ws = nil
+	return l.err
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
