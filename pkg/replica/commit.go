@@ -45,6 +45,8 @@ func (p *pipeline) takeDone() []*item {
 // transaction. Everything in it is already durable on disk, so the cursor
 // never runs ahead of the data.
 func (p *pipeline) commit() error {
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
 	done := p.takeDone()
 	if len(done) == 0 {
 		return nil

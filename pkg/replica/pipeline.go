@@ -29,6 +29,9 @@ type pipeline struct {
 	r       *Replica
 	stream  jetstream.Stream
 	applier *apply.Applier
+	// cmu serialises commits and guards pos, epoch and reconciling, which
+	// the committer reads and the dispatcher changes.
+	cmu     sync.Mutex
 	pos     position
 	epoch   uint64 // epoch this session trusts
 	queues  []chan *item

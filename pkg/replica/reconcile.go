@@ -42,11 +42,15 @@ func (p *pipeline) finishReconcile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read stream info: %w", err)
 	}
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
 	p.reconciling = false
 	p.epoch = max(p.epoch, p.maxEpoch)
 	p.pos.Epoch = p.epoch
 	p.pos.Created = info.Created.UnixNano()
+	p.mu.Lock()
 	p.pos.Cursor = max(p.pos.Cursor, p.lastSeen)
+	p.mu.Unlock()
 	err = p.r.store.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.DeleteBucket(bucketSeen); err != nil {
 			return err

@@ -259,8 +259,11 @@ func (p *pipeline) checkPosition(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.cmu.Lock()
+	created := p.pos.Created
+	p.cmu.Unlock()
 	switch {
-	case info.Created.UnixNano() != p.pos.Created && !p.reconciling:
+	case info.Created.UnixNano() != created && !p.reconciling:
 		p.r.prog.forceReconcile.Store(true)
 		return errRestart
 	case info.State.LastSeq < p.lastSeen:
