@@ -31,11 +31,11 @@ type pipeline struct {
 	applier *apply.Applier
 	// cmu serialises commits and guards pos, epoch and reconciling, which
 	// the committer reads and the dispatcher changes.
-	cmu     sync.Mutex
-	pos     position
-	epoch   uint64 // epoch this session trusts
-	queues  []chan *item
-	seed    maphash.Seed
+	cmu    sync.Mutex
+	pos    position
+	epoch  uint64 // epoch this session trusts
+	queues []chan *item
+	seed   maphash.Seed
 
 	mu       sync.Mutex
 	cond     *sync.Cond
