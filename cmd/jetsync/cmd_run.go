@@ -34,6 +34,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on")
 	scan := fs.Duration("scan-interval", 10*time.Minute, "periodic full stat-scan (0 disables)")
 	syncAlways := fs.Bool("sync-always", false, "fsync every broker write")
+	allowEmpty := fs.Bool("allow-empty-root", false, "publish deletes when SRC is found empty (by default taken for an unmounted volume and refused)")
 	lf.register(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -63,7 +64,8 @@ func cmdRun(ctx context.Context, args []string) error {
 	if *scan == 0 {
 		*scan = -1
 	}
-	sc := source.Config{Folder: *folder, Root: src, DataDir: *data, ScanInterval: *scan, Logger: log, Registry: reg}
+	sc := source.Config{Folder: *folder, Root: src, DataDir: *data, ScanInterval: *scan, Logger: log, Registry: reg,
+		AllowEmptyRoot: *allowEmpty}
 	rc := replica.Config{Folder: *folder, Root: dst, DataDir: *data, ID: "local", Logger: log, Registry: reg}
 	return runPair(ctx, b, sc, rc, *once, *metrics, reg)
 }

@@ -20,6 +20,7 @@ type sourceFlags struct {
 	maxWatches         int
 	workers            int
 	replicas           int
+	allowEmptyRoot     bool
 }
 
 func (s *sourceFlags) register(fs *flag.FlagSet) {
@@ -29,6 +30,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.scanInterval, "scan-interval", 10*time.Minute, "periodic full stat-scan, a safety net behind the watcher (0 disables)")
 	fs.IntVar(&s.maxWatches, "max-watches", 0, "cap on watched directories (0: 100000 on Linux, 20000 on FreeBSD); beyond it the periodic scan finds changes")
 	fs.IntVar(&s.workers, "workers", 4, "files read and hashed in parallel")
+	fs.BoolVar(&s.allowEmptyRoot, "allow-empty-root", false, "publish deletes when the whole tree is found empty (by default taken for an unmounted volume and refused)")
 	fs.IntVar(&s.replicas, "stream-replicas", 1, "JetStream replicas of the folder stream (3 on a 3-node cluster)")
 }
 
@@ -50,7 +52,7 @@ func (s *sourceFlags) config(reg prometheus.Registerer) (source.Config, error) {
 		scan = -1
 	}
 	return source.Config{Folder: s.folder, Root: root, DataDir: s.data, ScanInterval: scan,
-		MaxWatches: s.maxWatches, Workers: s.workers, Registry: reg,
+		MaxWatches: s.maxWatches, Workers: s.workers, Registry: reg, AllowEmptyRoot: s.allowEmptyRoot,
 		StreamOptions: bus.StreamOptions{Replicas: s.replicas}}, nil
 }
 

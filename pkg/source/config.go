@@ -37,6 +37,10 @@ type Config struct {
 	Logger        *slog.Logger
 	// Registry receives the source's metrics; nil registers nothing.
 	Registry prometheus.Registerer
+	// AllowEmptyRoot lets a scan that finds the root empty delete what was
+	// published. By default an empty root with published content is taken
+	// for an unmounted volume and left alone.
+	AllowEmptyRoot bool
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/jetsync/jetsync/pkg/jstest"
 	"github.com/jetsync/jetsync/pkg/watch"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -157,4 +158,38 @@ func TestRunFailsOnMissingRoot(t *testing.T) {
 	if err := src.Run(context.Background()); err == nil {
 		t.Error("Run over a missing root succeeded")
 	}
+}
+
+// An unmounted volume leaves an empty mountpoint: that must not be taken
+// for "every file was deleted" unless the operator says so.
+func TestEmptyRootIsNotPublishedAsDeletes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tree{"a/b.txt": file("hello"), "c": file("x")}.create(t, f.root)
+	r := f.start()
+	r.waitIdle(t)
+	r.stop(t)
+	seq := f.lastSeq()
+	entries, err := os.ReadDir(f.root)
+	must(t, err)
+	for _, e := range entries {
+		must(t, os.RemoveAll(filepath.Join(f.root, e.Name())))
+	}
+
+	r = f.start()
+	jstest.Eventually(t, 10*time.Second, func() bool { return r.src.Progress().Errors > 0 },
+		"no error reported for an empty root")
+	if got := f.lastSeq(); got != seq {
+		t.Fatalf("empty root published %d messages", got-seq)
+	}
+	if rec := f.record("c"); rec == nil || rec.Type != wire.File {
+		t.Fatalf("record of c = %+v, want the file kept", rec)
+	}
+	r.stop(t)
+
+	r = f.start(func(c *Config, _ *Source) { c.AllowEmptyRoot = true })
+	jstest.Eventually(t, 10*time.Second, func() bool {
+		rec := f.record("c")
+		return rec != nil && rec.Type == wire.Deleted
+	}, "with AllowEmptyRoot the deletes are published")
 }

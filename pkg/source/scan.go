@@ -135,8 +135,18 @@ func (s *Source) readDir(dir string) ([]string, error) {
 			names = append(names, de.Name())
 		}
 	}
+	if dir == "" && len(names) == 0 && !s.cfg.AllowEmptyRoot {
+		if st, err := s.ix.Stats(); err == nil && st.Files+st.Dirs+st.Symlinks > 0 {
+			return nil, fmt.Errorf("%w (%d files published; start with --allow-empty-root if the tree really was emptied)",
+				errRootEmpty, st.Files+st.Symlinks)
+		}
+	}
 	return names, nil
 }
+
+// errRootEmpty protects replicas from an unmounted volume: its empty
+// mountpoint would otherwise look like every file was deleted.
+var errRootEmpty = errors.New("the folder root is empty but content was published: is the volume mounted?")
 
 // visitWalk visits p and walks it if it is a directory that a full scan
 // walks (walkAll) or that the index did not know as a directory.
