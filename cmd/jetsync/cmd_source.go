@@ -21,6 +21,7 @@ type sourceFlags struct {
 	workers            int
 	replicas           int
 	allowEmptyRoot     bool
+	tombstoneTTL       time.Duration
 }
 
 func (s *sourceFlags) register(fs *flag.FlagSet) {
@@ -31,6 +32,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.maxWatches, "max-watches", 0, "cap on watched directories (0: 100000 on Linux, 20000 on FreeBSD); beyond it the periodic scan finds changes")
 	fs.IntVar(&s.workers, "workers", 4, "files read and hashed in parallel")
 	fs.BoolVar(&s.allowEmptyRoot, "allow-empty-root", false, "publish deletes when the whole tree is found empty (by default taken for an unmounted volume and refused)")
+	fs.DurationVar(&s.tombstoneTTL, "tombstone-ttl", 0, "how long the broker keeps delete markers, e.g. 720h (0: forever); replicas away longer reconcile")
 	fs.IntVar(&s.replicas, "stream-replicas", 1, "JetStream replicas of the folder stream (3 on a 3-node cluster)")
 }
 
@@ -53,6 +55,7 @@ func (s *sourceFlags) config(reg prometheus.Registerer) (source.Config, error) {
 	}
 	return source.Config{Folder: s.folder, Root: root, DataDir: s.data, ScanInterval: scan,
 		MaxWatches: s.maxWatches, Workers: s.workers, Registry: reg, AllowEmptyRoot: s.allowEmptyRoot,
+		TombstoneTTL:  s.tombstoneTTL,
 		StreamOptions: bus.StreamOptions{Replicas: s.replicas}}, nil
 }
 

@@ -37,6 +37,7 @@ func StreamConfig(folder string, o StreamOptions) jetstream.StreamConfig {
 		Duplicates:        2 * time.Minute,
 		Replicas:          max(o.Replicas, 1),
 		AllowDirect:       true,
+		AllowMsgTTL:       true, // tombstones may carry Nats-TTL, see --tombstone-ttl
 		AllowRollup:       false,
 		DenyDelete:        false,
 		DenyPurge:         false,

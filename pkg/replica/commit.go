@@ -109,3 +109,22 @@ func (p *pipeline) oldestTime() time.Time {
 	}
 	return time.Time{}
 }
+
+// markCaughtUp records that everything published so far is applied, at
+// most every few seconds: it bounds how old a missed tombstone can be.
+func (p *pipeline) markCaughtUp() error {
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
+	now := time.Now().UnixNano()
+	if now-p.pos.CaughtUp < int64(caughtUpEvery) || p.reconciling {
+		return nil
+	}
+	p.pos.CaughtUp = now
+	err := p.r.store.db.Update(func(tx *bolt.Tx) error { return p.r.store.setPosition(tx, p.pos) })
+	if err != nil {
+		return fmt.Errorf("record caught-up time: %w", err)
+	}
+	return nil
+}
+
+const caughtUpEvery = 5 * time.Second

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -48,6 +49,7 @@ func (p *pipeline) finishReconcile(ctx context.Context) error {
 	p.epoch = max(p.epoch, p.maxEpoch)
 	p.pos.Epoch = p.epoch
 	p.pos.Created = info.Created.UnixNano()
+	p.pos.CaughtUp = time.Now().UnixNano()
 	p.mu.Lock()
 	p.pos.Cursor = max(p.pos.Cursor, p.lastSeen)
 	p.mu.Unlock()

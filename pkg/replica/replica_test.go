@@ -226,3 +226,22 @@ func TestReplicaReconcilesOnNewEpoch(t *testing.T) {
 		return os.IsNotExist(err) && fileIs(root, "b", []byte("b"), 0o644, time.Unix(5, 0))()
 	}, "new epoch triggers a reconcile")
 }
+
+func TestMissedTombstones(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	day := int64(24 * time.Hour)
+	cases := []struct {
+		caughtUp, ttl int64
+		want          bool
+	}{
+		{now.UnixNano() - 2*day, day, true},
+		{now.UnixNano() - day/2, day, false},
+		{now.UnixNano() - 100*day, 0, false}, // tombstones kept forever
+		{0, day, false},                      // never caught up: the first sync reconciles anyway
+	}
+	for _, c := range cases {
+		if got := missedTombstones(c.caughtUp, c.ttl, now); got != c.want {
+			t.Errorf("missedTombstones(%d, %d) = %v", c.caughtUp, c.ttl, got)
+		}
+	}
+}

@@ -33,12 +33,12 @@ func (r *Replica) session(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read position: %w", err)
 	}
-	metaEpoch, err := readMetaEpoch(ctx, stream, r.cfg.Folder)
+	meta, err := readMeta(ctx, stream, r.cfg.Folder)
 	if err != nil {
 		return err
 	}
-	reason := reconcileReason(pos, info, metaEpoch, r.prog.forceReconcile.Swap(false))
-	s := newPipeline(r, stream, pos, metaEpoch)
+	reason := reconcileReason(pos, info, meta, time.Now(), r.prog.forceReconcile.Swap(false))
+	s := newPipeline(r, stream, pos, meta.Epoch)
 	if reason != "" {
 		r.log.Info("reconciling against the full published state", "reason", reason)
 		if err := s.startReconcile(); err != nil {
@@ -67,7 +67,7 @@ func (r *Replica) openStream(ctx context.Context) (jetstream.Stream, error) {
 }
 
 // reconcileReason says why the stored position cannot be trusted, or "".
-func reconcileReason(pos position, info *jetstream.StreamInfo, metaEpoch uint64, forced bool) string {
+func reconcileReason(pos position, info *jetstream.StreamInfo, meta wire.Meta, now time.Time, forced bool) string {
 	switch {
 	case pos.Cursor == 0:
 		return "first sync"
@@ -77,25 +77,33 @@ func reconcileReason(pos position, info *jetstream.StreamInfo, metaEpoch uint64,
 		return "the stream was recreated (broker lost its store?)"
 	case info.State.LastSeq < pos.Cursor:
 		return fmt.Sprintf("the stream ends at %d, before our position %d (broker lost messages)", info.State.LastSeq, pos.Cursor)
-	case metaEpoch > pos.Epoch:
-		return fmt.Sprintf("the source moved to epoch %d (we were at %d)", metaEpoch, pos.Epoch)
+	case meta.Epoch > pos.Epoch:
+		return fmt.Sprintf("the source moved to epoch %d (we were at %d)", meta.Epoch, pos.Epoch)
+	case missedTombstones(pos.CaughtUp, meta.TombstoneTTL, now):
+		return fmt.Sprintf("behind for longer than the broker keeps tombstones (%s)", time.Duration(meta.TombstoneTTL))
 	}
 	return ""
 }
 
-func readMetaEpoch(ctx context.Context, stream jetstream.Stream, folder string) (uint64, error) {
+// missedTombstones reports whether tombstones published after the replica
+// last caught up may already have expired from the broker.
+func missedTombstones(caughtUp, ttl int64, now time.Time) bool {
+	return ttl > 0 && caughtUp > 0 && now.UnixNano()-caughtUp > ttl
+}
+
+func readMeta(ctx context.Context, stream jetstream.Stream, folder string) (wire.Meta, error) {
 	msg, err := stream.GetLastMsgForSubject(ctx, wire.MetaSubject(folder))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
+		return wire.Meta{}, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read folder meta: %w", err)
+		return wire.Meta{}, fmt.Errorf("read folder meta: %w", err)
 	}
 	m, err := wire.DecodeMeta(msg.Data)
 	if err != nil {
-		return 0, fmt.Errorf("read folder meta: %w", err)
+		return wire.Meta{}, fmt.Errorf("read folder meta: %w", err)
 	}
-	return m.Epoch, nil
+	return m, nil
 }
 
 // run wires consumer → dispatcher → workers → committer.
@@ -245,7 +253,11 @@ func (p *pipeline) onIdle(ctx context.Context) error {
 			return err
 		}
 	}
-	p.r.prog.settled.Store(p.caughtUp && !p.reconciling)
+	settled := p.caughtUp && !p.reconciling
+	p.r.prog.settled.Store(settled)
+	if settled {
+		return p.markCaughtUp()
+	}
 	return nil
 }
 
@@ -255,12 +267,12 @@ func (p *pipeline) checkPosition(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read stream info: %w", err)
 	}
-	epoch, err := readMetaEpoch(ctx, p.stream, p.r.cfg.Folder)
+	meta, err := readMeta(ctx, p.stream, p.r.cfg.Folder)
 	if err != nil {
 		return err
 	}
 	p.cmu.Lock()
-	created := p.pos.Created
+	created, caughtUp := p.pos.Created, p.pos.CaughtUp
 	p.cmu.Unlock()
 	switch {
 	case info.Created.UnixNano() != created && !p.reconciling:
@@ -269,7 +281,12 @@ func (p *pipeline) checkPosition(ctx context.Context) error {
 	case info.State.LastSeq < p.lastSeen:
 		p.r.prog.forceReconcile.Store(true)
 		return errRestart
-	case epoch > p.epoch && !p.reconciling:
+	case meta.Epoch > p.epoch && !p.reconciling:
+		p.r.prog.forceReconcile.Store(true)
+		return errRestart
+	case !p.reconciling && missedTombstones(caughtUp, meta.TombstoneTTL, time.Now()):
+		p.r.log.Warn("behind for longer than the broker keeps tombstones; reconciling",
+			"tombstone_ttl", time.Duration(meta.TombstoneTTL))
 		p.r.prog.forceReconcile.Store(true)
 		return errRestart
 	}

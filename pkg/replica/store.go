@@ -20,6 +20,7 @@ var (
 	keyCursor     = []byte("cursor")
 	keyEpoch      = []byte("epoch")
 	keyCreated    = []byte("stream_created")
+	keyCaughtUp   = []byte("caught_up") // last time everything published was applied, unix ns
 )
 
 // errBadValue marks an index value this build cannot read; the entry is
@@ -62,6 +63,9 @@ type position struct {
 	Cursor  uint64 // every record up to here is applied durably
 	Epoch   uint64
 	Created int64 // stream creation time, unix ns
+	// CaughtUp is the last time the replica had applied everything
+	// published (unix ns): tombstones younger than that were all seen.
+	CaughtUp int64
 }
 
 func (s *store) position() (position, error) {
@@ -71,6 +75,7 @@ func (s *store) position() (position, error) {
 		p.Cursor = getU64(b, keyCursor)
 		p.Epoch = getU64(b, keyEpoch)
 		p.Created = int64(getU64(b, keyCreated))
+		p.CaughtUp = int64(getU64(b, keyCaughtUp))
 		return nil
 	})
 	return p, err
@@ -79,7 +84,7 @@ func (s *store) position() (position, error) {
 func (s *store) setPosition(tx *bolt.Tx, p position) error {
 	b := tx.Bucket(bucketMeta)
 	return errors.Join(putU64(b, keyCursor, p.Cursor), putU64(b, keyEpoch, p.Epoch),
-		putU64(b, keyCreated, uint64(p.Created)))
+		putU64(b, keyCreated, uint64(p.Created)), putU64(b, keyCaughtUp, uint64(p.CaughtUp)))
 }
 
 func getU64(b *bolt.Bucket, k []byte) uint64 {

@@ -45,7 +45,10 @@ func (s *Source) recover(ctx context.Context) (bool, error) {
 	kind, lastGood := s.classify(m, info)
 	if kind == lossNone {
 		s.settleMeta(m.Epoch, info, info.State.LastSeq)
-		return false, s.ix.SetMeta(index.Meta{Epoch: m.Epoch, Created: info.Created.UnixNano(), LastAcked: info.State.LastSeq})
+		if err := s.ix.SetMeta(index.Meta{Epoch: m.Epoch, Created: info.Created.UnixNano(), LastAcked: info.State.LastSeq}); err != nil {
+			return false, err
+		}
+		return false, s.refreshMeta(ctx, m.Epoch)
 	}
 	s.prog.setState(StateRecovering)
 	epoch, err := s.forget(ctx, kind, m, info, lastGood)
@@ -106,7 +109,8 @@ func (s *Source) forget(ctx context.Context, kind string, m index.Meta, info *je
 func (s *Source) announce(ctx context.Context, epoch uint64, info *jetstream.StreamInfo) error {
 	var seq uint64
 	err := bus.Retry(ctx, s.log, "publish folder meta", func(ctx context.Context) error {
-		meta := wire.EncodeMeta(wire.Meta{Epoch: epoch, Source: s.ix.ID(), Time: time.Now().UnixNano()})
+		meta := wire.EncodeMeta(wire.Meta{Epoch: epoch, Source: s.ix.ID(), Time: time.Now().UnixNano(),
+			TombstoneTTL: int64(s.cfg.TombstoneTTL)})
 		a, err := s.js.Publish(ctx, wire.MetaSubject(s.cfg.Folder), meta)
 		if err == nil {
 			seq = a.Sequence
@@ -119,6 +123,35 @@ func (s *Source) announce(ctx context.Context, epoch uint64, info *jetstream.Str
 	last := max(info.State.LastSeq, seq)
 	s.settleMeta(epoch, info, last)
 	return s.ix.SetMeta(index.Meta{Epoch: epoch, Created: info.Created.UnixNano(), LastAcked: last})
+}
+
+// refreshMeta republishes the folder meta, same epoch, when its settings
+// differ from this run's configuration (an operator changed
+// --tombstone-ttl), once per run.
+func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
+	if s.metaFresh.Load() {
+		return nil
+	}
+	stream, err := s.js.Stream(ctx, wire.StreamName(s.cfg.Folder))
+	if err != nil {
+		return fmt.Errorf("open stream: %w", err)
+	}
+	msg, err := stream.GetLastMsgForSubject(ctx, wire.MetaSubject(s.cfg.Folder))
+	if err == nil {
+		if m, derr := wire.DecodeMeta(msg.Data); derr == nil && m.Epoch == epoch && m.TombstoneTTL == int64(s.cfg.TombstoneTTL) {
+			s.metaFresh.Store(true)
+			return nil
+		}
+	} else if !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("read folder meta: %w", err)
+	}
+	meta := wire.EncodeMeta(wire.Meta{Epoch: epoch, Source: s.ix.ID(), Time: time.Now().UnixNano(),
+		TombstoneTTL: int64(s.cfg.TombstoneTTL)})
+	if _, err := s.js.Publish(ctx, wire.MetaSubject(s.cfg.Folder), meta); err != nil {
+		return fmt.Errorf("publish folder meta: %w", err)
+	}
+	s.metaFresh.Store(true)
+	return nil
 }
 
 func (s *Source) settleMeta(epoch uint64, info *jetstream.StreamInfo, last uint64) {

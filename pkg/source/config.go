@@ -41,6 +41,10 @@ type Config struct {
 	// published. By default an empty root with published content is taken
 	// for an unmounted volume and left alone.
 	AllowEmptyRoot bool
+	// TombstoneTTL makes the broker drop a tombstone this long after it
+	// was published (0 keeps tombstones forever). Replicas learn it from
+	// the folder meta and reconcile when they were away longer.
+	TombstoneTTL time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -52,6 +56,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DataDir == "" {
 		return c, errors.New("check config: data dir is required")
+	}
+	if c.TombstoneTTL != 0 && c.TombstoneTTL < time.Second {
+		return c, fmt.Errorf("check config: tombstone TTL %s is below the broker's 1s minimum", c.TombstoneTTL)
 	}
 	c.Root = filepath.Clean(c.Root)
 	if c.ScanInterval == 0 {

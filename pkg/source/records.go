@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsync/jetsync/pkg/index"
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -25,6 +27,9 @@ func (s *Source) publishRecord(ctx context.Context, rec *wire.Record, e *index.E
 		return err
 	}
 	msg := &nats.Msg{Subject: wire.StateSubject(s.cfg.Folder, rec.Path), Data: data}
+	if rec.Type == wire.Deleted && s.cfg.TombstoneTTL > 0 {
+		msg.Header = nats.Header{jetstream.MsgTTLHeader: []string{strconv.Itoa(int(s.cfg.TombstoneTTL.Seconds()))}}
+	}
 	return s.pub.publish(ctx, msg, func(a ack) { s.recordAcked(e, a) })
 }
 

@@ -46,6 +46,7 @@ type Source struct {
 	epoch     atomic.Uint64
 	created   atomic.Int64 // unix ns creation time of the stream in sync with
 	synced    atomic.Bool  // the broker was checked once; the monitor may compare
+	metaFresh atomic.Bool  // the folder meta on the broker matches this run's settings
 	abort     chan struct{}
 	abortOnce sync.Once
 

@@ -13,6 +13,10 @@ type Meta struct {
 	Epoch  uint64 `json:"epoch"`
 	Source string `json:"source"` // source instance id
 	Time   int64  `json:"time"`   // unix nanoseconds
+	// TombstoneTTL is how long the broker keeps a tombstone (nanoseconds,
+	// 0 = forever). A replica that was not caught up for longer than this
+	// may have missed deletes and reconciles.
+	TombstoneTTL int64 `json:"tombstone_ttl,omitempty"`
 }
 
 // EncodeMeta returns the wire form of m.
