@@ -1,0 +1,9 @@
+//go:build !linux
+
+package e2e
+
+import "os/exec"
+
+// dieWithParent is a no-op where there is no parent-death signal; the
+// t.Cleanup of every daemon still stops it on a normal test exit.
+func dieWithParent(*exec.Cmd) {}
