@@ -54,9 +54,13 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	blog, err := lf.quietLogger()
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	b, err := broker.Start(broker.Config{DataDir: filepath.Join(*data, "broker"), SyncAlways: *syncAlways,
-		Logger: log.With("component", "broker")})
+		Logger: blog.With("component", "broker")})
 	if err != nil {
 		return err
 	}

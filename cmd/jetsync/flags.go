@@ -57,6 +57,20 @@ func (l *logFlags) logger() (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(l.level)); err != nil {
 		return nil, usagef("--log-level: %v", err)
 	}
+	return l.loggerAt(level)
+}
+
+// quietLogger is the logger for a component whose routine notices would
+// drown the output of an interactive command: at least warnings only.
+func (l *logFlags) quietLogger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, usagef("--log-level: %v", err)
+	}
+	return l.loggerAt(max(level, slog.LevelWarn))
+}
+
+func (l *logFlags) loggerAt(level slog.Level) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch l.format {
 	case "text":

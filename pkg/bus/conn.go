@@ -28,6 +28,10 @@ func Connect(o ConnectOptions) (*nats.Conn, jetstream.JetStream, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	connected := slog.LevelInfo
+	if len(o.Extra) > 0 {
+		connected = slog.LevelDebug // in-process: nothing to report
+	}
 	opts := []nats.Option{
 		nats.Name(o.Name),
 		nats.RetryOnFailedConnect(true),
@@ -35,7 +39,9 @@ func Connect(o ConnectOptions) (*nats.Conn, jetstream.JetStream, error) {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
 		nats.CustomReconnectDelay(backoff),
-		nats.ConnectHandler(func(nc *nats.Conn) { log.Info("connected to broker", "url", nc.ConnectedUrlRedacted()) }),
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			log.Log(context.Background(), connected, "connected to broker", "url", nc.ConnectedUrlRedacted())
+		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
 			if !nc.IsClosed() {
 				log.Warn("disconnected from broker, retrying", "err", err)

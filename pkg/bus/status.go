@@ -52,17 +52,29 @@ type ReplicaStatus struct {
 	Updated    int64   `json:"updated"` // unix ns
 }
 
-// StatusKV opens (creating if needed) the status bucket.
+// StatusKV opens the status bucket, creating it if needed. An existing
+// bucket is used as it is, so a daemon never rescales one that an
+// operator or a source created with more replicas.
 func StatusKV(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := js.KeyValue(ctx, StatusBucket)
+	if err == nil {
+		return kv, nil
+	}
+	if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("open status bucket: %w", err)
+	}
+	kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      StatusBucket,
 		Description: "jetsync daemon status",
 		History:     1,
 		Storage:     jetstream.FileStorage,
 		Replicas:    max(replicas, 1),
 	})
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return js.KeyValue(ctx, StatusBucket)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open status bucket: %w", err)
+		return nil, fmt.Errorf("create status bucket: %w", err)
 	}
 	return kv, nil
 }

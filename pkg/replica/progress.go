@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -105,22 +107,25 @@ func (r *Replica) badMessage(subject string, err error) {
 func (r *Replica) reportLoop(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
+	var kv jetstream.KeyValue
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		r.report(ctx)
+		if kv == nil {
+			kv, _ = bus.StatusKV(ctx, r.js, 0)
+		}
+		r.report(ctx, kv)
 	}
 }
 
-func (r *Replica) report(ctx context.Context) {
+func (r *Replica) report(ctx context.Context, kv jetstream.KeyValue) {
 	pr := r.Progress()
 	r.metrics.cursor.Set(float64(pr.Cursor))
 	r.metrics.lag.Set(pr.Lag.Seconds())
-	kv, err := bus.StatusKV(ctx, r.js, 0)
-	if err != nil {
+	if kv == nil {
 		return
 	}
 	st := bus.ReplicaStatus{V: 1, ID: r.cfg.ID, Folder: r.cfg.Folder, State: pr.State,

@@ -52,18 +52,27 @@ func (r *Replica) session(ctx context.Context) error {
 }
 
 func (r *Replica) openStream(ctx context.Context) (jetstream.Stream, error) {
-	var stream jetstream.Stream
 	waiting := false
-	err := bus.Retry(ctx, r.log, "open folder stream", func(ctx context.Context) error {
-		s, err := bus.OpenStream(ctx, r.js, r.cfg.Folder)
-		if errors.Is(err, bus.ErrNoFolder) && !waiting {
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		s, err := bus.OpenStream(actx, r.js, r.cfg.Folder)
+		cancel()
+		switch {
+		case err == nil:
+			return s, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.Is(err, bus.ErrNoFolder):
+			if !waiting {
+				r.log.Info("waiting for the source to create the folder on the broker")
+			}
 			waiting = true
-			r.log.Info("waiting for the source to create the folder on the broker")
+			sleep(ctx, min(time.Second, backoff(attempt)))
+		default:
+			r.log.Warn("cannot open the folder stream, retrying", "err", err, "attempt", attempt+1)
+			sleep(ctx, backoff(attempt))
 		}
-		stream = s
-		return err
-	})
-	return stream, err
+	}
 }
 
 // reconcileReason says why the stored position cannot be trusted, or "".
