@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetsync/jetsync/test/harness"
 	"github.com/jetsync/jetsync/test/treegen"
 )
 
@@ -15,17 +16,17 @@ func TestRunOnce(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
-	must(t, treegen.Generate(src, treegen.SmallSpec(12)))
+	harness.Must(t, treegen.Generate(src, treegen.SmallSpec(12)))
 	start := time.Now()
-	res := runCLI(t, time.Minute, "run", src, dst, "--data", filepath.Join(dir, "data"), "--once", "--log-format", "text")
-	if res.code != 0 {
+	res := harness.RunCLI(t, time.Minute, "run", src, dst, "--data", filepath.Join(dir, "data"), "--once", "--log-format", "text")
+	if res.Code != 0 {
 		t.Fatalf("jetsync run --once: %s", res)
 	}
-	t.Logf("run --once: %d files in %s", countFiles(src), time.Since(start).Round(time.Millisecond))
+	t.Logf("run --once: %d files in %s", harness.CountFiles(src), time.Since(start).Round(time.Millisecond))
 	diffs, err := treegen.Compare(src, dst)
-	must(t, err)
+	harness.Must(t, err)
 	if len(diffs) > 0 {
 		t.Fatalf("run --once exited 0 but DST differs from SRC in %d ways:\n%s\n%s",
-			len(diffs), firstLines(strings.Join(diffs, "\n"), 20), res)
+			len(diffs), harness.FirstLines(strings.Join(diffs, "\n"), 20), res)
 	}
 }

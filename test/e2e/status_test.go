@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetsync/jetsync/test/harness"
 	"github.com/jetsync/jetsync/test/treegen"
 )
 
@@ -16,24 +17,24 @@ import (
 func TestStatus(t *testing.T) {
 	t.Parallel()
 	src := filepath.Join(t.TempDir(), "src")
-	must(t, treegen.Generate(src, treegen.SmallSpec(13)))
-	tr := startTrio(t, "status-e2e", src)
-	converge(t, 2*time.Minute, tr.url, tr.folder, src, tr.dst)
+	harness.Must(t, treegen.Generate(src, treegen.SmallSpec(13)))
+	tr := harness.StartTrio(t, "status-e2e", src)
+	harness.Converge(t, 2*time.Minute, tr.URL, tr.Folder, src, tr.Dst)
 
-	eventually(t, 30*time.Second, func() (bool, string) {
-		res := runCLI(t, 30*time.Second, "status", "--nats", tr.url, "--json", "--log-format", "text")
-		if res.code != 0 {
+	harness.Eventually(t, 30*time.Second, func() (bool, string) {
+		res := harness.RunCLI(t, 30*time.Second, "status", "--nats", tr.URL, "--json", "--log-format", "text")
+		if res.Code != 0 {
 			return false, res.String()
 		}
-		if msg := checkStatusJSON(res.stdout, tr.folder); msg != "" {
-			return false, msg + "\n" + res.stdout
+		if msg := checkStatusJSON(res.Stdout, tr.Folder); msg != "" {
+			return false, msg + "\n" + res.Stdout
 		}
 		return true, ""
 	})
-	for _, args := range [][]string{{}, {"--folder", tr.folder}} {
-		res := runCLI(t, 30*time.Second, append([]string{"status", "--nats", tr.url, "--log-format", "text"}, args...)...)
-		if res.code != 0 || !strings.Contains(res.stdout, tr.folder) {
-			t.Errorf("status %v: want exit 0 and the folder %s named, got %s", args, tr.folder, res)
+	for _, args := range [][]string{{}, {"--folder", tr.Folder}} {
+		res := harness.RunCLI(t, 30*time.Second, append([]string{"status", "--nats", tr.URL, "--log-format", "text"}, args...)...)
+		if res.Code != 0 || !strings.Contains(res.Stdout, tr.Folder) {
+			t.Errorf("status %v: want exit 0 and the folder %s named, got %s", args, tr.Folder, res)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetsync/jetsync/test/harness"
 	"github.com/jetsync/jetsync/test/treegen"
 )
 
@@ -17,32 +18,32 @@ import (
 func TestVerifyDetectsCorruption(t *testing.T) {
 	t.Parallel()
 	src := filepath.Join(t.TempDir(), "src")
-	must(t, treegen.Generate(src, treegen.SmallSpec(11)))
-	tr := startTrio(t, "verify-e2e", src)
-	converge(t, 2*time.Minute, tr.url, tr.folder, src, tr.dst)
-	must(t, tr.replica.stop())
+	harness.Must(t, treegen.Generate(src, treegen.SmallSpec(11)))
+	tr := harness.StartTrio(t, "verify-e2e", src)
+	harness.Converge(t, 2*time.Minute, tr.URL, tr.Folder, src, tr.Dst)
+	harness.Must(t, tr.Replica.Stop())
 
 	victim := treegen.ReadmeTxt
-	path := filepath.Join(tr.dst, victim)
+	path := filepath.Join(tr.Dst, victim)
 	flipByte(t, path)
-	if diffs, _ := treegen.Compare(src, tr.dst); len(diffs) != 1 {
+	if diffs, _ := treegen.Compare(src, tr.Dst); len(diffs) != 1 {
 		t.Fatalf("after the flip, Compare finds %d differences, want 1: %q", len(diffs), diffs)
 	}
-	res := verifyCmd(t, tr.url, tr.folder, tr.dst)
-	if res.code != 1 {
+	res := harness.Verify(t, tr.URL, tr.Folder, tr.Dst)
+	if res.Code != 1 {
 		t.Errorf("verify of a corrupted replica: want exit 1, got %s", res)
 	}
-	if !strings.Contains(res.stdout, victim) {
+	if !strings.Contains(res.Stdout, victim) {
 		t.Errorf("verify output does not name %s:\n%s", victim, res)
 	}
-	res = verifyCmd(t, tr.url, tr.folder, tr.dst, "--json")
-	if res.code != 1 {
+	res = harness.Verify(t, tr.URL, tr.Folder, tr.Dst, "--json")
+	if res.Code != 1 {
 		t.Errorf("verify --json of a corrupted replica: want exit 1, got %s", res)
 	}
-	checkVerifyJSON(t, res.stdout, victim)
+	checkVerifyJSON(t, res.Stdout, victim)
 
 	flipByte(t, path)
-	if res := verifyCmd(t, tr.url, tr.folder, tr.dst); res.code != 0 {
+	if res := harness.Verify(t, tr.URL, tr.Folder, tr.Dst); res.Code != 0 {
 		t.Errorf("verify after the repair: want exit 0, got %s", res)
 	}
 }
@@ -76,16 +77,16 @@ func checkVerifyJSON(t *testing.T, out, path string) {
 func flipByte(t *testing.T, path string) {
 	t.Helper()
 	fi, err := os.Stat(path)
-	must(t, err)
+	harness.Must(t, err)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	must(t, err)
+	harness.Must(t, err)
 	b := make([]byte, 1)
 	off := fi.Size() / 2
 	_, err = f.ReadAt(b, off)
-	must(t, err)
+	harness.Must(t, err)
 	b[0] ^= 0xff
 	_, err = f.WriteAt(b, off)
-	must(t, err)
-	must(t, f.Close())
-	must(t, os.Chtimes(path, fi.ModTime(), fi.ModTime()))
+	harness.Must(t, err)
+	harness.Must(t, f.Close())
+	harness.Must(t, os.Chtimes(path, fi.ModTime(), fi.ModTime()))
 }

@@ -1,4 +1,4 @@
-package e2e
+package harness
 
 import (
 	"bytes"
@@ -15,14 +15,16 @@ import (
 	"time"
 )
 
-// stopTimeout is how long a daemon may take to stop after SIGTERM before
+// StopTimeout is how long a daemon may take to stop after SIGTERM before
 // it is killed (and the stop counted as unclean).
-const stopTimeout = 20 * time.Second
+const StopTimeout = 20 * time.Second
 
-// proc is one jetsync daemon. Its stdout and stderr go to a log file that
-// survives restarts; each start appends a marker line.
-type proc struct {
+// Proc is one jetsync daemon. Its stdout and stderr go to a log file that
+// survives restarts; each start appends a marker line. A Proc is safe for
+// use by several goroutines.
+type Proc struct {
 	name string
+	bin  string
 	args []string
 	log  string
 
@@ -34,22 +36,27 @@ type proc struct {
 	expectd bool // we stopped or killed it: an exit is no surprise
 }
 
-// registry keeps each top-level test's daemons so that eventually and the
+// registry keeps each top-level test's daemons so that Eventually and the
 // failure report can show their logs.
 var registry = struct {
 	sync.Mutex
-	procs  map[string][]*proc
+	procs  map[string][]*Proc
 	dumped map[string]bool
-}{procs: map[string][]*proc{}, dumped: map[string]bool{}}
+}{procs: map[string][]*Proc{}, dumped: map[string]bool{}}
 
 func topName(t testing.TB) string { return strings.SplitN(t.Name(), "/", 2)[0] }
 
-// startProc starts `jetsync args...` and registers its cleanup: on the end
-// of the test it is stopped (SIGTERM, then SIGKILL), and if the test
-// failed, every daemon's log tail is printed.
-func startProc(t testing.TB, name string, args ...string) *proc {
+// Start starts `jetsync args...` (Bin) as a daemon called name, logging to
+// name.log under t.TempDir(), and registers its cleanup: at the end of the
+// test it is stopped (SIGTERM, then SIGKILL after StopTimeout), and if the
+// test failed, the log tail of every daemon of the top-level test is
+// printed and the logs are kept (KeepLogs). If JETSYNC_E2E_LOG_LEVEL is
+// set, "--log-level" and its value are appended to args. On Linux the
+// daemon gets SIGKILL if the test binary dies. Start fails t if the
+// daemon cannot be started.
+func Start(t testing.TB, name string, args ...string) *Proc {
 	t.Helper()
-	p := &proc{name: name, args: args, log: filepath.Join(t.TempDir(), name+".log")}
+	p := &Proc{name: name, bin: bin(t), args: args, log: filepath.Join(t.TempDir(), name+".log")}
 	key := topName(t)
 	registry.Lock()
 	if len(registry.procs[key]) == 0 {
@@ -58,20 +65,28 @@ func startProc(t testing.TB, name string, args ...string) *proc {
 	registry.procs[key] = append(registry.procs[key], p)
 	registry.Unlock()
 	t.Cleanup(func() {
-		if p.running() {
-			if err := p.stop(); err != nil {
+		if p.Running() {
+			if err := p.Stop(); err != nil {
 				t.Logf("cleanup: %s: %v", p.name, err)
 			}
 		}
 	})
-	if err := p.start(); err != nil {
+	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-// start runs the daemon (again) with its original arguments.
-func (p *proc) start() error {
+// Name returns the name the daemon was started with.
+func (p *Proc) Name() string { return p.name }
+
+// LogPath returns the path of the daemon's log file.
+func (p *Proc) LogPath() string { return p.log }
+
+// Start runs the daemon again, with its original binary and arguments,
+// after a Stop or Kill9 (or an exit of its own). It fails if the daemon is
+// running.
+func (p *Proc) Start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd != nil && !isClosed(p.done) {
@@ -88,7 +103,7 @@ func (p *proc) start() error {
 	if lvl := os.Getenv("JETSYNC_E2E_LOG_LEVEL"); lvl != "" {
 		args = append(slices.Clone(args), "--log-level", lvl)
 	}
-	cmd := exec.Command(jetsyncBin, args...)
+	cmd := exec.Command(p.bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
@@ -99,7 +114,7 @@ func (p *proc) start() error {
 	return nil
 }
 
-func (p *proc) wait(cmd *exec.Cmd, done chan struct{}) {
+func (p *Proc) wait(cmd *exec.Cmd, done chan struct{}) {
 	err := cmd.Wait()
 	p.mu.Lock()
 	p.err = err
@@ -116,14 +131,34 @@ func isClosed(c chan struct{}) bool {
 	}
 }
 
-func (p *proc) running() bool {
+// Running reports whether the daemon's current run has not exited yet.
+func (p *Proc) Running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.cmd != nil && !isClosed(p.done)
 }
 
-// died reports an exit nobody asked for.
-func (p *proc) died() (bool, error) {
+// Pid returns the process id of the daemon's latest run, or 0 if it never
+// started.
+func (p *Proc) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Starts returns how many times the daemon has been started.
+func (p *Proc) Starts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.starts
+}
+
+// Died reports an exit nobody asked for (not by Stop or Kill9), with the
+// exit status.
+func (p *Proc) Died() (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil || p.expectd || !isClosed(p.done) {
@@ -132,9 +167,22 @@ func (p *proc) died() (bool, error) {
 	return true, p.err
 }
 
-// stop sends SIGTERM and waits; after stopTimeout it sends SIGKILL. The
+// Signal sends sig to the running daemon, e.g. SIGSTOP and SIGCONT to
+// freeze it. An exit it causes counts as unexpected (see Died) unless it
+// is followed by Stop or Kill9.
+func (p *Proc) Signal(sig os.Signal) error {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil || isClosed(done) {
+		return fmt.Errorf("signal %s: not running", p.name)
+	}
+	return cmd.Process.Signal(sig)
+}
+
+// Stop sends SIGTERM and waits; after StopTimeout it sends SIGKILL. The
 // error is non-nil unless the daemon exited with status 0 in time.
-func (p *proc) stop() error {
+func (p *Proc) Stop() error {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.expectd = true
@@ -146,10 +194,10 @@ func (p *proc) stop() error {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-done:
-	case <-time.After(stopTimeout):
+	case <-time.After(StopTimeout):
 		_ = cmd.Process.Kill()
 		<-done
-		return fmt.Errorf("stop %s: still running %s after SIGTERM, killed", p.name, stopTimeout)
+		return fmt.Errorf("stop %s: still running %s after SIGTERM, killed", p.name, StopTimeout)
 	}
 	p.mu.Lock()
 	err := p.err
@@ -160,8 +208,8 @@ func (p *proc) stop() error {
 	return nil
 }
 
-// kill9 sends SIGKILL and waits for the exit.
-func (p *proc) kill9() {
+// Kill9 sends SIGKILL and waits for the exit.
+func (p *Proc) Kill9() {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.expectd = true
@@ -173,16 +221,16 @@ func (p *proc) kill9() {
 	<-done
 }
 
-// restart stops the daemon cleanly and starts it again.
-func (p *proc) restart() error {
-	if err := p.stop(); err != nil {
+// Restart stops the daemon cleanly (Stop) and starts it again.
+func (p *Proc) Restart() error {
+	if err := p.Stop(); err != nil {
 		return err
 	}
-	return p.start()
+	return p.Start()
 }
 
-// tail returns the last n lines of the daemon's log.
-func (p *proc) tail(n int) string {
+// Tail returns the last n lines of the daemon's log (all its runs).
+func (p *Proc) Tail(n int) string {
 	b, err := os.ReadFile(p.log)
 	if err != nil {
 		return err.Error()
@@ -194,8 +242,9 @@ func (p *proc) tail(n int) string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
-// lastRunLog returns the log of the daemon's latest start.
-func (p *proc) lastRunLog() string {
+// LastRunLog returns the log of the daemon's latest start, from its
+// marker line on.
+func (p *Proc) LastRunLog() string {
 	b, err := os.ReadFile(p.log)
 	if err != nil {
 		return ""
@@ -206,14 +255,15 @@ func (p *proc) lastRunLog() string {
 	return string(b)
 }
 
-// logTails renders the tails of every daemon of t's top-level test.
-func logTails(t testing.TB, n int) string {
+// LogTails renders the last n log lines of every daemon of t's top-level
+// test.
+func LogTails(t testing.TB, n int) string {
 	registry.Lock()
 	procs := registry.procs[topName(t)]
 	registry.Unlock()
 	var b strings.Builder
 	for _, p := range procs {
-		fmt.Fprintf(&b, "\n----- %s (%s), last %d lines -----\n%s\n", p.name, p.log, n, p.tail(n))
+		fmt.Fprintf(&b, "\n----- %s (%s), last %d lines -----\n%s\n", p.name, p.log, n, p.Tail(n))
 	}
 	return b.String()
 }
@@ -226,10 +276,10 @@ func dumpLogsOnce(t testing.TB) {
 	dumped := registry.dumped[key]
 	registry.Unlock()
 	if t.Failed() && !dumped {
-		t.Logf("daemon logs:%s", logTails(t, 40))
+		t.Logf("daemon logs:%s", LogTails(t, 40))
 	}
 	if t.Failed() {
-		keepLogs(t)
+		KeepLogs(t)
 	}
 	registry.Lock()
 	delete(registry.procs, key)
@@ -237,9 +287,10 @@ func dumpLogsOnce(t testing.TB) {
 	registry.Unlock()
 }
 
-// keepLogs copies the full daemon logs of a failed test to the directory
-// named by JETSYNC_E2E_LOGS, if set (a CI artifact, or for debugging).
-func keepLogs(t testing.TB) {
+// KeepLogs copies the full logs of every daemon of t's top-level test to
+// the directory named by JETSYNC_E2E_LOGS, if set (a CI artifact, or for
+// debugging), as <test>-<daemon>.log. It is called for failed tests.
+func KeepLogs(t testing.TB) {
 	dir := os.Getenv("JETSYNC_E2E_LOGS")
 	if dir == "" {
 		return
@@ -262,14 +313,15 @@ func keepLogs(t testing.TB) {
 	}
 }
 
-// checkAlive returns an error naming a daemon that exited on its own.
-func checkAlive(t testing.TB) error {
+// CheckAlive returns an error naming every daemon of t's top-level test
+// that exited on its own.
+func CheckAlive(t testing.TB) error {
 	registry.Lock()
 	procs := registry.procs[topName(t)]
 	registry.Unlock()
 	var errs []error
 	for _, p := range procs {
-		if dead, err := p.died(); dead {
+		if dead, err := p.Died(); dead {
 			errs = append(errs, fmt.Errorf("%s exited unexpectedly: %v", p.name, err))
 		}
 	}
