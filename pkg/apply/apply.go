@@ -82,7 +82,7 @@ func (a *Applier) applySymlink(rec *wire.Record) (Result, error) {
 			if fi.ModTime().Equal(mtime) {
 				return Result{}, nil
 			}
-			return Result{Changed: true}, a.Root.SetMeta(rec.Path, fsroot.FileMode(rec.Mode), mtime)
+			return Result{Changed: true}, a.Root.SetMeta(rec.Path, wire.FileMode(rec.Mode), mtime)
 		}
 	}
 	return Result{Changed: true}, a.Root.Symlink(rec.Target, rec.Path, mtime)
@@ -92,7 +92,7 @@ func (a *Applier) applyDir(rec *wire.Record) (Result, error) {
 	if err := a.Root.EnsureParents(rec.Path); err != nil {
 		return Result{}, err
 	}
-	mode := writable(fsroot.FileMode(rec.Mode))
+	mode := writable(wire.FileMode(rec.Mode))
 	fi, err := a.Root.Lstat(rec.Path)
 	if err == nil && fi.IsDir() && fsroot.Perm(fi.Mode()) == mode {
 		return Result{}, nil
@@ -122,7 +122,7 @@ func (a *Applier) SetDirMeta(path string, mode uint32, mtime int64) error {
 	if err != nil {
 		return err
 	}
-	m, t := fsroot.FileMode(mode), time.Unix(0, mtime)
+	m, t := wire.FileMode(mode), time.Unix(0, mtime)
 	if fsroot.Perm(fi.Mode()) == m && fi.ModTime().Equal(t) {
 		return nil
 	}

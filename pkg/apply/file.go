@@ -52,7 +52,7 @@ func (a *Applier) sameContent(rec *wire.Record) (fs.FileInfo, bool, error) {
 
 // fixMeta sets mode and mtime where they differ from rec.
 func (a *Applier) fixMeta(rec *wire.Record, fi fs.FileInfo) (bool, error) {
-	mode, mtime := fsroot.FileMode(rec.Mode), time.Unix(0, rec.MTime)
+	mode, mtime := wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)
 	if fsroot.Perm(fi.Mode()) == mode && fi.ModTime().Equal(mtime) {
 		return false, nil
 	}
@@ -84,7 +84,7 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result) 
 		return &fsroot.PathError{Op: "verify", Path: rec.Path,
 			Err: fmt.Errorf("%w: content hashes to %s, record says %s", wire.ErrCorrupt, got, rec.Hash)}
 	}
-	if err := tmp.Commit(fsroot.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {
+	if err := tmp.Commit(wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {
 		return err
 	}
 	res.Changed = true

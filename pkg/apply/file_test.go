@@ -51,7 +51,7 @@ func assertFile(t testing.TB, dir string, rec *wire.Record, data []byte) {
 		t.Fatalf("%s: %d bytes, %v; want %d bytes", rec.Path, len(got), err, len(data))
 	}
 	fi, _ := os.Lstat(name)
-	if fsroot.Perm(fi.Mode()) != fsroot.FileMode(rec.Mode) || fi.ModTime().UnixNano() != rec.MTime {
+	if fsroot.Perm(fi.Mode()) != wire.FileMode(rec.Mode) || fi.ModTime().UnixNano() != rec.MTime {
 		t.Errorf("%s: mode %v mtime %v", rec.Path, fi.Mode(), fi.ModTime())
 	}
 }

@@ -145,21 +145,6 @@ func base(path string) string {
 	return path[strings.LastIndexByte(path, '/')+1:]
 }
 
-// FileMode converts wire mode bits (07777) to an fs.FileMode.
-func FileMode(bits uint32) fs.FileMode {
-	m := fs.FileMode(bits & 0o777)
-	if bits&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if bits&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if bits&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
-}
-
 // Perm keeps the bits of m that FileMode produces, for comparing a file's
 // mode with a record's.
 func Perm(m fs.FileMode) fs.FileMode {

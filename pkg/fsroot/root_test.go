@@ -178,7 +178,7 @@ func TestCommitSetsModeAndTime(t *testing.T) {
 	if _, err := tmp.ReadFrom(strings.NewReader("hello")); err != nil {
 		t.Fatal(err)
 	}
-	mode := FileMode(0o4751)
+	mode := wire.FileMode(0o4751)
 	if err := tmp.Commit(mode, testTime); err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestErrorHelpers(t *testing.T) {
 
 func TestFileModeBits(t *testing.T) {
 	for _, bits := range []uint32{0, 0o644, 0o7777, 0o4755, 0o2710, 0o1777} {
-		m := FileMode(bits)
+		m := wire.FileMode(bits)
 		if got := uint32(m.Perm()) | special(m); got != bits {
 			t.Errorf("FileMode(%o) = %v, round trip %o", bits, m, got)
 		}

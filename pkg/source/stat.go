@@ -19,7 +19,7 @@ var racyWindow = 15 * time.Millisecond
 // statOf converts lstat data to what the index compares. Type is "" for
 // file types jetsync does not replicate (fifos, sockets, devices).
 func statOf(fi fs.FileInfo) index.Stat {
-	st := index.Stat{Mode: modeBits(fi.Mode()), MTime: fi.ModTime().UnixNano(), Size: fi.Size()}
+	st := index.Stat{Mode: wire.ModeBits(fi.Mode()), MTime: fi.ModTime().UnixNano(), Size: fi.Size()}
 	switch {
 	case fi.Mode().IsRegular():
 		st.Type = wire.File
@@ -30,22 +30,6 @@ func statOf(fi fs.FileInfo) index.Stat {
 	}
 	st.Ino, st.CTime = sysStat(fi)
 	return st
-}
-
-// modeBits returns the permission bits plus setuid, setgid and sticky as
-// the classic 07777 value.
-func modeBits(m fs.FileMode) uint32 {
-	bits := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		bits |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		bits |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		bits |= 0o1000
-	}
-	return bits
 }
 
 // racy reports whether st, taken at or after t0, is too recent to detect a

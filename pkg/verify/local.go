@@ -81,7 +81,7 @@ func (m *merger) compareLink(path, rel string, w want) error {
 }
 
 func (m *merger) compareMode(rel string, fi fs.FileInfo, w want) {
-	if got := unixMode(fi.Mode()); got != w.Mode {
+	if got := wire.ModeBits(fi.Mode()); got != w.Mode {
 		m.rep.add(Diff{Path: rel, Kind: KindMode, Want: fmt.Sprintf("%04o", w.Mode), Got: fmt.Sprintf("%04o", got)})
 	}
 }
@@ -138,21 +138,6 @@ func kindOf(t fs.FileMode) string {
 	default:
 		return "other"
 	}
-}
-
-// unixMode converts Go's mode bits to the 07777 form records carry.
-func unixMode(m fs.FileMode) uint32 {
-	u := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		u |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		u |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		u |= 0o1000
-	}
-	return u
 }
 
 func formatTime(ns int64) string {

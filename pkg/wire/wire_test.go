@@ -123,3 +123,11 @@ func TestSubjects(t *testing.T) {
 		t.Fatal("folder validation")
 	}
 }
+
+func TestModeBitsRoundTrip(t *testing.T) {
+	for _, bits := range []uint32{0, 0o644, 0o755, 0o4755, 0o2750, 0o1777, 0o7777} {
+		if got := ModeBits(FileMode(bits)); got != bits {
+			t.Errorf("ModeBits(FileMode(%o)) = %o", bits, got)
+		}
+	}
+}
