@@ -3,38 +3,27 @@ package main
 import (
 	"context"
 	"flag"
-	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetsync/jetsync/pkg/replica"
-	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 type replicaFlags struct {
-	folder, path, data, id string
-	workers                int
+	folderFlags
+	id      string
+	workers int
 }
 
 func (r *replicaFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&r.folder, "folder", "", "folder name, as given to the source")
-	fs.StringVar(&r.path, "path", "", "directory to keep equal to the source's")
-	fs.StringVar(&r.data, "data", "", "state directory (local index and position)")
+	r.folderFlags.register(fs, "directory to keep equal to the source's", "state directory (local index and position)")
 	fs.StringVar(&r.id, "id", "", "name of this replica in status reports (default: host name)")
 	fs.IntVar(&r.workers, "workers", 8, "paths applied in parallel")
 }
 
 func (r *replicaFlags) config(reg prometheus.Registerer) (replica.Config, error) {
-	for name, v := range map[string]string{"folder": r.folder, "path": r.path, "data": r.data} {
-		if err := required(name, v); err != nil {
-			return replica.Config{}, err
-		}
-	}
-	if err := wire.ValidFolder(r.folder); err != nil {
-		return replica.Config{}, usageError{err}
-	}
-	root, err := filepath.Abs(r.path)
+	root, err := r.check()
 	if err != nil {
 		return replica.Config{}, err
 	}

@@ -11,23 +11,20 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/source"
-	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 type sourceFlags struct {
-	folder, path, data string
-	scanInterval       time.Duration
-	maxWatches         int
-	workers            int
-	replicas           int
-	allowEmptyRoot     bool
-	tombstoneTTL       time.Duration
+	folderFlags
+	scanInterval   time.Duration
+	maxWatches     int
+	workers        int
+	replicas       int
+	allowEmptyRoot bool
+	tombstoneTTL   time.Duration
 }
 
 func (s *sourceFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.folder, "folder", "", "folder name shared by source and replicas ([A-Za-z0-9_-], up to 64)")
-	fs.StringVar(&s.path, "path", "", "directory to publish")
-	fs.StringVar(&s.data, "data", "", "state directory (local index; the embedded broker's store with --listen)")
+	s.folderFlags.register(fs, "directory to publish", "state directory (local index; the embedded broker's store with --listen)")
 	fs.DurationVar(&s.scanInterval, "scan-interval", 10*time.Minute, "periodic full stat-scan, a safety net behind the watcher (0 disables)")
 	fs.IntVar(&s.maxWatches, "max-watches", 0, "cap on watched directories (0: 100000 on Linux, 20000 on FreeBSD); beyond it the periodic scan finds changes")
 	fs.IntVar(&s.workers, "workers", 4, "files read and hashed in parallel")
@@ -37,15 +34,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 }
 
 func (s *sourceFlags) config(reg prometheus.Registerer) (source.Config, error) {
-	for name, v := range map[string]string{"folder": s.folder, "path": s.path, "data": s.data} {
-		if err := required(name, v); err != nil {
-			return source.Config{}, err
-		}
-	}
-	if err := wire.ValidFolder(s.folder); err != nil {
-		return source.Config{}, usageError{err}
-	}
-	root, err := filepath.Abs(s.path)
+	root, err := s.check()
 	if err != nil {
 		return source.Config{}, err
 	}

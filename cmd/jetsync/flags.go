@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/term"
 
 	"github.com/jetsync/jetsync/pkg/broker"
+	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 // usageError marks bad command-line input (exit status 2).
@@ -109,4 +111,26 @@ func required(name, v string) error {
 		return usagef("--%s is required", name)
 	}
 	return nil
+}
+
+// folderFlags name a folder and where its tree and state live.
+type folderFlags struct{ folder, path, data string }
+
+func (f *folderFlags) register(fs *flag.FlagSet, pathHelp, dataHelp string) {
+	fs.StringVar(&f.folder, "folder", "", "folder name shared by source and replicas ([A-Za-z0-9_-], up to 64)")
+	fs.StringVar(&f.path, "path", "", pathHelp)
+	fs.StringVar(&f.data, "data", "", dataHelp)
+}
+
+// check validates the flags and returns the tree's absolute path.
+func (f *folderFlags) check() (string, error) {
+	for _, kv := range [][2]string{{"folder", f.folder}, {"path", f.path}, {"data", f.data}} {
+		if err := required(kv[0], kv[1]); err != nil {
+			return "", err
+		}
+	}
+	if err := wire.ValidFolder(f.folder); err != nil {
+		return "", usageError{err}
+	}
+	return filepath.Abs(f.path)
 }
