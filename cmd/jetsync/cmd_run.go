@@ -65,10 +65,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	defer b.Shutdown()
-	if *scan == 0 {
-		*scan = -1
-	}
-	sc := source.Config{Folder: *folder, Root: src, DataDir: *data, ScanInterval: *scan, Logger: log, Registry: reg,
+	sc := source.Config{Folder: *folder, Root: src, DataDir: *data, ScanInterval: orNever(*scan), Logger: log, Registry: reg,
 		AllowEmptyRoot: *allowEmpty}
 	rc := replica.Config{Folder: *folder, Root: dst, DataDir: *data, ID: "local", Logger: log, Registry: reg}
 	return runPair(ctx, b, sc, rc, *once, *metrics, reg)

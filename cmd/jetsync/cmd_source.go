@@ -21,6 +21,7 @@ type sourceFlags struct {
 	replicas       int
 	allowEmptyRoot bool
 	tombstoneTTL   time.Duration
+	gcInterval     time.Duration
 }
 
 func (s *sourceFlags) register(fs *flag.FlagSet) {
@@ -30,6 +31,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.workers, "workers", 4, "files read and hashed in parallel")
 	fs.BoolVar(&s.allowEmptyRoot, "allow-empty-root", false, "publish deletes when the whole tree is found empty (by default taken for an unmounted volume and refused)")
 	fs.DurationVar(&s.tombstoneTTL, "tombstone-ttl", 0, "how long the broker keeps delete markers, e.g. 720h (0: forever); replicas away longer reconcile")
+	fs.DurationVar(&s.gcInterval, "gc-interval", time.Hour, "how often chunks no current file needs are removed from the broker (0 disables)")
 	fs.IntVar(&s.replicas, "stream-replicas", 1, "JetStream replicas of the folder stream (3 on a 3-node cluster)")
 }
 
@@ -38,14 +40,19 @@ func (s *sourceFlags) config(reg prometheus.Registerer) (source.Config, error) {
 	if err != nil {
 		return source.Config{}, err
 	}
-	scan := s.scanInterval
-	if scan == 0 {
-		scan = -1
-	}
+	scan := orNever(s.scanInterval)
 	return source.Config{Folder: s.folder, Root: root, DataDir: s.data, ScanInterval: scan,
 		MaxWatches: s.maxWatches, Workers: s.workers, Registry: reg, AllowEmptyRoot: s.allowEmptyRoot,
-		TombstoneTTL:  s.tombstoneTTL,
+		TombstoneTTL: s.tombstoneTTL, GCInterval: orNever(s.gcInterval),
 		StreamOptions: bus.StreamOptions{Replicas: s.replicas}}, nil
+}
+
+// orNever maps the command line's "0 disables" to the library's negative.
+func orNever(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func cmdSource(ctx context.Context, args []string) error {

@@ -16,8 +16,11 @@ import (
 // Defaults for zero Config fields.
 const (
 	DefaultScanInterval = 10 * time.Minute
-	DefaultDebounce     = 20 * time.Millisecond
-	DefaultWorkers      = 4
+	// DefaultGCInterval is how often chunks no current file needs are
+	// removed from the broker.
+	DefaultGCInterval = time.Hour
+	DefaultDebounce   = 20 * time.Millisecond
+	DefaultWorkers    = 4
 )
 
 // Config describes one source folder.
@@ -45,6 +48,9 @@ type Config struct {
 	// was published (0 keeps tombstones forever). Replicas learn it from
 	// the folder meta and reconcile when they were away longer.
 	TombstoneTTL time.Duration
+	// GCInterval is the period of the chunk garbage collection; 0 means
+	// DefaultGCInterval, a negative value disables it.
+	GCInterval time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -61,6 +67,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("check config: tombstone TTL %s is below the broker's 1s minimum", c.TombstoneTTL)
 	}
 	c.Root = filepath.Clean(c.Root)
+	if c.GCInterval == 0 {
+		c.GCInterval = DefaultGCInterval
+	}
 	if c.ScanInterval == 0 {
 		c.ScanInterval = DefaultScanInterval
 	}

@@ -18,6 +18,7 @@ type metrics struct {
 	lastSeq     prometheus.Gauge
 	loss        *prometheus.CounterVec
 	watchedDirs prometheus.GaugeFunc
+	purged      prometheus.Counter
 }
 
 func newMetrics(folder string, reg prometheus.Registerer, watched func() float64) (*metrics, error) {
@@ -41,13 +42,15 @@ func newMetrics(folder string, reg prometheus.Registerer, watched func() float64
 			"Highest stream sequence acknowledged to the source."))),
 		loss: prometheus.NewCounterVec(prometheus.CounterOpts(opts("broker_loss_total",
 			"Detected broker data losses: kind=tail (recent messages) or store (whole stream).")), []string{"kind"}),
+		purged: prometheus.NewCounter(prometheus.CounterOpts(opts("chunks_purged_total",
+			"Chunks removed from the broker because no current file needs them."))),
 		watchedDirs: prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("watched_dirs",
 			"Directories watched for changes.")), watched),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.records, m.bytes, m.skipped, m.errors, m.scan, m.lastSeq, m.loss, m.watchedDirs} {
+	for _, c := range []prometheus.Collector{m.records, m.bytes, m.skipped, m.errors, m.scan, m.lastSeq, m.loss, m.watchedDirs, m.purged} {
 		if err := reg.Register(c); err != nil {
 			var dup prometheus.AlreadyRegisteredError
 			if errors.As(err, &dup) {

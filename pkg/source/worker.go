@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/index"
@@ -194,8 +193,10 @@ func (s *Source) sendChunk(ctx context.Context, h wire.Hash, data []byte) (*chun
 		return w, nil
 	}
 	payload := wire.EncodeChunk(nil, data, true)
-	msg := &nats.Msg{Subject: wire.ChunkSubject(s.cfg.Folder, h), Data: payload, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, "c."+h.String())
+	// No Nats-Msg-Id: the broker would drop a republish of a chunk that
+	// garbage collection purged within the duplicate window and ack it as
+	// stored. One message per subject already keeps a single copy.
+	msg := &nats.Msg{Subject: wire.ChunkSubject(s.cfg.Folder, h), Data: payload}
 	err = s.pub.publish(ctx, msg, func(a ack) { s.chunkAcked(h, w, len(payload), a) })
 	if err != nil {
 		s.chunks.fail(h, w, err)
