@@ -6,12 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -130,20 +128,4 @@ func runPair(ctx context.Context, b *broker.Broker, sc source.Config, rc replica
 		return nil
 	}
 	return err
-}
-
-// lastStateSeq is the stream sequence of the newest state record.
-func lastStateSeq(ctx context.Context, js jetstream.JetStream, folder string) (uint64, error) {
-	s, err := js.Stream(ctx, wire.StreamName(folder))
-	if err != nil {
-		return 0, err
-	}
-	m, err := s.GetLastMsgForSubject(ctx, wire.StateFilter(folder))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read last state: %w", err)
-	}
-	return m.Sequence, nil
 }

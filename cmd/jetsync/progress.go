@@ -9,8 +9,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/replica"
 	"github.com/jetsync/jetsync/pkg/source"
+	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 // pairProgress reports `jetsync run`: a live line during the initial sync
@@ -75,7 +77,11 @@ func (p *pairProgress) inSync(ctx context.Context) (bool, error) {
 	if !sp.InitialScanDone || sp.PendingFiles > 0 || !rp.Settled || !rp.Reconciled {
 		return false, nil
 	}
-	last, err := lastStateSeq(ctx, p.js, p.folder)
+	stream, err := p.js.Stream(ctx, wire.StreamName(p.folder))
+	if err != nil {
+		return false, err
+	}
+	last, err := bus.LastStateSeq(ctx, stream, p.folder)
 	if err != nil {
 		return false, err
 	}

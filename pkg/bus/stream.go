@@ -76,3 +76,16 @@ func OpenStream(ctx context.Context, js jetstream.JetStream, folder string) (jet
 
 // ErrNoFolder means the broker has no stream for the folder.
 var ErrNoFolder = errors.New("no such folder on the broker (has its source started?)")
+
+// LastStateSeq is the stream sequence of the newest state record of the
+// folder, 0 when there is none.
+func LastStateSeq(ctx context.Context, stream jetstream.Stream, folder string) (uint64, error) {
+	m, err := stream.GetLastMsgForSubject(ctx, wire.StateFilter(folder))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read last state: %w", err)
+	}
+	return m.Sequence, nil
+}

@@ -2,11 +2,9 @@ package replica
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"syscall"
 
-	"github.com/jetsync/jetsync/pkg/apply"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -68,11 +66,12 @@ func fingerprintOf(fi fs.FileInfo) fingerprint {
 	return f
 }
 
-// superseded reports whether a record that cannot be applied because its
-// content is gone has been replaced by a newer state of the same path; the
-// source removes chunks only once no current state needs them.
+// superseded reports whether a record that cannot be applied (its content
+// is gone, the disk is full, ...) has been replaced by a newer state of
+// the same path: that state follows in the stream and is applied in its
+// turn, so this one can be dropped instead of retried forever.
 func (p *pipeline) superseded(ctx context.Context, it *item, err error) bool {
-	if !errors.Is(err, apply.ErrChunkMissing) {
+	if err == nil {
 		return false
 	}
 	msg, gerr := p.stream.GetLastMsgForSubject(ctx, wire.StateSubject(p.r.cfg.Folder, it.rec.Path))

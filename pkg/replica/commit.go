@@ -116,7 +116,11 @@ func (p *pipeline) markCaughtUp() error {
 	p.cmu.Lock()
 	defer p.cmu.Unlock()
 	now := time.Now().UnixNano()
-	if now-p.pos.CaughtUp < int64(caughtUpEvery) || p.reconciling {
+	if p.reconciling {
+		return nil
+	}
+	p.liveCaughtUp = now
+	if now-p.pos.CaughtUp < int64(caughtUpEvery) {
 		return nil
 	}
 	p.pos.CaughtUp = now

@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -31,11 +32,15 @@ type pipeline struct {
 	applier *apply.Applier
 	// cmu serialises commits and guards pos, epoch and reconciling, which
 	// the committer reads and the dispatcher changes.
-	cmu    sync.Mutex
-	pos    position
-	epoch  uint64 // epoch this session trusts
-	queues []chan *item
-	seed   maphash.Seed
+	cmu   sync.Mutex
+	pos   position
+	epoch uint64 // epoch this session trusts
+	// liveCaughtUp is the last time everything published was applied, as
+	// pos.CaughtUp but not throttled: pos.CaughtUp is persisted at most
+	// every caughtUpEvery, which may be longer than the tombstone TTL.
+	liveCaughtUp int64
+	queues       []chan *item
+	seed         maphash.Seed
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -47,6 +52,9 @@ type pipeline struct {
 	caughtUp    bool // dispatcher goroutine only
 	reconciling bool
 	maxEpoch    uint64
+	// dispatcher goroutine only: pacing of stateWhole
+	lastStateCheck  time.Time
+	waitedForSource bool
 }
 
 func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch uint64) *pipeline {

@@ -7,6 +7,10 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/jetsync/jetsync/pkg/bus"
+
+	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 // startReconcile reads the whole published state from the first message
@@ -32,11 +36,47 @@ func (p *pipeline) startReconcile() error {
 	return nil
 }
 
+// stateWhole reports whether everything the source will publish for this
+// epoch is in the stream and read: the folder meta no longer says Partial
+// (the source's full scan after the epoch change is done and acknowledged)
+// and nothing newer than what we handled is in the stream. Until then a
+// path missing from the stream may only not be republished yet, and must
+// not be deleted. Checked at most every stateCheckEvery.
+func (p *pipeline) stateWhole(ctx context.Context) (bool, error) {
+	if time.Since(p.lastStateCheck) < stateCheckEvery {
+		return false, nil
+	}
+	p.lastStateCheck = time.Now()
+	meta, err := readMeta(ctx, p.stream, p.r.cfg.Folder)
+	if err != nil {
+		return false, err
+	}
+	if meta.Partial {
+		if !p.waitedForSource {
+			p.r.log.Info("the source is still publishing its full state; keeping local paths it has not published yet")
+			p.waitedForSource = true
+		}
+		return false, nil
+	}
+	last, err := bus.LastStateSeq(ctx, p.stream, p.r.cfg.Folder)
+	if err != nil {
+		return false, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastSeen >= last, nil
+}
+
+const stateCheckEvery = 500 * time.Millisecond
+
 // finishReconcile deletes local paths absent from the published state and
 // adopts the stream's identity and epoch as the new trusted position.
 func (p *pipeline) finishReconcile(ctx context.Context) error {
 	removed, err := p.removeUnseen()
 	if err != nil {
+		return err
+	}
+	if err := p.flushDirs(ctx); err != nil { // removals changed their parents' mtimes
 		return err
 	}
 	info, err := p.stream.Info(ctx)
@@ -97,6 +137,9 @@ func (p *pipeline) removeUnseen() (int, error) {
 			return 0, err
 		}
 		p.r.metrics.removedExtra.Inc()
+		p.mu.Lock()
+		p.dirty[wire.Parent(path)] = struct{}{}
+		p.mu.Unlock()
 	}
 	return len(extra), nil
 }

@@ -47,9 +47,11 @@ func (p *publisher) pub(subj string, data []byte) uint64 {
 	return ack.Sequence
 }
 
-func (p *publisher) meta(epoch uint64) {
-	p.epoch = epoch
-	p.pub(wire.MetaSubject(folder), wire.EncodeMeta(wire.Meta{Epoch: epoch, Source: "test"}))
+func (p *publisher) meta(epoch uint64) { p.p(wire.Meta{Epoch: epoch, Source: "test"}) }
+
+func (p *publisher) p(m wire.Meta) {
+	p.epoch = m.Epoch
+	p.pub(wire.MetaSubject(folder), wire.EncodeMeta(m))
 }
 
 func (p *publisher) record(r wire.Record) uint64 {
@@ -244,4 +246,32 @@ func TestMissedTombstones(t *testing.T) {
 			t.Errorf("missedTombstones(%d, %d) = %v", c.caughtUp, c.ttl, got)
 		}
 	}
+}
+
+// While the source is still republishing (meta says Partial), a path
+// missing from the stream may just not be republished yet: it must stay
+// until the source says the state is whole.
+func TestReconcileWaitsForWholeState(t *testing.T) {
+	b := jstest.RunJetStream(t)
+	nc := jstest.Connect(t, b)
+	pub := newPublisher(t, nc)
+	pub.p(wire.Meta{Epoch: 1, Source: "test", Partial: true})
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "not yet republished"), []byte("x"), 0o644)
+	pub.file("a", []byte("a"), 0o644, time.Unix(5, 0))
+	r, stop, _ := startReplica(t, nc, root, t.TempDir())
+	defer stop()
+	jstest.Eventually(t, 10*time.Second, fileIs(root, "a", []byte("a"), 0o644, time.Unix(5, 0)), "records applied while partial")
+	time.Sleep(time.Second) // several idle rounds with the meta still partial
+	if _, err := os.Lstat(filepath.Join(root, "not yet republished")); err != nil {
+		t.Fatalf("deleted a path while the source was still republishing: %v", err)
+	}
+	if r.Progress().Settled {
+		t.Fatal("settled before the state was whole")
+	}
+	pub.p(wire.Meta{Epoch: 1, Source: "test"})
+	jstest.Eventually(t, 10*time.Second, func() bool {
+		_, err := os.Lstat(filepath.Join(root, "not yet republished"))
+		return os.IsNotExist(err) && r.Progress().Settled
+	}, "extra path removed once the state is whole")
 }

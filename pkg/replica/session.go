@@ -258,6 +258,10 @@ func (p *pipeline) onIdle(ctx context.Context) error {
 		return err
 	}
 	if p.reconciling && p.caughtUp {
+		whole, err := p.stateWhole(ctx)
+		if err != nil || !whole {
+			return err
+		}
 		if err := p.finishReconcile(ctx); err != nil {
 			return err
 		}
@@ -281,7 +285,7 @@ func (p *pipeline) checkPosition(ctx context.Context) error {
 		return err
 	}
 	p.cmu.Lock()
-	created, caughtUp := p.pos.Created, p.pos.CaughtUp
+	created, caughtUp := p.pos.Created, max(p.pos.CaughtUp, p.liveCaughtUp)
 	p.cmu.Unlock()
 	switch {
 	case info.Created.UnixNano() != created && !p.reconciling:

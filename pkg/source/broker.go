@@ -109,20 +109,48 @@ func (s *Source) forget(ctx context.Context, kind string, m index.Meta, info *je
 func (s *Source) announce(ctx context.Context, epoch uint64, info *jetstream.StreamInfo) error {
 	var seq uint64
 	err := bus.Retry(ctx, s.log, "publish folder meta", func(ctx context.Context) error {
-		meta := wire.EncodeMeta(wire.Meta{Epoch: epoch, Source: s.ix.ID(), Time: time.Now().UnixNano(),
-			TombstoneTTL: int64(s.cfg.TombstoneTTL)})
-		a, err := s.js.Publish(ctx, wire.MetaSubject(s.cfg.Folder), meta)
-		if err == nil {
-			seq = a.Sequence
-		}
+		var err error
+		seq, err = s.publishMeta(ctx, epoch, true)
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	s.metaPartial.Store(true)
 	last := max(info.State.LastSeq, seq)
 	s.settleMeta(epoch, info, last)
 	return s.ix.SetMeta(index.Meta{Epoch: epoch, Created: info.Created.UnixNano(), LastAcked: last})
+}
+
+// publishMeta publishes the folder meta and returns its sequence.
+func (s *Source) publishMeta(ctx context.Context, epoch uint64, partial bool) (uint64, error) {
+	meta := wire.EncodeMeta(wire.Meta{Epoch: epoch, Source: s.ix.ID(), Time: time.Now().UnixNano(),
+		TombstoneTTL: int64(s.cfg.TombstoneTTL), Partial: partial})
+	a, err := s.js.Publish(ctx, wire.MetaSubject(s.cfg.Folder), meta)
+	if err != nil {
+		return 0, fmt.Errorf("publish folder meta: %w", err)
+	}
+	return a.Sequence, nil
+}
+
+// completeMeta tells replicas, once a full scan after an epoch change has
+// published everything and every publish is acknowledged, that the state
+// of this epoch is whole: only then may they delete what it lacks.
+func (s *Source) completeMeta(ctx context.Context) error {
+	if !s.metaPartial.Load() {
+		return nil
+	}
+	if err := s.barrier(ctx); err != nil {
+		return err
+	}
+	seq, err := s.publishMeta(ctx, s.epoch.Load(), false)
+	if err != nil {
+		return err
+	}
+	s.pub.rebase(max(s.pub.highest.Load(), seq)) // nothing is in flight after the barrier
+	s.metaPartial.Store(false)
+	s.log.Info("full state of the epoch published", "epoch", s.epoch.Load())
+	return nil
 }
 
 // refreshMeta republishes the folder meta, same epoch, when its settings
@@ -136,20 +164,24 @@ func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
 	if err != nil {
 		return fmt.Errorf("open stream: %w", err)
 	}
+	partial := true // no meta yet: nothing told replicas the state is whole
 	msg, err := stream.GetLastMsgForSubject(ctx, wire.MetaSubject(s.cfg.Folder))
 	if err == nil {
-		if m, derr := wire.DecodeMeta(msg.Data); derr == nil && m.Epoch == epoch && m.TombstoneTTL == int64(s.cfg.TombstoneTTL) {
-			s.metaFresh.Store(true)
-			return nil
+		if m, derr := wire.DecodeMeta(msg.Data); derr == nil && m.Epoch == epoch {
+			partial = m.Partial
+			if m.TombstoneTTL == int64(s.cfg.TombstoneTTL) {
+				s.metaPartial.Store(partial)
+				s.metaFresh.Store(true)
+				return nil
+			}
 		}
 	} else if !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("read folder meta: %w", err)
 	}
-	meta := wire.EncodeMeta(wire.Meta{Epoch: epoch, Source: s.ix.ID(), Time: time.Now().UnixNano(),
-		TombstoneTTL: int64(s.cfg.TombstoneTTL)})
-	if _, err := s.js.Publish(ctx, wire.MetaSubject(s.cfg.Folder), meta); err != nil {
-		return fmt.Errorf("publish folder meta: %w", err)
+	if _, err := s.publishMeta(ctx, epoch, partial); err != nil {
+		return err
 	}
+	s.metaPartial.Store(partial)
 	s.metaFresh.Store(true)
 	return nil
 }

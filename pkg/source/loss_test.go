@@ -83,7 +83,11 @@ func TestBrokerLostTail(t *testing.T) {
 	if m := f.meta(); m.Epoch != 2 {
 		t.Errorf("meta epoch = %d, want 2", m.Epoch)
 	}
-	before(t, f, "", "a/three.txt") // the meta precedes what is republished
+	// The meta saying the epoch's state is whole follows what was republished.
+	before(t, f, "a/three.txt", "")
+	if f.meta().Partial {
+		t.Error("meta still partial after the republish")
+	}
 	if n := r.counter(t, "jetsync_source_broker_loss_total", "kind", "tail"); n != 1 {
 		t.Errorf("broker_loss_total{tail} = %v", n)
 	}

@@ -66,6 +66,7 @@ func (s *Source) fullScan(ctx context.Context) error {
 		s.log.Info("full scan done", "files", s.prog.scannedFiles.Load(), "bytes", s.prog.scannedBytes.Load(),
 			"duration", d.Round(time.Millisecond))
 		s.prog.setState(StateLive)
+		err = s.completeMeta(ctx)
 	}
 	return err
 }
@@ -296,6 +297,10 @@ func (s *Source) flushTombs(ctx context.Context, st *step) error {
 	if len(st.tombs) == 0 {
 		return nil
 	}
+	// The subtrees to tombstone are read from the index: it must hold what
+	// this step got acknowledged, or a path published under a root just
+	// now would keep its live record on the broker.
+	s.com.flush()
 	roots := outermost(st.tombs)
 	st.tombs = nil
 	for _, r := range roots {

@@ -47,8 +47,11 @@ type Source struct {
 	created   atomic.Int64 // unix ns creation time of the stream in sync with
 	synced    atomic.Bool  // the broker was checked once; the monitor may compare
 	metaFresh atomic.Bool  // the folder meta on the broker matches this run's settings
-	abort     chan struct{}
-	abortOnce sync.Once
+	// metaPartial: the folder meta says this epoch's state is not whole
+	// yet; the next completed full scan says it is.
+	metaPartial atomic.Bool
+	abort       chan struct{}
+	abortOnce   sync.Once
 
 	cappedLogged atomic.Bool
 

@@ -17,6 +17,11 @@ type Meta struct {
 	// 0 = forever). A replica that was not caught up for longer than this
 	// may have missed deletes and reconciles.
 	TombstoneTTL int64 `json:"tombstone_ttl,omitempty"`
+	// Partial says the source is still publishing the full state of this
+	// epoch (after a broker loss or with a new index): paths missing from
+	// the stream may just not be republished yet, so a replica must not
+	// delete local paths for their absence until a meta without Partial.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // EncodeMeta returns the wire form of m.
