@@ -115,7 +115,9 @@ func (r *Replica) reportLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		if kv == nil {
-			kv, _ = bus.StatusKV(ctx, r.js, 0)
+			// The source creates the bucket with the folder's replication;
+			// a replica that started first must not create it at R1.
+			kv, _ = r.js.KeyValue(ctx, bus.StatusBucket)
 		}
 		r.report(ctx, kv)
 	}

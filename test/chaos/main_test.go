@@ -1,0 +1,10 @@
+package chaos
+
+import (
+	"os"
+	"testing"
+
+	"github.com/jetsync/jetsync/test/harness"
+)
+
+func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
