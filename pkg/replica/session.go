@@ -121,6 +121,10 @@ func (p *pipeline) run(ctx context.Context) error {
 		FilterSubjects: []string{wire.StateFilter(p.r.cfg.Folder)},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    p.pos.Cursor + 1,
+		// In a cluster, a consumer recreated right after a node died can be
+		// placed on the dead node and never answer; give up after a few
+		// resets so the session ends and the next one lands on a live node.
+		MaxResetAttempts: 3,
 	})
 	if err != nil {
 		return fmt.Errorf("create consumer: %w", err)
