@@ -5,7 +5,6 @@ import (
 	"flag"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/jetsync/jetsync/pkg/replica"
 )
@@ -61,8 +60,5 @@ func cmdReplica(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveMetrics(gctx, *metrics, reg, log) })
-	g.Go(func() error { return rep.Run(gctx) })
-	return g.Wait()
+	return runServing(ctx, *metrics, reg, log, rep.Run)
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/jetsync/jetsync/pkg/broker"
 	"github.com/jetsync/jetsync/pkg/bus"
@@ -117,13 +116,8 @@ func runPair(ctx context.Context, b *broker.Broker, sc source.Config, rc replica
 	if err != nil {
 		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return src.Run(gctx) })
-	g.Go(func() error { return rep.Run(gctx) })
-	g.Go(func() error { return serveMetrics(gctx, metrics, reg, sc.Logger) })
 	p := &pairProgress{src: src, rep: rep, js: rjs, folder: sc.Folder, once: once, log: sc.Logger}
-	g.Go(func() error { return p.run(gctx) })
-	err = g.Wait()
+	err = runServing(ctx, metrics, reg, sc.Logger, src.Run, rep.Run, p.run)
 	if errors.Is(err, errOnceDone) {
 		return nil
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/source"
@@ -107,8 +106,5 @@ func runSource(ctx context.Context, cfg source.Config, opts bus.ConnectOptions, 
 	if err != nil {
 		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveMetrics(gctx, metrics, reg, cfg.Logger) })
-	g.Go(func() error { return src.Run(gctx) })
-	return g.Wait()
+	return runServing(ctx, metrics, reg, cfg.Logger, src.Run)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/jetsync/jetsync/pkg/broker"
 	"github.com/jetsync/jetsync/pkg/bus"
@@ -102,6 +103,18 @@ func (c *connFlags) dial(name string, log *slog.Logger) (*nats.Conn, jetstream.J
 		return nil, nil, err
 	}
 	return bus.Connect(bus.ConnectOptions{URL: c.url, Token: token, Creds: c.creds, Name: name, Logger: log})
+}
+
+// runServing runs a daemon's services next to its metrics endpoint; the
+// first to fail stops the others.
+func runServing(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger,
+	services ...func(context.Context) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveMetrics(gctx, addr, reg, log) })
+	for _, run := range services {
+		g.Go(func() error { return run(gctx) })
+	}
+	return g.Wait()
 }
 
 // serveMetrics exposes Prometheus metrics on addr until ctx ends.
