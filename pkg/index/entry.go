@@ -39,6 +39,10 @@ type Entry struct {
 	Seq      uint64    // stream sequence of the published record; 0 = not published
 	Chunks   []wire.ChunkRef
 	Manifest []wire.ChunkRef // manifest blobs, when the chunk list did not fit the record
+
+	// Subtree is set by Children when entries exist below this path. It
+	// is not stored.
+	Subtree bool
 }
 
 // Published reports whether e's record is known to be on the broker.

@@ -2,6 +2,7 @@ package index
 
 import (
 	"errors"
+	"maps"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -206,5 +207,61 @@ func TestOpenLocked(t *testing.T) {
 	ix := openTemp(t)
 	if _, err := Open(ix.Path()); !errors.Is(err, ErrLocked) {
 		t.Errorf("second open = %v, want ErrLocked", err)
+	}
+}
+
+func TestChildrenSubtree(t *testing.T) {
+	ix := openTemp(t)
+	// "b" is a file with leftover descendants (a directory replaced by a
+	// file before its contents were tombstoned); "b!" sorts between b's
+	// subtree and "c" and must not be taken for part of it.
+	put(t, ix, file("a", 1, 1), file("b", 1, 2), file("b/x", 1, 3), file("b/y/z", 1, 4), file("b!", 1, 5),
+		dir("c", 6), file("c/d", 1, 7), file("e", 1, 8))
+	for _, size := range []int{1, 2, 256} {
+		pageSize = size
+		got := map[string]bool{}
+		var order []string
+		for it := ix.Children(""); it.Next(); {
+			got[it.Entry().Path] = it.Entry().Subtree
+			order = append(order, it.Entry().Path)
+		}
+		want := map[string]bool{"a": false, "b": true, "b!": false, "c": true, "e": false}
+		if !maps.Equal(got, want) || !slices.Equal(order, []string{"a", "b", "b!", "c", "e"}) {
+			t.Fatalf("page %d: got %v in order %v, want %v", size, got, order, want)
+		}
+	}
+	pageSize = 256
+}
+
+func TestMarkUnpublished(t *testing.T) {
+	ix := openTemp(t)
+	put(t, ix, file("a", 10, 5, ref("c1", 10)), &Entry{Path: "t", Stat: Stat{Type: wire.Deleted}, Seq: 6})
+	err := ix.Batch(func(tx *Tx) error {
+		for _, p := range []struct {
+			path string
+			typ  wire.Type
+		}{{"a", wire.Deleted}, {"t", wire.File}, {"new", wire.Dir}, {"new", wire.Dir}} {
+			if err := tx.MarkUnpublished(p.path, p.typ); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ix.Get("a")
+	if err != nil || a == nil || a.Seq != 0 || a.Type != wire.File || len(a.Chunks) != 1 || a.Size != 10 {
+		t.Fatalf("a: want the file entry kept with seq 0, got %+v, %v", a, err)
+	}
+	if e, _ := ix.Head("t"); e == nil || e.Seq != 0 || e.Type != wire.Deleted {
+		t.Fatalf("t: want the tombstone entry with seq 0, got %+v", e)
+	}
+	if e, _ := ix.Head("new"); e == nil || e.Seq != 0 || e.Type != wire.Dir {
+		t.Fatalf("new: want a bare dir entry with seq 0, got %+v", e)
+	}
+	st, err := ix.Stats()
+	if err != nil || st.Files != 1 || st.Dirs != 1 || st.Bytes != 10 {
+		t.Fatalf("stats %+v, %v", st, err)
 	}
 }

@@ -31,7 +31,9 @@ type Iter struct {
 
 // Children iterates the direct children of dir ("" is the root) in name
 // order, the order os.ReadDir uses. A child that has no entry of its own
-// but has descendants appears with Type "".
+// but has descendants appears with Type ""; a child with an entry and
+// descendants has Subtree set (a directory, or a path that stopped being
+// one before its old contents were tombstoned).
 func (ix *Index) Children(dir string) *Iter {
 	return &Iter{ix: ix, prefix: childPrefix(dir), direct: true}
 }
@@ -110,7 +112,13 @@ func (it *Iter) take(c *bolt.Cursor, k, v []byte) ([]byte, []byte) {
 		it.page = append(it.page, &Entry{Path: pathOf(child)})
 		return c.Seek(after(child))
 	}
-	it.page = append(it.page, decodeLenient(k, v))
+	e := decodeLenient(k, v)
+	it.page = append(it.page, e)
+	nk, nv := c.Next()
+	if nk == nil || len(nk) <= len(k) || nk[len(k)] != sep || !bytes.HasPrefix(nk, k) {
+		return nk, nv // no descendants: nk is already past k's subtree
+	}
+	e.Subtree = true
 	return c.Seek(after(k))
 }
 

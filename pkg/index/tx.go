@@ -97,3 +97,21 @@ func (tx *Tx) finish() error {
 	add(keyBytes, tx.delta.Bytes)
 	return errors.Join(errs...)
 }
+
+// MarkUnpublished records that a record of type typ for path may be on
+// the broker although no ack said so (the publish failed after it was
+// sent). The entry keeps what it had but gets Seq 0; a path without a
+// readable entry gets a bare one of type typ. Either way the source looks
+// at the path again and publishes or tombstones it, so whatever landed is
+// superseded.
+func (tx *Tx) MarkUnpublished(path string, typ wire.Type) error {
+	e, err := tx.Get(path)
+	switch {
+	case err != nil || e == nil:
+		e = &Entry{Path: path, Stat: Stat{Type: typ}}
+	case e.Seq == 0:
+		return nil // already marked
+	}
+	e.Seq = 0
+	return tx.Put(e)
+}

@@ -84,6 +84,9 @@ func (p *pipeline) record(tx *bolt.Tx, it *item) error {
 	if it.rec == nil || it.skip {
 		return nil
 	}
+	if err := markDirsDue(tx, it.rec); err != nil {
+		return err
+	}
 	if p.reconciling && it.rec.Type != wire.Deleted {
 		if err := tx.Bucket(bucketSeen).Put(pathKey(it.rec.Path), nil); err != nil {
 			return err

@@ -46,7 +46,6 @@ type pipeline struct {
 	cond     *sync.Cond
 	inflight []*item // in stream order
 	running  int     // dispatched, not finished
-	dirty    map[string]struct{}
 	lastSeen uint64
 
 	caughtUp    bool // dispatcher goroutine only
@@ -59,7 +58,7 @@ type pipeline struct {
 
 func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch uint64) *pipeline {
 	p := &pipeline{r: r, stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
-		seed: maphash.MakeSeed(), dirty: map[string]struct{}{}, maxEpoch: metaEpoch, lastSeen: pos.Cursor}
+		seed: maphash.MakeSeed(), maxEpoch: metaEpoch, lastSeen: pos.Cursor}
 	p.cond = sync.NewCond(&p.mu)
 	p.applier = &apply.Applier{Root: r.root, Local: r.store,
 		Content: brokerContent{stream: stream, folder: r.cfg.Folder}}
@@ -92,13 +91,10 @@ func (p *pipeline) enqueue(seq uint64, rec *wire.Record) *item {
 }
 
 // finish marks it done and wakes whoever waits for the pipeline to drain.
-func (p *pipeline) finish(it *item, dirs []string) {
+func (p *pipeline) finish(it *item) {
 	p.mu.Lock()
 	it.done = true
 	p.running--
-	for _, d := range dirs {
-		p.dirty[d] = struct{}{}
-	}
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }
@@ -143,7 +139,7 @@ func (p *pipeline) applyItem(ctx context.Context, it *item) {
 				p.r.prog.files.Add(1)
 				p.r.prog.bytes.Add(it.rec.Size)
 			}
-			p.finish(it, touchedDirs(it.rec))
+			p.finish(it)
 			return
 		}
 		if ctx.Err() != nil {
@@ -151,20 +147,10 @@ func (p *pipeline) applyItem(ctx context.Context, it *item) {
 		}
 		if p.superseded(ctx, it, err) {
 			it.skip = true
-			p.finish(it, nil)
+			p.finish(it)
 			return
 		}
 		p.r.applyFailed(it.rec.Path, err)
 		sleep(ctx, backoff(attempt))
 	}
-}
-
-// touchedDirs are the directories whose mtime the apply disturbed: the
-// parent always, and the directory itself for a Dir record.
-func touchedDirs(rec *wire.Record) []string {
-	dirs := []string{wire.Parent(rec.Path)}
-	if rec.Type == wire.Dir {
-		dirs = append(dirs, rec.Path)
-	}
-	return dirs
 }

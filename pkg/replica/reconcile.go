@@ -133,13 +133,16 @@ func (p *pipeline) removeUnseen() (int, error) {
 		if err := p.r.root.RemoveAll(path); err != nil {
 			return 0, err
 		}
-		if err := p.r.store.db.Update(func(tx *bolt.Tx) error { return deleteTree(tx, path) }); err != nil {
+		err := p.r.store.db.Update(func(tx *bolt.Tx) error {
+			if err := deleteTree(tx, path); err != nil {
+				return err
+			}
+			return markDirsDue(tx, &wire.Record{Path: path, Type: wire.Deleted})
+		})
+		if err != nil {
 			return 0, err
 		}
 		p.r.metrics.removedExtra.Inc()
-		p.mu.Lock()
-		p.dirty[wire.Parent(path)] = struct{}{}
-		p.mu.Unlock()
 	}
 	return len(extra), nil
 }

@@ -224,7 +224,7 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 	}
 	if err != nil {
 		p.r.badMessage(m.Subject(), err)
-		p.finish(p.enqueue(seq, nil), nil)
+		p.finish(p.enqueue(seq, nil))
 		return nil
 	}
 	if rec.Epoch > p.epoch && !p.reconciling {

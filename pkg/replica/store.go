@@ -17,10 +17,14 @@ var (
 	bucketChunks  = []byte("chunks")  // chunk hash → location of a local copy
 	bucketSeen    = []byte("seen")    // path keys read during a reconcile
 	bucketMeta    = []byte("meta")
-	keyCursor     = []byte("cursor")
-	keyEpoch      = []byte("epoch")
-	keyCreated    = []byte("stream_created")
-	keyCaughtUp   = []byte("caught_up") // last time everything published was applied, unix ns
+	// bucketDirDue holds the directories whose mode and mtime must be set
+	// again because their contents changed (path key → nothing). It is
+	// written with the position, so a kill cannot lose one.
+	bucketDirDue = []byte("dir_due")
+	keyCursor    = []byte("cursor")
+	keyEpoch     = []byte("epoch")
+	keyCreated   = []byte("stream_created")
+	keyCaughtUp  = []byte("caught_up") // last time everything published was applied, unix ns
 )
 
 // errBadValue marks an index value this build cannot read; the entry is
@@ -37,7 +41,7 @@ func openStore(path string) (*store, error) {
 		return nil, fmt.Errorf("open replica index %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketApplied, bucketChunks, bucketMeta} {
+		for _, b := range [][]byte{bucketApplied, bucketChunks, bucketMeta, bucketDirDue} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -44,6 +44,9 @@ func (s *Source) recover(ctx context.Context) (bool, error) {
 	}
 	kind, lastGood := s.classify(m, info)
 	if kind == lossNone {
+		if err := s.adoptTail(ctx, m.LastAcked, info.State.LastSeq); err != nil {
+			return false, err
+		}
 		s.settleMeta(m.Epoch, info, info.State.LastSeq)
 		if err := s.ix.SetMeta(index.Meta{Epoch: m.Epoch, Created: info.Created.UnixNano(), LastAcked: info.State.LastSeq}); err != nil {
 			return false, err

@@ -22,7 +22,10 @@ type commitItem struct {
 	chunk     wire.Hash
 	chunkSeq  uint64
 	chunkWait *chunkWait // the publish to forget once committed
-	flush     chan struct{}
+	// unpublished is the entry of a record whose publish failed after it
+	// was sent: it may be on the broker all the same.
+	unpublished *index.Entry
+	flush       chan struct{}
 }
 
 // committer writes acknowledged state to the index in batches; nothing
@@ -124,6 +127,8 @@ func (c *committer) apply(tx *index.Tx, it commitItem) error {
 	case it.entry != nil:
 		tx.Acked(it.entry.Seq)
 		return tx.Put(it.entry)
+	case it.unpublished != nil:
+		return tx.MarkUnpublished(it.unpublished.Path, it.unpublished.Type)
 	case it.flush == nil:
 		tx.Acked(it.chunkSeq)
 		return tx.PutChunk(it.chunk, it.chunkSeq)

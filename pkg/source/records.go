@@ -36,6 +36,10 @@ func (s *Source) publishRecord(ctx context.Context, rec *wire.Record, e *index.E
 func (s *Source) recordAcked(e *index.Entry, a ack) {
 	defer s.track.done() // after the entry is queued, so a flush covers it
 	if a.err != nil {
+		// The record was sent: a lost connection or a lost ack does not
+		// mean the broker did not store it. Whatever the path becomes, the
+		// index must not vouch for an older state.
+		s.com.put(commitItem{unpublished: e})
 		s.recordFailed(e.Path, a.err)
 		return
 	}

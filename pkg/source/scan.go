@@ -185,8 +185,10 @@ func (s *Source) visit(ctx context.Context, st *step, p string, old *index.Entry
 		}
 		return false, nil
 	}
-	if cur.Type != wire.Dir && old != nil && (old.Type == wire.Dir || old.Type == "") {
-		st.tombs = append(st.tombs, tombRoot{path: p}) // what was below it
+	if cur.Type != wire.Dir && old != nil && (old.Type == wire.Dir || old.Type == "" || old.Subtree) {
+		// What was below it; Subtree covers a directory replaced by a file
+		// whose record landed before the old contents were tombstoned.
+		st.tombs = append(st.tombs, tombRoot{path: p})
 	}
 	if cur.Type == wire.File {
 		s.prog.scannedFiles.Add(1)
@@ -226,10 +228,14 @@ func (s *Source) visitPath(ctx context.Context, st *step, p string, walk bool) e
 		s.log.Warn("unreadable index entry; publishing the path again", "path", p, "err", err)
 		old = &index.Entry{Path: p}
 	}
-	if old == nil {
-		if has, err := s.ix.HasDescendants(p); err != nil {
+	if old == nil || old.Type != wire.Dir {
+		has, err := s.ix.HasDescendants(p)
+		switch {
+		case err != nil:
 			return err
-		} else if has {
+		case old != nil:
+			old.Subtree = has
+		case has:
 			old = &index.Entry{Path: p}
 		}
 	}
