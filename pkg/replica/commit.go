@@ -67,6 +67,7 @@ func (p *pipeline) commit() error {
 		return fmt.Errorf("commit position %d: %w", p.pos.Cursor, err)
 	}
 	p.r.prog.setPosition(p.pos.Cursor)
+	p.r.prog.epoch.Store(p.pos.Epoch)
 	p.r.prog.setLag(p.oldestTime())
 	return nil
 }

@@ -67,6 +67,7 @@ func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch ui
 		p.queues[i] = make(chan *item, 64)
 	}
 	r.prog.setPosition(pos.Cursor)
+	r.prog.epoch.Store(pos.Epoch)
 	return p
 }
 
@@ -135,6 +136,7 @@ func (p *pipeline) applyItem(ctx context.Context, it *item) {
 	for attempt := 0; ; attempt++ {
 		err := p.apply(ctx, it)
 		if err == nil {
+			p.r.prog.applied.Add(1)
 			if it.rec.Type == wire.File {
 				p.r.prog.files.Add(1)
 				p.r.prog.bytes.Add(it.rec.Size)

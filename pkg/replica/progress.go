@@ -22,6 +22,8 @@ type Progress struct {
 	Pending    uint64
 	Lag        time.Duration
 	Settled    bool  // caught up, nothing in flight, directory metadata set
+	Applied    int64 // records applied since start
+	Epoch      uint64
 	Files      int64 // file records applied or found already equal
 	Bytes      int64 // their sizes
 	Fetched    int64 // content bytes fetched from the broker
@@ -36,6 +38,8 @@ type progress struct {
 	lastError      string
 	oldest         time.Time
 	cursor         atomic.Uint64
+	epoch          atomic.Uint64
+	applied        atomic.Int64
 	pending        atomic.Uint64
 	fetched        atomic.Int64
 	reused         atomic.Int64
@@ -63,7 +67,7 @@ func (r *Replica) Progress() Progress {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := Progress{State: p.state, Reconciled: p.reconciled.Load(), Cursor: p.cursor.Load(),
-		Pending: p.pending.Load(), Settled: p.settled.Load(),
+		Pending: p.pending.Load(), Settled: p.settled.Load(), Applied: p.applied.Load(), Epoch: p.epoch.Load(),
 		Files: p.files.Load(), Bytes: p.bytes.Load(), Fetched: p.fetched.Load(), Reused: p.reused.Load(),
 		Errors: p.errors.Load(), LastError: p.lastError}
 	if out.State == "" {
@@ -132,8 +136,8 @@ func (r *Replica) report(ctx context.Context, kv jetstream.KeyValue) {
 	}
 	st := bus.ReplicaStatus{V: 1, ID: r.cfg.ID, Folder: r.cfg.Folder, State: pr.State,
 		AppliedSeq: pr.Cursor, Pending: pr.Pending, LagSeconds: pr.Lag.Seconds(),
-		Fetched: pr.Fetched, Reused: pr.Reused, Errors: pr.Errors, LastError: pr.LastError,
-		Updated: time.Now().UnixNano()}
+		Applied: pr.Applied, Fetched: pr.Fetched, Reused: pr.Reused, Errors: pr.Errors, LastError: pr.LastError,
+		Epoch: pr.Epoch, Updated: time.Now().UnixNano()}
 	if err := bus.PutStatus(ctx, kv, bus.ReplicaKey(r.cfg.Folder, r.cfg.ID), st); err != nil {
 		r.log.Debug("report status", "err", err)
 	}

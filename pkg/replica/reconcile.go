@@ -88,6 +88,7 @@ func (p *pipeline) finishReconcile(ctx context.Context) error {
 	p.reconciling = false
 	p.epoch = max(p.epoch, p.maxEpoch)
 	p.pos.Epoch = p.epoch
+	p.r.prog.epoch.Store(p.epoch)
 	p.pos.Created = info.Created.UnixNano()
 	p.pos.CaughtUp = time.Now().UnixNano()
 	p.mu.Lock()

@@ -59,7 +59,14 @@ func checkStatusJSON(out, folder string) string {
 		if len(f.Replicas) != 1 {
 			return fmt.Sprintf("%d replicas reported, want 1", len(f.Replicas))
 		}
-		return checkLag(f.Replicas[0])
+		r := f.Replicas[0]
+		if applied, _ := r["applied"].(float64); applied < 1 {
+			return fmt.Sprintf("replica reports %v records applied after syncing a tree", r["applied"])
+		}
+		if epoch, _ := r["epoch"].(float64); epoch < 1 {
+			return fmt.Sprintf("replica reports epoch %v", r["epoch"])
+		}
+		return checkLag(r)
 	}
 	return fmt.Sprintf("folder %s not in the status", folder)
 }
