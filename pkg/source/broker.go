@@ -44,14 +44,21 @@ func (s *Source) recover(ctx context.Context) (bool, error) {
 	}
 	kind, lastGood := s.classify(m, info)
 	if kind == lossNone {
-		if err := s.adoptTail(ctx, m.LastAcked, info.State.LastSeq); err != nil {
+		// The tail may be long: each read has its own timeout, not the
+		// attempt as a whole.
+		err := bus.Retry(ctx, s.log, "read unacknowledged records", func(context.Context) error {
+			return s.adoptTail(ctx, m.LastAcked, info.State.LastSeq)
+		})
+		if err != nil {
 			return false, err
 		}
 		s.settleMeta(m.Epoch, info, info.State.LastSeq)
 		if err := s.ix.SetMeta(index.Meta{Epoch: m.Epoch, Created: info.Created.UnixNano(), LastAcked: info.State.LastSeq}); err != nil {
 			return false, err
 		}
-		return false, s.refreshMeta(ctx, m.Epoch)
+		return false, bus.Retry(ctx, s.log, "check folder meta", func(ctx context.Context) error {
+			return s.refreshMeta(ctx, m.Epoch)
+		})
 	}
 	s.prog.setState(StateRecovering)
 	epoch, err := s.forget(ctx, kind, m, info, lastGood)
@@ -146,7 +153,12 @@ func (s *Source) completeMeta(ctx context.Context) error {
 	if err := s.barrier(ctx); err != nil {
 		return err
 	}
-	seq, err := s.publishMeta(ctx, s.epoch.Load(), false)
+	var seq uint64
+	err := bus.Retry(ctx, s.log, "publish folder meta", func(ctx context.Context) error {
+		var err error
+		seq, err = s.publishMeta(ctx, s.epoch.Load(), false)
+		return err
+	})
 	if err != nil {
 		return err
 	}

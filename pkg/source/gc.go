@@ -20,15 +20,15 @@ func (s *Source) collectGarbage(ctx context.Context) error {
 		return err
 	}
 	s.com.flush()
-	stream, err := s.js.Stream(ctx, wire.StreamName(s.cfg.Folder))
-	if err != nil {
-		return fmt.Errorf("open stream: %w", err)
-	}
 	start := time.Now()
-	n, err := s.ix.Sweep(s.pub.highest.Load(), func(hs []wire.Hash) error {
-		return s.purgeChunks(ctx, stream, hs)
-	})
-	if err != nil {
+	var n int
+	stream, err := s.js.Stream(ctx, wire.StreamName(s.cfg.Folder))
+	if err == nil {
+		n, err = s.ix.Sweep(s.pub.highest.Load(), func(hs []wire.Hash) error {
+			return s.purgeChunks(ctx, stream, hs)
+		})
+	}
+	if err != nil && ctx.Err() == nil {
 		s.countError("gc", err.Error())
 		s.log.Warn("chunk garbage collection stopped; will try again", "err", err, "purged", n)
 		return nil
