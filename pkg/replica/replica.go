@@ -105,7 +105,10 @@ func (r *Replica) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, errRestart) {
+		if errors.Is(err, errRestart) || errors.Is(err, errReconnected) {
+			if errors.Is(err, errReconnected) {
+				r.log.Info("reconnected to the broker; following the stream again from the applied position")
+			}
 			attempt = -1
 			continue
 		}

@@ -18,6 +18,15 @@ import (
 // next session reconciles.
 var errRestart = errors.New("position no longer valid")
 
+// errReconnected ends a session after the connection to the broker was
+// re-established, possibly on another cluster node: the consumer is made
+// again at once instead of after it misses its heartbeats, and a consumer
+// left on a dead node cannot hold the replica up.
+var errReconnected = errors.New("reconnected to the broker")
+
+// reconnectPoll is how often a session looks for a reconnect.
+const reconnectPoll = 250 * time.Millisecond
+
 // session follows the stream from the stored position (or reconciles from
 // the start) until ctx ends or the position becomes invalid.
 func (r *Replica) session(ctx context.Context) error {
@@ -182,11 +191,19 @@ func (p *pipeline) dispatch(ctx context.Context, msgs <-chan jetstream.Msg) erro
 	defer idle.Stop()
 	check := time.NewTicker(p.r.cfg.CheckInterval)
 	defer check.Stop()
+	conn := p.r.js.Conn()
+	reconnects := conn.Stats().Reconnects
+	reconnected := time.NewTicker(reconnectPoll)
+	defer reconnected.Stop()
 	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-reconnected.C:
+			if conn.Stats().Reconnects != reconnects {
+				return errReconnected
+			}
 		case m := <-msgs:
 			if err := p.handle(ctx, m); err != nil {
 				return err
