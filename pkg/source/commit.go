@@ -138,8 +138,19 @@ func (c *committer) apply(tx *index.Tx, it commitItem) error {
 
 // chunkWait is one chunk publish that files can wait for.
 type chunkWait struct {
-	done chan struct{}
+	sent chan struct{} // closed once the publish was handed to the connection, or failed
+	done chan struct{} // closed once it is settled; err says how
 	err  error
+}
+
+// awaitSent waits until the chunk was sent (see sendChunk).
+func (w *chunkWait) awaitSent(abort <-chan struct{}) error {
+	select {
+	case <-w.sent:
+		return nil
+	case <-abort:
+		return errStopped
+	}
 }
 
 func (w *chunkWait) finish(err error) {
@@ -170,7 +181,7 @@ func (t *chunkTable) claim(h wire.Hash) (*chunkWait, bool) {
 	if w, ok := t.m[h]; ok {
 		return w, false
 	}
-	w := &chunkWait{done: make(chan struct{})}
+	w := &chunkWait{sent: make(chan struct{}), done: make(chan struct{})}
 	t.m[h] = w
 	return w, true
 }

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 
 // fixture is one folder: a tree, a data dir and a broker connection.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	root   string
@@ -42,13 +42,13 @@ type fixture struct {
 	folder string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	b := jstest.RunJetStream(t)
 	return newFixtureOn(t, jstest.Connect(t, b))
 }
 
-func newFixtureOn(t *testing.T, nc *nats.Conn) *fixture {
+func newFixtureOn(t testing.TB, nc *nats.Conn) *fixture {
 	t.Helper()
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -89,7 +89,7 @@ func (f *fixture) start(mods ...func(*Config, *Source)) *running {
 }
 
 // stop cancels the source and checks that Run returns nil promptly.
-func (r *running) stop(t *testing.T) {
+func (r *running) stop(t testing.TB) {
 	t.Helper()
 	if r.cancel == nil {
 		return
@@ -107,7 +107,7 @@ func (r *running) stop(t *testing.T) {
 }
 
 // waitIdle waits for the initial scan and for every publish to settle.
-func (r *running) waitIdle(t *testing.T) {
+func (r *running) waitIdle(t testing.TB) {
 	t.Helper()
 	jstest.Eventually(t, 30*time.Second, func() bool {
 		p := r.src.Progress()
@@ -115,7 +115,7 @@ func (r *running) waitIdle(t *testing.T) {
 	}, "source not idle: %+v", r.src.Progress())
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	level := slog.LevelWarn
 	if os.Getenv("JETSYNC_TEST_LOG") != "" {
 		level = slog.LevelDebug
@@ -123,7 +123,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	defer func() { _ = recover() }() // a log line after the test ended
@@ -168,7 +168,7 @@ func (tr tree) create(t *testing.T, root string) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

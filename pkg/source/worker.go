@@ -23,10 +23,6 @@ var (
 	readBackoff  = 20 * time.Millisecond
 )
 
-// maxChunkWaits bounds the chunk acks one file keeps outstanding before
-// waiting for the oldest.
-const maxChunkWaits = 64
-
 var (
 	errUnstable = errors.New("file kept changing while it was read")
 	errGone     = errors.New("path vanished or changed type")
@@ -45,11 +41,14 @@ func (s *Source) worker(ctx context.Context) error {
 }
 
 // publishFile reads path, publishes its missing chunks and then its
-// record. The record's ack settles the job; so does any failure here.
+// record, without waiting for the chunks' acks: the broker stores one
+// connection's messages in order, and the record's ack, which settles the
+// job, counts only if every chunk it needs was acknowledged before it.
+// Any failure here settles the job too.
 func (s *Source) publishFile(ctx context.Context, sp *chunk.Splitter, path string) {
-	e, err := s.readStable(ctx, sp, path)
+	e, deps, err := s.readStable(ctx, sp, path)
 	if err == nil {
-		err = s.publishFileRecord(ctx, e)
+		err = s.publishFileRecord(ctx, e, deps)
 	}
 	if err != nil {
 		s.fileFailed(ctx, path, err)
@@ -58,29 +57,29 @@ func (s *Source) publishFile(ctx context.Context, sp *chunk.Splitter, path strin
 }
 
 // readStable reads path until a read is not torn by a concurrent change.
-func (s *Source) readStable(ctx context.Context, sp *chunk.Splitter, path string) (*index.Entry, error) {
+func (s *Source) readStable(ctx context.Context, sp *chunk.Splitter, path string) (*index.Entry, chunkDeps, error) {
 	for attempt := range readAttempts {
 		if attempt > 0 && !sleep(ctx, readBackoff<<(attempt-1)) {
-			return nil, ctx.Err()
+			return nil, chunkDeps{}, ctx.Err()
 		}
-		e, err := s.readOnce(ctx, sp, path)
+		e, deps, err := s.readOnce(ctx, sp, path)
 		if !errors.Is(err, errUnstable) {
-			return e, err
+			return e, deps, err
 		}
 	}
-	return nil, errUnstable
+	return nil, chunkDeps{}, errUnstable
 }
 
 // readOnce lstats, opens without following symlinks, chunks and publishes,
 // then fstats: the read counts only if the file did not change meanwhile.
-func (s *Source) readOnce(ctx context.Context, sp *chunk.Splitter, path string) (*index.Entry, error) {
+func (s *Source) readOnce(ctx context.Context, sp *chunk.Splitter, path string) (*index.Entry, chunkDeps, error) {
 	st, err := s.settledStat(ctx, path)
 	if err != nil {
-		return nil, err
+		return nil, chunkDeps{}, err
 	}
 	f, err := s.openFn(s.abs(path), os.O_RDONLY|openFlags, 0)
 	if err != nil {
-		return nil, goneOr(err)
+		return nil, chunkDeps{}, goneOr(err)
 	}
 	defer f.Close()
 	return s.chunkFile(ctx, sp, f, path, st)
@@ -109,28 +108,25 @@ func (s *Source) settledStat(ctx context.Context, path string) (index.Stat, erro
 	}
 }
 
-func (s *Source) chunkFile(ctx context.Context, sp *chunk.Splitter, f *os.File, path string, st index.Stat) (*index.Entry, error) {
+func (s *Source) chunkFile(ctx context.Context, sp *chunk.Splitter, f *os.File, path string, st index.Stat) (*index.Entry, chunkDeps, error) {
 	e := &index.Entry{Path: path, Stat: st}
-	waits := waitList{abort: s.abort}
+	var deps chunkDeps
 	hash, n, err := sp.Split(ctxReader{ctx, f}, func(h wire.Hash, data []byte) error {
 		e.Chunks = append(e.Chunks, wire.ChunkRef{Hash: h, Size: uint32(len(data))})
 		w, err := s.sendChunk(ctx, h, data)
 		if err == nil {
-			err = waits.add(w)
+			err = deps.add(w)
 		}
 		return err
 	})
 	if err == nil {
 		err = checkUnchanged(f, st, n)
 	}
-	if werr := waits.wait(); err == nil {
-		err = werr
-	}
 	if err != nil {
-		return nil, err
+		return nil, chunkDeps{}, err
 	}
 	e.Hash = hash
-	return e, s.putManifest(ctx, e)
+	return e, deps, s.putManifest(ctx, e, &deps)
 }
 
 // checkUnchanged compares the open file with the lstat taken before it was
@@ -149,35 +145,32 @@ func checkUnchanged(f *os.File, before index.Stat, n int64) error {
 
 // putManifest moves a chunk list too long for a record into manifest
 // blobs, published like chunks.
-func (s *Source) putManifest(ctx context.Context, e *index.Entry) error {
+func (s *Source) putManifest(ctx context.Context, e *index.Entry, deps *chunkDeps) error {
 	if len(e.Chunks) <= wire.MaxInlineChunks {
 		return nil
 	}
-	waits := waitList{abort: s.abort}
-	var err error
 	for _, blob := range wire.EncodeManifest(e.Chunks) {
 		h := wire.Sum(blob)
 		e.Manifest = append(e.Manifest, wire.ChunkRef{Hash: h, Size: uint32(len(blob))})
-		var w *chunkWait
-		if w, err = s.sendChunk(ctx, h, blob); err == nil {
-			err = waits.add(w)
+		w, err := s.sendChunk(ctx, h, blob)
+		if err == nil {
+			err = deps.add(w)
 		}
 		if err != nil {
-			break
+			return err
 		}
 	}
-	if werr := waits.wait(); err == nil {
-		err = werr
-	}
-	return err
+	return nil
 }
 
 // sendChunk publishes a chunk unless the broker has it or it is already
-// on its way, and returns what to wait for (nil: nothing).
+// on its way, and returns its publish (nil: it is in the index). Either
+// way the chunk was sent before sendChunk returns, so a record published
+// afterwards on the same connection is stored after it.
 func (s *Source) sendChunk(ctx context.Context, h wire.Hash, data []byte) (*chunkWait, error) {
 	if w := s.chunks.get(h); w != nil {
 		s.metrics.skipped.Inc()
-		return w, nil
+		return w, w.awaitSent(s.abort)
 	}
 	has, err := s.ix.HasChunk(h)
 	if err != nil {
@@ -190,7 +183,7 @@ func (s *Source) sendChunk(ctx context.Context, h wire.Hash, data []byte) (*chun
 	w, fresh := s.chunks.claim(h)
 	if !fresh {
 		s.metrics.skipped.Inc()
-		return w, nil
+		return w, w.awaitSent(s.abort)
 	}
 	payload := wire.EncodeChunk(nil, data, true)
 	// No Nats-Msg-Id: the broker would drop a republish of a chunk that
@@ -198,6 +191,7 @@ func (s *Source) sendChunk(ctx context.Context, h wire.Hash, data []byte) (*chun
 	// stored. One message per subject already keeps a single copy.
 	msg := &nats.Msg{Subject: wire.ChunkSubject(s.cfg.Folder, h), Data: payload}
 	err = s.pub.publish(ctx, msg, func(a ack) { s.chunkAcked(h, w, len(payload), a) })
+	close(w.sent)
 	if err != nil {
 		s.chunks.fail(h, w, err)
 		return nil, err
@@ -219,8 +213,8 @@ func (s *Source) chunkAcked(h wire.Hash, w *chunkWait, n int, a ack) {
 }
 
 // publishFileRecord publishes the record of a file whose chunks are all
-// acknowledged.
-func (s *Source) publishFileRecord(ctx context.Context, e *index.Entry) error {
+// sent; deps are the chunk publishes its ack must find acknowledged.
+func (s *Source) publishFileRecord(ctx context.Context, e *index.Entry, deps chunkDeps) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -230,7 +224,7 @@ func (s *Source) publishFileRecord(ctx context.Context, e *index.Entry) error {
 	} else {
 		rec.Chunks = e.Chunks
 	}
-	return s.publishRecord(ctx, rec, e)
+	return s.publishRecordAfter(ctx, rec, e, deps)
 }
 
 // fileFailed sorts a failure into: retry soon, wait for the next scan, or
@@ -281,44 +275,46 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// waitList waits for a file's chunk acks, at most maxChunkWaits at a time.
-type waitList struct {
-	ws    []*chunkWait
-	err   error
-	abort <-chan struct{}
+// chunkDeps are the chunk publishes a file's record depends on.
+type chunkDeps struct {
+	ws      []*chunkWait
+	checked int // ws[:checked] are known to have succeeded
 }
 
-func (l *waitList) add(w *chunkWait) error {
-	if w == nil {
-		return nil
+// add records w (nil: nothing to wait for) and reports a failure of any
+// earlier chunk already known, so a big file stops early.
+func (d *chunkDeps) add(w *chunkWait) error {
+	if w != nil {
+		d.ws = append(d.ws, w)
 	}
-	l.ws = append(l.ws, w)
-	if len(l.ws) > maxChunkWaits {
-		l.one(l.ws[0])
-		l.ws = l.ws[1:]
-	}
-	return l.err
-}
-
-func (l *waitList) one(w *chunkWait) {
-	select {
-	case <-w.done:
-		if w.err != nil && l.err == nil {
-			l.err = w.err
-		}
-	case <-l.abort:
-		if l.err == nil {
-			l.err = errStopped
+	for ; d.checked < len(d.ws); d.checked++ {
+		w := d.ws[d.checked]
+		select {
+		case <-w.done:
+			if w.err != nil {
+				return w.err
+			}
+		default:
+			return nil
 		}
 	}
+	return nil
 }
 
-func (l *waitList) wait() error {
-	for _, w := range l.ws {
-		l.one(w)
+// failed is checked when the record's ack arrives: acks are settled in
+// publish order, so every chunk sent before the record is settled by then.
+func (d chunkDeps) failed() error {
+	for _, w := range d.ws[d.checked:] {
+		select {
+		case <-w.done:
+			if w.err != nil {
+				return fmt.Errorf("chunk of the record: %w", w.err)
+			}
+		default:
+			return errors.New("chunk of the record not acknowledged before the record")
+		}
 	}
-	l.ws = nil
-	return l.err
+	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
