@@ -69,9 +69,10 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result) 
 	defer tmp.Abort()
 	src := a.newSource(rec.Path, res)
 	defer src.close()
+	src.prefetch(ctx, res.Chunks)
 	h := blake3.New()
-	for _, c := range res.Chunks {
-		data, err := src.chunk(ctx, c)
+	for i, c := range res.Chunks {
+		data, err := src.chunk(ctx, i, c)
 		if err != nil {
 			return err
 		}

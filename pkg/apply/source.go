@@ -26,6 +26,7 @@ type source struct {
 	open   string
 	f      *os.File
 	logger *slog.Logger
+	pf     *prefetcher
 }
 
 func (a *Applier) newSource(path string, res *Result) *source {
@@ -33,6 +34,7 @@ func (a *Applier) newSource(path string, res *Result) *source {
 }
 
 func (s *source) close() {
+	s.pf.stop()
 	s.closeLocal()
 	bufPool.Put(s.buf)
 	s.buf = nil
@@ -46,10 +48,30 @@ func (s *source) closeLocal() {
 	s.open = ""
 }
 
-// chunk returns the content of c. The slice is valid until the next call.
-func (s *source) chunk(ctx context.Context, c wire.ChunkRef) ([]byte, error) {
+// prefetch starts fetching, ahead of chunk, the chunks of cs that no
+// local file holds.
+func (s *source) prefetch(ctx context.Context, cs []wire.ChunkRef) {
+	s.pf = startPrefetch(ctx, s.a.Content, cs, func(c wire.ChunkRef) bool {
+		if s.a.Local == nil {
+			return true
+		}
+		_, off, ok := s.a.Local.FindChunk(c.Hash)
+		return !ok || off < 0
+	})
+}
+
+// chunk returns the content of c, the i-th chunk of the list given to
+// prefetch (if it was called). The slice is valid until the next call.
+func (s *source) chunk(ctx context.Context, i int, c wire.ChunkRef) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &fsroot.PathError{Op: "apply", Path: s.path, Err: err}
+	}
+	if r, ok := s.pf.take(ctx, i); ok {
+		if r.err != nil {
+			return nil, &fsroot.PathError{Op: "fetch chunk for", Path: s.path, Err: r.err}
+		}
+		s.res.Fetched += int64(len(r.data))
+		return r.data, nil
 	}
 	if data, ok := s.local(c); ok {
 		s.res.Reused += int64(len(data))
