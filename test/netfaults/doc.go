@@ -12,8 +12,8 @@
 //     `jetsync status` and the daemons' reports must survive it.
 //   - TestWatcherOverflow: 100,000 files appear at once, with the source
 //     frozen for part of the burst, so its change notifications overflow.
-//   - TestReplicaNodeKilled (only with NETFAULTS_TRIALS=N): a statistical
-//     reproduction of a replica stalling after its node is killed.
+//   - TestReplicaNodeKilled (only with NETFAULTS_TRIALS=N): a soak of the
+//     replica's node being killed, for a race that once stalled it.
 //
 // Besides the harness's variables (JETSYNC_E2E_BIN, JETSYNC_E2E_LOGS,
 // JETSYNC_E2E_LOG_LEVEL), NETFAULTS_KEEP_LOGS=1 keeps the daemon logs of

@@ -13,15 +13,15 @@ import (
 	"github.com/jetsync/jetsync/test/treegen"
 )
 
-// TestReplicaNodeKilled reproduces a replica stall: in an idle
-// three-node cluster, the node the replica is connected to is killed
-// (SIGKILL) and a change follows; the replica must converge within a
-// minute. The replica's ordered consumer is recreated at once after the
-// reconnect, and for about three seconds the cluster may place it on the
-// dead node, which never answers; then the replica waits until the
-// cluster declares the node gone (minutes). It happens in about one trial
-// in six, so the test runs only when NETFAULTS_TRIALS is set, that many
-// trials in parallel, e.g.
+// TestReplicaNodeKilled: in an idle three-node cluster, the node the
+// replica is connected to is killed (SIGKILL) and a change follows; the
+// replica must converge within a minute. For about three seconds after a
+// node dies the cluster may place a new consumer on the dead node, which
+// never answers; the replica once waited there until the cluster declared
+// the node gone (minutes, about one trial in six). It now starts a new
+// session after a reconnect and after three failed consumer resets. The
+// race is statistical, so this soak runs only when NETFAULTS_TRIALS is
+// set, that many trials in parallel, e.g.
 //
 //	NETFAULTS_TRIALS=6 go test -run TestReplicaNodeKilled ./test/netfaults/
 func TestReplicaNodeKilled(t *testing.T) {
