@@ -2,7 +2,6 @@ package fsroot
 
 import (
 	"errors"
-	"io/fs"
 	"time"
 
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -17,37 +16,43 @@ func (r *Root) Symlink(target, path string, mtime time.Time) error {
 	if err := wire.ValidTarget(target); err != nil {
 		return &PathError{Op: "symlink", Path: path, Err: err}
 	}
-	if err := r.EnsureParents(path); err != nil {
-		return err
-	}
-	tmp, err := r.symlinkTemp(target, path)
+	dir, err := r.openParent("symlink", path, true)
 	if err != nil {
 		return err
 	}
-	err = r.setLinkTime(tmp, mtime)
-	if err == nil {
-		err = r.replace(tmp, path)
+	defer dir.close()
+	tmp, err := symlinkTemp(dir, target)
+	if err != nil {
+		return wrap("symlink", path, err)
+	}
+	ts := unix.NsecToTimespec(mtime.UnixNano())
+	err = unix.UtimesNanoAt(dir.fd, tmp, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		err = wrap("set time of", path, err)
+	} else {
+		err = r.renameOver(dir, tmp, path)
 	}
 	if err != nil {
-		r.root.Remove(tmp)
+		unix.Unlinkat(dir.fd, tmp, 0)
 		return err
 	}
-	return r.SyncDir(wire.Parent(path))
+	return wrap("sync", dir.dir, dir.sync())
 }
 
-func (r *Root) symlinkTemp(target, path string) (string, error) {
+// symlinkTemp makes a symlink to target under a fresh temp name in dir.
+func symlinkTemp(dir *parent, target string) (string, error) {
 	var err error
 	for range tempAttempts {
-		tmp := tempName(wire.Parent(path))
-		err = r.root.Symlink(target, tmp)
+		tmp := tempBase()
+		err = unix.Symlinkat(target, dir.fd, tmp)
 		if err == nil {
 			return tmp, nil
 		}
-		if !errors.Is(err, fs.ErrExist) {
+		if !errors.Is(err, unix.EEXIST) {
 			break
 		}
 	}
-	return "", wrap("symlink", path, err)
+	return "", err
 }
 
 // setLinkTime sets the times of the symlink at path itself. os.Root has no

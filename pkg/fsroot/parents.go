@@ -1,12 +1,9 @@
 package fsroot
 
-import (
-	"errors"
-	"io/fs"
-)
+import "errors"
 
 // ensureAttempts bounds the retries when another goroutine or process
-// changes a component between our Lstat and Mkdir.
+// changes a component between our open and mkdir.
 const ensureAttempts = 4
 
 // EnsureParents makes every ancestor of path a real directory. A missing
@@ -15,58 +12,25 @@ const ensureAttempts = 4
 // directory is there. This defeats symlinked parents even when they point
 // inside the root. path itself is not touched.
 func (r *Root) EnsureParents(path string) error {
-	if err := check("ensure parents", path); err != nil {
+	p, err := r.openParent("ensure parents", path, true)
+	if err != nil {
 		return err
 	}
-	for i := 0; i < len(path); i++ {
-		if path[i] != '/' {
-			continue
-		}
-		if err := r.ensureDir(path[:i]); err != nil {
-			return err
-		}
-	}
+	p.close()
 	return nil
-}
-
-// ensureDir makes dir a directory, its own parents being directories.
-func (r *Root) ensureDir(dir string) error {
-	for range ensureAttempts {
-		fi, err := r.root.Lstat(dir)
-		switch {
-		case err == nil && fi.IsDir():
-			return nil
-		case err == nil:
-			err = r.root.Remove(dir)
-			if err != nil && !isNotExist(err) {
-				return wrap("remove", dir, err)
-			}
-		case !isNotExist(err):
-			return wrap("lstat", dir, err)
-		}
-		err = r.root.Mkdir(dir, 0o755)
-		if !errors.Is(err, fs.ErrExist) {
-			return wrap("mkdir", dir, err)
-		}
-	}
-	return &PathError{Op: "mkdir", Path: dir, Err: errors.New("keeps changing under us")}
 }
 
 // physicalParents reports whether every ancestor of path is a real
 // directory, so that path names the object the source means and not one
 // reached through a symlink.
 func (r *Root) physicalParents(path string) (bool, error) {
-	for i := 0; i < len(path); i++ {
-		if path[i] != '/' {
-			continue
-		}
-		fi, err := r.root.Lstat(path[:i])
-		if isNotExist(err) || (err == nil && !fi.IsDir()) {
-			return false, nil
-		}
-		if err != nil {
-			return false, wrap("lstat", path[:i], err)
-		}
+	p, err := r.openParent("lstat", path, false)
+	if isNotExist(err) || errors.Is(err, ErrNotDir) {
+		return false, nil
 	}
+	if err != nil {
+		return false, err
+	}
+	p.close()
 	return true, nil
 }

@@ -25,6 +25,7 @@ func IsTemp(path string) bool {
 // order operations on a path and its ancestors themselves.
 type Root struct {
 	root *os.Root
+	fd   int // the root directory, for walks that follow no symlink (see openParent)
 	path string
 }
 
@@ -34,11 +35,19 @@ func Open(dir string) (*Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open root %s: %w", dir, err)
 	}
-	return &Root{root: r, path: filepath.Clean(dir)}, nil
+	fd, err := openRootFD(dir)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("open root %s: %w", dir, err)
+	}
+	return &Root{root: r, fd: fd, path: filepath.Clean(dir)}, nil
 }
 
 // Close releases the root directory.
-func (r *Root) Close() error { return r.root.Close() }
+func (r *Root) Close() error {
+	unix.Close(r.fd)
+	return r.root.Close()
+}
 
 // Path is the directory the root was opened on, for messages.
 func (r *Root) Path() string { return r.path }

@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/jetsync/jetsync/pkg/wire"
+	"golang.org/x/sys/unix"
 )
 
 // tempAttempts bounds the retries on a temp name collision.
@@ -22,8 +22,9 @@ var errTempDone = errors.New("temp file already committed or aborted")
 // goroutine.
 type Temp struct {
 	r         *Root
+	dir       *parent // the target's directory; dir.name is the target's name
 	f         *os.File
-	name      string // path of the temp file
+	base      string // the temp file's name in dir
 	target    string
 	committed bool
 }
@@ -31,29 +32,32 @@ type Temp struct {
 // CreateTemp makes the parents of path real directories and creates a
 // fresh, empty temp file (mode 0600) next to it.
 func (r *Root) CreateTemp(path string) (*Temp, error) {
-	if err := r.EnsureParents(path); err != nil {
+	dir, err := r.openParent("create temp for", path, true)
+	if err != nil {
 		return nil, err
 	}
-	dir := wire.Parent(path)
 	for range tempAttempts {
-		name := tempName(dir)
-		f, err := r.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		name := tempBase()
+		fd, err := openat(dir.fd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err == nil {
-			return &Temp{r: r, f: f, name: name, target: path}, nil
+			f := os.NewFile(uintptr(fd), join(dir.dir, name))
+			return &Temp{r: r, dir: dir, f: f, base: name, target: path}, nil
 		}
-		if !errors.Is(err, fs.ErrExist) {
+		if !errors.Is(err, unix.EEXIST) {
+			dir.close()
 			return nil, wrap("create temp for", path, err)
 		}
 	}
+	dir.close()
 	return nil, &PathError{Op: "create temp for", Path: path, Err: fs.ErrExist}
 }
 
-func tempName(dir string) string {
-	return join(dir, fmt.Sprintf("%s%016x", TempPrefix, rand.Uint64()))
+func tempBase() string {
+	return fmt.Sprintf("%s%016x", TempPrefix, rand.Uint64())
 }
 
 // Name is the temp file's path in the root.
-func (t *Temp) Name() string { return t.name }
+func (t *Temp) Name() string { return join(t.dir.dir, t.base) }
 
 // Write appends p to the temp file.
 func (t *Temp) Write(p []byte) (int, error) {
@@ -85,12 +89,14 @@ func (t *Temp) Commit(mode fs.FileMode, mtime time.Time) error {
 		t.Abort()
 		return err
 	}
-	if err := t.r.replace(t.name, t.target); err != nil {
+	if err := t.replace(); err != nil {
 		t.Abort()
 		return err
 	}
 	t.committed = true
-	return t.r.SyncDir(wire.Parent(t.target))
+	err := t.dir.sync()
+	t.dir.close()
+	return wrap("sync", t.dir.dir, err)
 }
 
 // finish sets the metadata before the fsync so that it is durable with the
@@ -100,7 +106,8 @@ func (t *Temp) finish(mode fs.FileMode, mtime time.Time) error {
 	t.f = nil
 	err := f.Chmod(mode)
 	if err == nil {
-		err = t.r.root.Chtimes(t.name, mtime, mtime)
+		ts := unix.NsecToTimespec(mtime.UnixNano())
+		err = unix.UtimesNanoAt(t.dir.fd, t.base, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
 	}
 	if err == nil {
 		err = f.Sync()
@@ -118,20 +125,26 @@ func (t *Temp) Abort() {
 		t.f.Close()
 		t.f = nil
 	}
-	if !t.committed && t.name != "" {
-		t.r.root.Remove(t.name)
-		t.name = ""
+	if !t.committed && t.base != "" {
+		unix.Unlinkat(t.dir.fd, t.base, 0)
+		t.base = ""
 	}
+	t.dir.close()
 }
 
-// replace renames tmp over path. A directory at path is removed first: the
-// record changed its type, and rename cannot replace a directory by a file.
-func (r *Root) replace(tmp, path string) error {
-	fi, err := r.root.Lstat(path)
-	if err == nil && fi.IsDir() {
+// replace renames the temp file over the target.
+func (t *Temp) replace() error { return t.r.renameOver(t.dir, t.base, t.target) }
+
+// renameOver renames tmp, in dir, over the final component of path. A
+// directory there is removed first: the record changed its type, and
+// rename cannot replace a directory by a file or symlink.
+func (r *Root) renameOver(dir *parent, tmp, path string) error {
+	var st unix.Stat_t
+	err := unix.Fstatat(dir.fd, dir.name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		if err := r.root.RemoveAll(path); err != nil {
 			return wrap("remove", path, err)
 		}
 	}
-	return wrap("rename into", path, r.root.Rename(tmp, path))
+	return wrap("rename into", path, unix.Renameat(dir.fd, tmp, dir.fd, dir.name))
 }
