@@ -85,6 +85,9 @@ func (p *pipeline) record(tx *bolt.Tx, it *item) error {
 	if it.rec == nil || it.skip {
 		return nil
 	}
+	if it.deferred {
+		return tx.Bucket(bucketSeen).Put(pathKey(it.rec.Path), nil)
+	}
 	if err := markDirsDue(tx, it.rec); err != nil {
 		return err
 	}

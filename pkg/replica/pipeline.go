@@ -22,6 +22,9 @@ type item struct {
 	entry  *appliedEntry
 	chunks []wire.ChunkRef
 	skip   bool // nothing to record (bad or superseded message)
+	// deferred: held back until the reconcile's state is whole (see
+	// deferStale); only its path is recorded as seen.
+	deferred bool
 }
 
 // pipeline is one session's machinery: the in-order list of records in
@@ -51,6 +54,14 @@ type pipeline struct {
 	caughtUp    bool // dispatcher goroutine only
 	reconciling bool
 	maxEpoch    uint64
+	// Set when a reconcile may find states the source is about to replace
+	// (after a broker loss): records up to suspectLast that would change
+	// a local path are held back in deferred (dispatcher goroutine only),
+	// and the reconcile does not end before the folder meta reaches
+	// needEpoch.
+	suspectLast uint64
+	needEpoch   uint64
+	deferred    []*item
 	// dispatcher goroutine only: pacing of stateWhole
 	lastStateCheck  time.Time
 	waitedForSource bool

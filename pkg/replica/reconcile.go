@@ -2,10 +2,12 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/jetsync/jetsync/pkg/bus"
@@ -51,6 +53,13 @@ func (p *pipeline) stateWhole(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if meta.Epoch == 0 || meta.Epoch < p.needEpoch {
+		if !p.waitedForSource {
+			p.r.log.Info("waiting for the source to republish what the broker lost; keeping local paths meanwhile")
+			p.waitedForSource = true
+		}
+		return false, nil
+	}
 	if meta.Partial {
 		if !p.waitedForSource {
 			p.r.log.Info("the source is still publishing its full state; keeping local paths it has not published yet")
@@ -72,6 +81,9 @@ const stateCheckEvery = 500 * time.Millisecond
 // finishReconcile deletes local paths absent from the published state and
 // adopts the stream's identity and epoch as the new trusted position.
 func (p *pipeline) finishReconcile(ctx context.Context) error {
+	if err := p.applyDeferred(ctx); err != nil {
+		return err
+	}
 	removed, err := p.removeUnseen()
 	if err != nil {
 		return err
@@ -146,4 +158,61 @@ func (p *pipeline) removeUnseen() (int, error) {
 		p.r.metrics.removedExtra.Inc()
 	}
 	return len(extra), nil
+}
+
+// maxDeferred bounds the records a reconcile holds back; beyond it they
+// are applied as they come, which is correct, only slower.
+const maxDeferred = 100000
+
+// deferStale reports whether rec must wait until the reconcile's state is
+// whole. After the broker lost data, the stream may still hold, for a path
+// the source changed or deleted since, the state from before, until the
+// source republishes the path: applying it would take the local copy back
+// in time, delete it or bring it back, and download again content the
+// replica has. Such a record is one the replica had already passed (its
+// sequence is below the old position) and that would change the path.
+// It waits; at the end it is applied only if it is still the path's
+// latest state. Records past the old position are applied at once.
+func (p *pipeline) deferStale(seq uint64, rec *wire.Record) bool {
+	if !p.reconciling || seq > p.suspectLast || len(p.deferred) >= maxDeferred {
+		return false
+	}
+	e, err := p.r.store.applied(rec.Path)
+	switch {
+	case err != nil:
+		return false
+	case e == nil:
+		return rec.Type != wire.Deleted
+	}
+	return rec.Type == wire.Deleted || !e.matches(rec)
+}
+
+// applyDeferred applies the records deferStale held back that are still
+// their path's latest state, once the published state is whole. Nothing
+// is in flight then; the reconcile's position stays at 0 until it ends,
+// so a crash repeats the whole reconcile, these included.
+func (p *pipeline) applyDeferred(ctx context.Context) error {
+	defer func() { p.deferred = nil }()
+	for _, it := range p.deferred {
+		msg, err := p.stream.GetLastMsgForSubject(ctx, wire.StateSubject(p.r.cfg.Folder, it.rec.Path))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // purged: a newer state replaced it, or it expired
+		}
+		if err != nil {
+			return fmt.Errorf("check held-back record of %s: %w", it.rec.Path, err)
+		}
+		if msg.Sequence != it.seq {
+			continue
+		}
+		applied := &item{seq: it.seq, rec: it.rec}
+		if err := p.apply(ctx, applied); err != nil {
+			p.r.applyFailed(it.rec.Path, err)
+			return fmt.Errorf("apply held-back record: %w", err)
+		}
+		err = p.r.store.db.Update(func(tx *bolt.Tx) error { return p.record(tx, applied) })
+		if err != nil {
+			return fmt.Errorf("record held-back record of %s: %w", it.rec.Path, err)
+		}
+	}
+	return nil
 }

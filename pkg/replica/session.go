@@ -46,10 +46,21 @@ func (r *Replica) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	reason := reconcileReason(pos, info, meta, time.Now(), r.prog.forceReconcile.Swap(false))
+	reason, loss := reconcileReason(pos, info, meta, time.Now(), r.prog.forceReconcile.Swap(false))
 	s := newPipeline(r, stream, pos, meta.Epoch)
 	if reason != "" {
 		r.log.Info("reconciling against the full published state", "reason", reason)
+		if sameStream := info.Created.UnixNano() == pos.Created; sameStream && (loss || meta.Partial) {
+			// What the stream held before the replica's position may be
+			// older than what the replica applied since (a recreated
+			// stream holds only what the source published into it). After
+			// a lost tail the source republishes under a new epoch, and
+			// until then the stream is not its state.
+			s.suspectLast = min(info.State.LastSeq, pos.Cursor)
+			if loss {
+				s.needEpoch = pos.Epoch + 1
+			}
+		}
 		if err := s.startReconcile(); err != nil {
 			return err
 		}
@@ -85,22 +96,24 @@ func (r *Replica) openStream(ctx context.Context) (jetstream.Stream, error) {
 }
 
 // reconcileReason says why the stored position cannot be trusted, or "".
-func reconcileReason(pos position, info *jetstream.StreamInfo, meta wire.Meta, now time.Time, forced bool) string {
+// reconcileReason says why the stored position cannot be trusted, or "";
+// loss reports that the reason is data the broker lost.
+func reconcileReason(pos position, info *jetstream.StreamInfo, meta wire.Meta, now time.Time, forced bool) (reason string, loss bool) {
 	switch {
 	case pos.Cursor == 0:
-		return "first sync"
+		return "first sync", false
 	case forced:
-		return "the source started a new epoch"
+		return "the source started a new epoch", true
 	case info.Created.UnixNano() != pos.Created:
-		return "the stream was recreated (broker lost its store?)"
+		return "the stream was recreated (broker lost its store?)", true
 	case info.State.LastSeq < pos.Cursor:
-		return fmt.Sprintf("the stream ends at %d, before our position %d (broker lost messages)", info.State.LastSeq, pos.Cursor)
+		return fmt.Sprintf("the stream ends at %d, before our position %d (broker lost messages)", info.State.LastSeq, pos.Cursor), true
 	case meta.Epoch > pos.Epoch:
-		return fmt.Sprintf("the source moved to epoch %d (we were at %d)", meta.Epoch, pos.Epoch)
+		return fmt.Sprintf("the source moved to epoch %d (we were at %d)", meta.Epoch, pos.Epoch), true
 	case missedTombstones(pos.CaughtUp, meta.TombstoneTTL, now):
-		return fmt.Sprintf("behind for longer than the broker keeps tombstones (%s)", time.Duration(meta.TombstoneTTL))
+		return fmt.Sprintf("behind for longer than the broker keeps tombstones (%s)", time.Duration(meta.TombstoneTTL)), false
 	}
-	return ""
+	return "", false
 }
 
 // missedTombstones reports whether tombstones published after the replica
@@ -249,6 +262,13 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 		return errRestart
 	}
 	p.maxEpoch = max(p.maxEpoch, rec.Epoch)
+	if p.deferStale(seq, rec) {
+		it := p.enqueue(seq, rec)
+		it.deferred = true
+		p.deferred = append(p.deferred, it)
+		p.finish(it)
+		return nil
+	}
 	if p.destructive(rec) {
 		p.barrier(ctx)
 		p.applyItem(ctx, p.enqueue(seq, rec))
