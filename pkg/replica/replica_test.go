@@ -20,12 +20,12 @@ const folder = "t"
 // publisher stands in for a source: it writes records and chunks exactly
 // as the wire format says, into a real JetStream stream.
 type publisher struct {
-	t     *testing.T
+	t     testing.TB
 	js    jetstream.JetStream
 	epoch uint64
 }
 
-func newPublisher(t *testing.T, nc *nats.Conn) *publisher {
+func newPublisher(t testing.TB, nc *nats.Conn) *publisher {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func (p *publisher) file(path string, data []byte, mode uint32, mtime time.Time)
 		Size: int64(len(data)), Hash: wire.Sum(data), Chunks: refs})
 }
 
-func startReplica(t *testing.T, nc *nats.Conn, root, data string) (*Replica, context.CancelFunc, chan error) {
+func startReplica(t testing.TB, nc *nats.Conn, root, data string) (*Replica, context.CancelFunc, chan error) {
 	t.Helper()
 	js, err := jetstream.New(nc)
 	if err != nil {

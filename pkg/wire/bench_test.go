@@ -1,0 +1,155 @@
+package wire
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Chunk benchmark inputs: random data (incompressible, so EncodeChunk tries
+// zstd and throws the result away) and text-like data (compressible).
+var benchChunkSizes = []int{64 << 10, 256 << 10}
+
+func benchRandom(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// benchText is deterministic text-like data: lines of words from a small
+// vocabulary with numbers mixed in.
+func benchText(n int, seed uint64) []byte {
+	words := []string{"the", "source", "replica", "chunk", "record", "stream", "broker", "file",
+		"directory", "publish", "apply", "hash", "index", "epoch", "func", "return", "err", "nil",
+		"if", "for", "range", "context", "int64", "string", "bytes", "error:", "info:", "debug:",
+		"path", "size", "mode", "mtime", "sequence", "ack", "pending", "{", "}", "(", ")", "=", ":="}
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, 0, n+64)
+	for len(b) < n {
+		for w := 4 + r.IntN(10); w > 0; w-- {
+			b = append(b, words[r.IntN(len(words))]...)
+			if r.IntN(6) == 0 {
+				b = fmt.Appendf(b, "%d", r.IntN(100000))
+			}
+			b = append(b, ' ')
+		}
+		b = append(b, '\n')
+	}
+	return b[:n]
+}
+
+type benchChunk struct {
+	name string
+	data []byte
+}
+
+func benchChunks() []benchChunk {
+	var out []benchChunk
+	for _, kind := range []string{"random", "text"} {
+		for _, n := range benchChunkSizes {
+			data := benchRandom(n, uint64(n))
+			if kind == "text" {
+				data = benchText(n, uint64(n))
+			}
+			out = append(out, benchChunk{fmt.Sprintf("%s-%dKiB", kind, n>>10), data})
+		}
+	}
+	return out
+}
+
+// BenchmarkEncodeChunk measures what a source pays per chunk: "try-zstd"
+// is the production call (compress, keep the result if it saves an
+// eighth); "raw" is the copy alone, so the difference is the cost of the
+// compression decision. dst is nil as in the source, which allocates a
+// payload per chunk.
+func BenchmarkEncodeChunk(b *testing.B) {
+	for _, c := range benchChunks() {
+		for _, try := range []bool{true, false} {
+			mode := "raw"
+			if try {
+				mode = "try-zstd"
+			}
+			b.Run(c.name+"/"+mode, func(b *testing.B) {
+				b.SetBytes(int64(len(c.data)))
+				b.ReportAllocs()
+				var out []byte
+				for b.Loop() {
+					out = EncodeChunk(nil, c.data, try)
+				}
+				b.ReportMetric(float64(len(out))/float64(len(c.data)), "ratio")
+			})
+		}
+	}
+}
+
+// BenchmarkDecodeChunk decodes and verifies (BLAKE3) a payload as a
+// replica does; random chunks are stored raw, text chunks as zstd.
+func BenchmarkDecodeChunk(b *testing.B) {
+	for _, c := range benchChunks() {
+		payload := EncodeChunk(nil, c.data, true)
+		codec := "raw"
+		if payload[1] == CodecZstd {
+			codec = "zstd"
+		}
+		h := Sum(c.data)
+		b.Run(c.name+"/"+codec, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeChunk(nil, payload, h); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// benchRecord is a typical small-file record: a few chunk refs.
+func benchRecord() *Record {
+	r := &Record{Epoch: 3, Path: "projects/website/assets/images/photo-0042.jpg", Type: File, Mode: 0o644,
+		MTime: 1700000000123456789, Time: 1700000001987654321}
+	for i := range 4 {
+		data := benchRandom(100, uint64(i))
+		n := uint32(48<<10 + i*4096)
+		r.Chunks = append(r.Chunks, ChunkRef{Hash: Sum(data), Size: n})
+		r.Size += int64(n)
+	}
+	r.Hash = Sum([]byte(r.Path))
+	return r
+}
+
+func BenchmarkEncodeRecord(b *testing.B) {
+	rec := benchRecord()
+	enc, err := EncodeRecord(rec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("file-4-chunks", func(b *testing.B) {
+		b.SetBytes(int64(len(enc)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := EncodeRecord(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkDecodeRecord(b *testing.B) {
+	enc, err := EncodeRecord(benchRecord())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("file-4-chunks", func(b *testing.B) {
+		b.SetBytes(int64(len(enc)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeRecord(enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
