@@ -22,7 +22,14 @@ func (a *Applier) applyFile(ctx context.Context, rec *wire.Record) (Result, erro
 	}
 	if same {
 		changed, err := a.fixMeta(rec, fi)
-		return Result{Changed: changed, Chunks: rec.Chunks}, err
+		chunks := rec.Chunks
+		if rec.Data != nil {
+			chunks = inlineChunks(rec)
+		}
+		return Result{Changed: changed, Chunks: chunks}, err
+	}
+	if rec.Data != nil {
+		return a.writeInline(rec)
 	}
 	chunks, fetched, err := a.resolve(ctx, rec)
 	res := Result{Chunks: chunks, Fetched: fetched}
@@ -90,4 +97,37 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result) 
 	}
 	res.Changed = true
 	return nil
+}
+
+// writeInline writes a small file whose content came in its record,
+// verified against the record's hash.
+func (a *Applier) writeInline(rec *wire.Record) (Result, error) {
+	data, err := wire.DecodeChunk(nil, rec.Data, rec.Hash)
+	if err != nil {
+		return Result{}, &fsroot.PathError{Op: "decode content of", Path: rec.Path, Err: err}
+	}
+	if int64(len(data)) != rec.Size {
+		return Result{}, &fsroot.PathError{Op: "decode content of", Path: rec.Path,
+			Err: fmt.Errorf("%w: %d bytes, record says %d", wire.ErrCorrupt, len(data), rec.Size)}
+	}
+	res := Result{Fetched: int64(len(data)), Chunks: inlineChunks(rec)}
+	tmp, err := a.Root.CreateTemp(rec.Path)
+	if err != nil {
+		return res, err
+	}
+	defer tmp.Abort()
+	if _, err := tmp.Write(data); err != nil {
+		return res, err
+	}
+	if err := tmp.Commit(wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {
+		return res, err
+	}
+	res.Changed = true
+	return res, nil
+}
+
+// inlineChunks describes inline content as one chunk, so that later files
+// can reuse it from the local copy.
+func inlineChunks(rec *wire.Record) []wire.ChunkRef {
+	return []wire.ChunkRef{{Hash: rec.Hash, Size: uint32(rec.Size)}}
 }

@@ -224,3 +224,27 @@ func TestApplyConcurrent(t *testing.T) {
 		assertFile(t, dir, rec, datas[i])
 	}
 }
+
+func TestApplyInline(t *testing.T) {
+	a, s, dir := newApplier(t)
+	old := randomData(1000, 8)
+	oldRec := s.fileRecord("f", old)
+	mustApply(t, a, oldRec)
+	data := []byte("small content that travels in its record")
+	rec := &wire.Record{Path: "f", Type: wire.File, Mode: 0o640, MTime: testTime.UnixNano(), Size: int64(len(data)),
+		Hash: wire.Sum(data), Data: wire.EncodeChunk(nil, data, true)}
+
+	bad := *rec
+	bad.Data = wire.EncodeChunk(nil, []byte("other content that travels in its record"), false)
+	if _, err := a.Apply(context.Background(), &bad); !errors.Is(err, wire.ErrCorrupt) {
+		t.Fatalf("inline content not matching the hash: %v, want ErrCorrupt", err)
+	}
+	assertFile(t, dir, oldRec, old)
+
+	res := mustApply(t, a, rec)
+	if !res.Changed || res.Fetched != int64(len(data)) || len(res.Chunks) != 1 || res.Chunks[0].Hash != rec.Hash {
+		t.Errorf("result %+v", res)
+	}
+	assertFile(t, dir, rec, data)
+	assertNoTemps(t, dir)
+}

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -349,6 +350,15 @@ func (f *fixture) compareFile(p string, r *wire.Record) string {
 	}
 	if r.Size != int64(len(data)) || r.Hash != wire.Sum(data) {
 		return fmt.Sprintf("%s: record size %d hash %s, disk %d %s", p, r.Size, r.Hash, len(data), wire.Sum(data))
+	}
+	if r.Data != nil {
+		got, err := wire.DecodeChunk(nil, r.Data, r.Hash)
+		if err != nil || !bytes.Equal(got, data) {
+			return fmt.Sprintf("%s: inline content does not match the file (%v)", p, err)
+		}
+		if len(r.Chunks)+len(r.Manifest) > 0 || len(data) > wire.MaxInlineSize {
+			return fmt.Sprintf("%s: inline content with chunks, or for %d bytes", p, len(data))
+		}
 	}
 	refs := r.Chunks
 	for _, m := range r.Manifest {

@@ -42,6 +42,9 @@ func (s *Source) publishRecordAfter(ctx context.Context, rec *wire.Record, e *in
 			// it as failed, so the path is looked at and published again.
 			a.err = deps.failed()
 		}
+		if a.err == nil && rec.Data != nil {
+			s.countPublished(len(data)) // the record carries the content
+		}
 		s.recordAcked(e, a)
 	})
 }

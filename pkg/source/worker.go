@@ -46,9 +46,9 @@ func (s *Source) worker(ctx context.Context) error {
 // job, counts only if every chunk it needs was acknowledged before it.
 // Any failure here settles the job too.
 func (s *Source) publishFile(ctx context.Context, sp *chunk.Splitter, path string) {
-	e, deps, err := s.readStable(ctx, sp, path)
+	fr, err := s.readStable(ctx, sp, path)
 	if err == nil {
-		err = s.publishFileRecord(ctx, e, deps)
+		err = s.publishFileRecord(ctx, fr)
 	}
 	if err != nil {
 		s.fileFailed(ctx, path, err)
@@ -57,32 +57,62 @@ func (s *Source) publishFile(ctx context.Context, sp *chunk.Splitter, path strin
 }
 
 // readStable reads path until a read is not torn by a concurrent change.
-func (s *Source) readStable(ctx context.Context, sp *chunk.Splitter, path string) (*index.Entry, chunkDeps, error) {
+func (s *Source) readStable(ctx context.Context, sp *chunk.Splitter, path string) (*fileRead, error) {
 	for attempt := range readAttempts {
 		if attempt > 0 && !sleep(ctx, readBackoff<<(attempt-1)) {
-			return nil, chunkDeps{}, ctx.Err()
+			return nil, ctx.Err()
 		}
-		e, deps, err := s.readOnce(ctx, sp, path)
+		fr, err := s.readOnce(ctx, sp, path)
 		if !errors.Is(err, errUnstable) {
-			return e, deps, err
+			return fr, err
 		}
 	}
-	return nil, chunkDeps{}, errUnstable
+	return nil, errUnstable
+}
+
+// fileRead is one consistent read of a file: its entry, and either the
+// chunks its record depends on or, for a small file, its content inline.
+type fileRead struct {
+	e      *index.Entry
+	deps   chunkDeps
+	inline []byte // chunk payload of the whole content (wire.Record.Data)
 }
 
 // readOnce lstats, opens without following symlinks, chunks and publishes,
 // then fstats: the read counts only if the file did not change meanwhile.
-func (s *Source) readOnce(ctx context.Context, sp *chunk.Splitter, path string) (*index.Entry, chunkDeps, error) {
+func (s *Source) readOnce(ctx context.Context, sp *chunk.Splitter, path string) (*fileRead, error) {
 	st, err := s.settledStat(ctx, path)
 	if err != nil {
-		return nil, chunkDeps{}, err
+		return nil, err
 	}
 	f, err := s.openFn(s.abs(path), os.O_RDONLY|openFlags, 0)
 	if err != nil {
-		return nil, chunkDeps{}, goneOr(err)
+		return nil, goneOr(err)
 	}
 	defer f.Close()
-	return s.chunkFile(ctx, sp, f, path, st)
+	if st.Size > 0 && st.Size <= wire.MaxInlineSize {
+		return s.readInline(ctx, f, path, st)
+	}
+	e, deps, err := s.chunkFile(ctx, sp, f, path, st)
+	if err != nil {
+		return nil, err
+	}
+	return &fileRead{e: e, deps: deps}, nil
+}
+
+// readInline reads a small file whole; its content travels in its record.
+func (s *Source) readInline(ctx context.Context, f *os.File, path string, st index.Stat) (*fileRead, error) {
+	buf := make([]byte, st.Size+1) // one more byte shows a file that grew
+	n, err := io.ReadFull(ctxReader{ctx, f}, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, err
+	}
+	if err := checkUnchanged(f, st, int64(n)); err != nil {
+		return nil, err
+	}
+	data := buf[:n]
+	e := &index.Entry{Path: path, Stat: st, Hash: wire.Sum(data)}
+	return &fileRead{e: e, inline: wire.EncodeChunk(nil, data, true)}, nil
 }
 
 // settledStat lstats a regular file whose timestamps are old enough that
@@ -204,27 +234,36 @@ func (s *Source) chunkAcked(h wire.Hash, w *chunkWait, n int, a ack) {
 		s.chunks.fail(h, w, a.err)
 		return
 	}
-	s.prog.publishedB.Add(int64(n))
-	s.metrics.bytes.Add(float64(n))
+	s.countPublished(n)
 	// Queue the commit before waking the files that wait for the chunk, so
 	// a barrier that sees those files settled also covers the chunk.
 	s.com.put(commitItem{chunk: h, chunkSeq: a.seq, chunkWait: w})
 	w.finish(nil)
 }
 
+// countPublished counts n bytes of content published.
+func (s *Source) countPublished(n int) {
+	s.prog.publishedB.Add(int64(n))
+	s.metrics.bytes.Add(float64(n))
+}
+
 // publishFileRecord publishes the record of a file whose chunks are all
-// sent; deps are the chunk publishes its ack must find acknowledged.
-func (s *Source) publishFileRecord(ctx context.Context, e *index.Entry, deps chunkDeps) error {
+// sent; its ack must find the chunk publishes fr.deps acknowledged.
+func (s *Source) publishFileRecord(ctx context.Context, fr *fileRead) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	e := fr.e
 	rec := &wire.Record{Path: e.Path, Type: wire.File, Mode: e.Mode, MTime: e.MTime, Size: e.Size, Hash: e.Hash}
-	if len(e.Manifest) > 0 {
+	switch {
+	case fr.inline != nil:
+		rec.Data = fr.inline
+	case len(e.Manifest) > 0:
 		rec.Manifest = e.Manifest
-	} else {
+	default:
 		rec.Chunks = e.Chunks
 	}
-	return s.publishRecordAfter(ctx, rec, e, deps)
+	return s.publishRecordAfter(ctx, rec, e, fr.deps)
 }
 
 // fileFailed sorts a failure into: retry soon, wait for the next scan, or

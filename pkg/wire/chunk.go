@@ -57,6 +57,22 @@ func DecodeChunk(dst, payload []byte, want Hash) ([]byte, error) {
 	return data, nil
 }
 
+// ChunkLen returns the decoded length a chunk payload announces, checking
+// only its header.
+func ChunkLen(p []byte) (int, error) {
+	if len(p) < 3 {
+		return 0, fmt.Errorf("%w: chunk of %d bytes", ErrMalformed, len(p))
+	}
+	if p[0] != Version {
+		return 0, fmt.Errorf("%w: chunk version %d", ErrVersion, p[0])
+	}
+	n, k := binary.Uvarint(p[2:])
+	if k <= 0 || n > MaxChunkLen {
+		return 0, fmt.Errorf("%w: chunk length", ErrMalformed)
+	}
+	return int(n), nil
+}
+
 func decodeChunk(dst, p []byte) ([]byte, error) {
 	if len(p) < 3 {
 		return nil, fmt.Errorf("%w: chunk of %d bytes", ErrMalformed, len(p))

@@ -10,6 +10,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"v":1,"path":"a/b","type":"file","size":0,"hash":"` + Sum(nil).String() + `"}`))
 	f.Add([]byte(`{"v":1,"path":"../x","type":"deleted"}`))
 	f.Add([]byte(`{"v":1,"path_b64":"Li4v","type":"dir"}`))
+	f.Add([]byte(`{"v":1,"path":"s","type":"file","size":1,"hash":"` + Sum([]byte{0}).String() + `","data":"AQABAA=="}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeRecord(b)
 		if err != nil {

@@ -19,6 +19,10 @@ const (
 	MaxInlineChunks = 1024
 	// MaxFileSize bounds the size a record may announce (1 PiB).
 	MaxFileSize = 1 << 50
+	// MaxInlineSize is the largest file whose content travels in its
+	// record (Record.Data) instead of in chunk messages: one message and
+	// no fetch per small file.
+	MaxInlineSize = 32 << 10
 )
 
 var (
@@ -60,7 +64,10 @@ type Record struct {
 	// hold that list when it is longer than MaxInlineChunks.
 	Chunks   []ChunkRef
 	Manifest []ChunkRef
-	Target   string // symlink target
+	// Data is the content of a file of at most MaxInlineSize bytes, as a
+	// chunk payload (see EncodeChunk), instead of Chunks.
+	Data   []byte
+	Target string // symlink target
 	Time     int64  // unix nanoseconds when published, for lag
 }
 
@@ -76,6 +83,7 @@ type recordJSON struct {
 	Hash     *Hash      `json:"hash,omitempty"`
 	Chunks   []ChunkRef `json:"chunks,omitempty"`
 	Manifest []ChunkRef `json:"manifest,omitempty"`
+	Data     []byte     `json:"data,omitempty"`
 	Target   string     `json:"target,omitempty"`
 	TargetB  []byte     `json:"target_b64,omitempty"`
 	Time     int64      `json:"time,omitempty"`
@@ -87,7 +95,7 @@ func EncodeRecord(r *Record) ([]byte, error) {
 		return nil, fmt.Errorf("encode record: %w", err)
 	}
 	j := recordJSON{V: Version, Epoch: r.Epoch, Type: r.Type, Mode: r.Mode, MTime: r.MTime,
-		Size: r.Size, Chunks: r.Chunks, Manifest: r.Manifest, Time: r.Time}
+		Size: r.Size, Chunks: r.Chunks, Manifest: r.Manifest, Data: r.Data, Time: r.Time}
 	j.Path, j.PathB = splitUTF8(r.Path)
 	j.Target, j.TargetB = splitUTF8(r.Target)
 	if r.Type == File {
@@ -114,7 +122,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 		return nil, fmt.Errorf("%w: %d", ErrVersion, j.V)
 	}
 	r := &Record{Epoch: j.Epoch, Type: j.Type, Mode: j.Mode, MTime: j.MTime, Size: j.Size,
-		Chunks: j.Chunks, Manifest: j.Manifest, Time: j.Time}
+		Chunks: j.Chunks, Manifest: j.Manifest, Data: j.Data, Time: j.Time}
 	var err error
 	if r.Path, err = joinUTF8(j.Path, j.PathB); err != nil {
 		return nil, err
@@ -145,7 +153,7 @@ func (r *Record) Validate() error {
 	case Symlink:
 		return ValidTarget(r.Target)
 	case Dir, Deleted:
-		if len(r.Chunks) > 0 || len(r.Manifest) > 0 || r.Target != "" {
+		if len(r.Chunks) > 0 || len(r.Manifest) > 0 || r.Data != nil || r.Target != "" {
 			return fmt.Errorf("%w: %s record with content", ErrMalformed, r.Type)
 		}
 		return nil
@@ -166,6 +174,8 @@ func (r *Record) validateFile() error {
 		return fmt.Errorf("%w: both chunks and manifest", ErrMalformed)
 	case r.Target != "":
 		return fmt.Errorf("%w: file with symlink target", ErrMalformed)
+	case r.Data != nil:
+		return r.validateInline()
 	}
 	if len(r.Manifest) == 0 {
 		if err := checkChunks(r.Chunks, MaxChunkLen); err != nil {
@@ -176,6 +186,26 @@ func (r *Record) validateFile() error {
 		}
 	}
 	return checkChunks(r.Manifest, MaxChunkLen)
+}
+
+// validateInline checks a file carried in its record: no chunk lists, and
+// a payload that announces the record's size (DecodeChunk checks the rest
+// against the hash).
+func (r *Record) validateInline() error {
+	switch {
+	case len(r.Chunks) > 0 || len(r.Manifest) > 0:
+		return fmt.Errorf("%w: inline content with chunk lists", ErrMalformed)
+	case r.Size > MaxInlineSize:
+		return fmt.Errorf("%w: inline content for %d bytes", ErrMalformed, r.Size)
+	}
+	n, err := ChunkLen(r.Data)
+	if err != nil {
+		return err
+	}
+	if int64(n) != r.Size {
+		return fmt.Errorf("%w: inline content of %d bytes, size is %d", ErrMalformed, n, r.Size)
+	}
+	return nil
 }
 
 func checkChunks(cs []ChunkRef, max uint32) error {

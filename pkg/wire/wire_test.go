@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -32,6 +33,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Path: "l", Type: Symlink, Target: "../x", MTime: 2},
 		{Path: "gone", Type: Deleted},
 		{Path: "bad\xffutf8", Type: Symlink, Target: "\xfe"},
+		{Path: "small", Type: File, Mode: 0o644, Size: int64(len(data)), Hash: Sum(data), Data: EncodeChunk(nil, data, true)},
 	}
 	for _, r := range recs {
 		b, err := EncodeRecord(r)
@@ -43,7 +45,8 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Fatalf("decode %q: %v", r.Path, err)
 		}
 		if got.Path != r.Path || got.Target != r.Target || got.Type != r.Type || got.Hash != r.Hash ||
-			got.MTime != r.MTime || got.Mode != r.Mode || got.Size != r.Size || len(got.Chunks) != len(r.Chunks) {
+			got.MTime != r.MTime || got.Mode != r.Mode || got.Size != r.Size || len(got.Chunks) != len(r.Chunks) ||
+			!bytes.Equal(got.Data, r.Data) {
 			t.Fatalf("round trip of %q: got %+v", r.Path, got)
 		}
 	}
@@ -62,6 +65,13 @@ func TestDecodeRecordRejects(t *testing.T) {
 		"both":        `{"v":1,"path":"a","path_b64":"YQ==","type":"dir"}`,
 		"dirchunks":   `{"v":1,"path":"a","type":"dir","chunks":[{"h":"` + Sum(nil).String() + `","n":1}]}`,
 		"emptytarget": `{"v":1,"path":"a","type":"symlink"}`,
+		"dirdata":     `{"v":1,"path":"a","type":"dir","data":"AQAA"}`,
+		"datasize":    `{"v":1,"path":"a","type":"file","size":5,"hash":"` + Sum(nil).String() + `","data":"AQAA"}`,
+		"databad":     `{"v":1,"path":"a","type":"file","size":5,"hash":"` + Sum(nil).String() + `","data":"AA=="}`,
+		"datachunks": `{"v":1,"path":"a","type":"file","size":1,"hash":"` + Sum(nil).String() + `","data":"AQAB",` +
+			`"chunks":[{"h":"` + Sum(nil).String() + `","n":1}]}`,
+		"databig": `{"v":1,"path":"a","type":"file","size":40000,"hash":"` + Sum(nil).String() + `","data":"` +
+			base64.StdEncoding.EncodeToString(EncodeChunk(nil, make([]byte, 40000), false)) + `"}`,
 	}
 	for name, in := range cases {
 		if _, err := DecodeRecord([]byte(in)); err == nil {
