@@ -51,6 +51,10 @@ type Config struct {
 	// GCInterval is the period of the chunk garbage collection; 0 means
 	// DefaultGCInterval, a negative value disables it.
 	GCInterval time.Duration
+	// NoCompress publishes content as it is. Compression spends CPU to
+	// move fewer bytes, which only pays when the broker or a replica is
+	// across a network; `jetsync run` keeps everything on one machine.
+	NoCompress bool
 }
 
 func (c Config) withDefaults() (Config, error) {
