@@ -68,7 +68,7 @@ type Record struct {
 	// chunk payload (see EncodeChunk), instead of Chunks.
 	Data   []byte
 	Target string // symlink target
-	Time     int64  // unix nanoseconds when published, for lag
+	Time   int64  // unix nanoseconds when published, for lag
 }
 
 type recordJSON struct {
