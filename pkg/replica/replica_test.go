@@ -143,6 +143,8 @@ func TestReplicaAppliesTreeAndResumes(t *testing.T) {
 	r, stop, _ = startReplica(t, nc, root, data)
 	pub.file("d/new", []byte("new"), 0o644, mt)
 	jstest.Eventually(t, 10*time.Second, fileIs(root, "d/new", []byte("new"), 0o644, mt), "new file after restart")
+	// The file is visible just before its fetch is counted.
+	jstest.Eventually(t, 10*time.Second, func() bool { return r.Progress().Settled }, "replica settles after restart")
 	if got := r.Progress().Fetched; got != 3 {
 		t.Fatalf("restart fetched %d bytes, want only the 3 new ones", got)
 	}
