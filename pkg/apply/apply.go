@@ -47,6 +47,18 @@ type Result struct {
 	// written. For an unchanged file it is the inline list, nil when the
 	// record uses a manifest (Resolve expands it on demand).
 	Chunks []wire.ChunkRef
+	// SyncDirs are the directories whose entries the apply changed (a
+	// file, symlink or directory created, replaced or removed in them; ""
+	// is the root). Apply does not sync them: the change is durable only
+	// once the caller has (fsroot.Root.SyncDir), which lets the caller
+	// sync a directory once for many changes.
+	SyncDirs []string
+}
+
+// dirOf marks res as having changed the entries of path's parent.
+func dirOf(res Result, path string) Result {
+	res.SyncDirs = append(res.SyncDirs, wire.Parent(path))
+	return res
 }
 
 // Apply makes rec.Path equal to rec. A directory gets its mode made owner
@@ -85,7 +97,7 @@ func (a *Applier) applySymlink(rec *wire.Record) (Result, error) {
 			return Result{Changed: true}, a.Root.SetMeta(rec.Path, wire.FileMode(rec.Mode), mtime)
 		}
 	}
-	return Result{Changed: true}, a.Root.Symlink(rec.Target, rec.Path, mtime)
+	return dirOf(Result{Changed: true}, rec.Path), a.Root.SymlinkNoSync(rec.Target, rec.Path, mtime)
 }
 
 func (a *Applier) applyDir(rec *wire.Record) (Result, error) {
@@ -97,7 +109,7 @@ func (a *Applier) applyDir(rec *wire.Record) (Result, error) {
 	if err == nil && fi.IsDir() && fsroot.Perm(fi.Mode()) == mode {
 		return Result{}, nil
 	}
-	return Result{Changed: true}, a.Root.Mkdir(rec.Path, mode)
+	return dirOf(Result{Changed: true}, rec.Path), a.Root.Mkdir(rec.Path, mode)
 }
 
 // writable adds the owner bits needed to create and remove children; a
@@ -106,8 +118,10 @@ func writable(m fs.FileMode) fs.FileMode { return m | 0o700 }
 
 func (a *Applier) applyDeleted(rec *wire.Record) (Result, error) {
 	_, err := a.Root.Lstat(rec.Path)
-	existed := err == nil
-	return Result{Changed: existed}, a.Root.RemoveAll(rec.Path)
+	if err != nil {
+		return Result{}, a.Root.RemoveAll(rec.Path) // gone, or unreachable: nothing of ours there
+	}
+	return dirOf(Result{Changed: true}, rec.Path), a.Root.RemoveAll(rec.Path)
 }
 
 // SetDirMeta sets a directory's mode and mtime. The caller defers it until

@@ -92,9 +92,10 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result) 
 		return &fsroot.PathError{Op: "verify", Path: rec.Path,
 			Err: fmt.Errorf("%w: content hashes to %s, record says %s", wire.ErrCorrupt, got, rec.Hash)}
 	}
-	if err := tmp.Commit(wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {
+	if err := tmp.CommitNoSync(wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {
 		return err
 	}
+	*res = dirOf(*res, rec.Path)
 	res.Changed = true
 	return nil
 }
@@ -119,9 +120,10 @@ func (a *Applier) writeInline(rec *wire.Record) (Result, error) {
 	if _, err := tmp.Write(data); err != nil {
 		return res, err
 	}
-	if err := tmp.Commit(wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {
+	if err := tmp.CommitNoSync(wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {
 		return res, err
 	}
+	res = dirOf(res, rec.Path)
 	res.Changed = true
 	return res, nil
 }

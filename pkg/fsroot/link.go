@@ -13,6 +13,16 @@ import (
 // renamed over path (a directory there is removed first). The target is
 // stored as is and never followed; it may be absolute or climb with "..".
 func (r *Root) Symlink(target, path string, mtime time.Time) error {
+	return r.symlink(target, path, mtime, true)
+}
+
+// SymlinkNoSync is Symlink without the sync of the parent directory (see
+// Temp.CommitNoSync).
+func (r *Root) SymlinkNoSync(target, path string, mtime time.Time) error {
+	return r.symlink(target, path, mtime, false)
+}
+
+func (r *Root) symlink(target, path string, mtime time.Time, syncDir bool) error {
 	if err := wire.ValidTarget(target); err != nil {
 		return &PathError{Op: "symlink", Path: path, Err: err}
 	}
@@ -35,6 +45,9 @@ func (r *Root) Symlink(target, path string, mtime time.Time) error {
 	if err != nil {
 		unix.Unlinkat(dir.fd, tmp, 0)
 		return err
+	}
+	if !syncDir {
+		return nil
 	}
 	return wrap("sync", dir.dir, dir.sync())
 }

@@ -82,6 +82,17 @@ func (t *Temp) ReadFrom(src io.Reader) (int64, error) {
 // directory. On failure before the rename the temp file is removed and the
 // old target is left as it was.
 func (t *Temp) Commit(mode fs.FileMode, mtime time.Time) error {
+	return t.commit(mode, mtime, true)
+}
+
+// CommitNoSync is Commit without the sync of the parent directory: the
+// rename is not durable until the caller syncs it (SyncDir), which lets it
+// sync a directory once for many files.
+func (t *Temp) CommitNoSync(mode fs.FileMode, mtime time.Time) error {
+	return t.commit(mode, mtime, false)
+}
+
+func (t *Temp) commit(mode fs.FileMode, mtime time.Time, syncDir bool) error {
 	if t.f == nil {
 		return &PathError{Op: "commit", Path: t.target, Err: errTempDone}
 	}
@@ -94,9 +105,11 @@ func (t *Temp) Commit(mode fs.FileMode, mtime time.Time) error {
 		return err
 	}
 	t.committed = true
-	err := t.dir.sync()
-	t.dir.close()
-	return wrap("sync", t.dir.dir, err)
+	defer t.dir.close()
+	if !syncDir {
+		return nil
+	}
+	return wrap("sync", t.dir.dir, t.dir.sync())
 }
 
 // finish sets the metadata before the fsync so that it is durable with the

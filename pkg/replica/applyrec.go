@@ -13,7 +13,8 @@ import (
 func (p *pipeline) apply(ctx context.Context, it *item) error {
 	rec := it.rec
 	if rec.Type == wire.Deleted {
-		_, err := p.applier.Apply(ctx, rec)
+		res, err := p.applier.Apply(ctx, rec)
+		it.syncDirs = res.SyncDirs
 		p.r.metrics.applied.WithLabelValues(string(rec.Type)).Inc()
 		return err
 	}
@@ -31,6 +32,7 @@ func (p *pipeline) apply(ctx context.Context, it *item) error {
 	p.r.metrics.reused.Add(float64(res.Reused))
 	p.r.prog.add(res.Fetched, res.Reused)
 	it.chunks = res.Chunks
+	it.syncDirs = res.SyncDirs
 	it.entry = p.entryFor(rec)
 	return nil
 }

@@ -2,7 +2,9 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -51,6 +53,13 @@ func (p *pipeline) commit() error {
 	if len(done) == 0 {
 		return nil
 	}
+	if err := p.syncDirs(done); err != nil {
+		// Not durable: the records are applied again after a restart.
+		p.mu.Lock()
+		p.inflight = append(done, p.inflight...)
+		p.mu.Unlock()
+		return err
+	}
 	p.pos.Cursor = done[len(done)-1].seq
 	if !p.reconciling {
 		p.pos.Epoch = max(p.pos.Epoch, p.epoch)
@@ -69,6 +78,24 @@ func (p *pipeline) commit() error {
 	p.r.prog.setPosition(p.pos.Cursor)
 	p.r.prog.epoch.Store(p.pos.Epoch)
 	p.r.prog.setLag(p.oldestTime())
+	return nil
+}
+
+// syncDirs makes the directory entries the items changed durable, each
+// directory once, before their position is recorded.
+func (p *pipeline) syncDirs(items []*item) error {
+	seen := make(map[string]bool)
+	for _, it := range items {
+		for _, d := range it.syncDirs {
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+			if err := p.r.root.SyncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("sync directory: %w", err)
+			}
+		}
+	}
 	return nil
 }
 

@@ -19,8 +19,9 @@ type item struct {
 	done bool
 	// set by the worker when done; nil entry with rec.Type Deleted (or a
 	// superseded record) means "forget this path"
-	entry  *appliedEntry
-	chunks []wire.ChunkRef
+	entry    *appliedEntry
+	chunks   []wire.ChunkRef
+	syncDirs []string // directories to sync before the record counts as applied
 	skip   bool // nothing to record (bad or superseded message)
 	// deferred: held back until the reconcile's state is whole (see
 	// deferStale); only its path is recorded as seen.

@@ -146,6 +146,9 @@ func (p *pipeline) removeUnseen() (int, error) {
 		if err := p.r.root.RemoveAll(path); err != nil {
 			return 0, err
 		}
+		if err := p.r.root.SyncDir(wire.Parent(path)); err != nil {
+			return 0, err
+		}
 		err := p.r.store.db.Update(func(tx *bolt.Tx) error {
 			if err := deleteTree(tx, path); err != nil {
 				return err
@@ -208,6 +211,9 @@ func (p *pipeline) applyDeferred(ctx context.Context) error {
 		if err := p.apply(ctx, applied); err != nil {
 			p.r.applyFailed(it.rec.Path, err)
 			return fmt.Errorf("apply held-back record: %w", err)
+		}
+		if err := p.syncDirs([]*item{applied}); err != nil {
+			return err
 		}
 		err = p.r.store.db.Update(func(tx *bolt.Tx) error { return p.record(tx, applied) })
 		if err != nil {
