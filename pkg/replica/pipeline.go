@@ -22,7 +22,7 @@ type item struct {
 	entry    *appliedEntry
 	chunks   []wire.ChunkRef
 	syncDirs []string // directories to sync before the record counts as applied
-	skip   bool // nothing to record (bad or superseded message)
+	skip     bool     // nothing to record (bad or superseded message)
 	// deferred: held back until the reconcile's state is whole (see
 	// deferStale); only its path is recorded as seen.
 	deferred bool
