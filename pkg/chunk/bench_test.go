@@ -3,20 +3,20 @@ package chunk
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"testing"
 
 	cdc "github.com/PlakarKorp/go-cdc-chunkers"
 
 	"github.com/jetsync/jetsync/pkg/wire"
+	"github.com/jetsync/jetsync/test/treegen"
 )
 
 // Benchmark inputs are built on first use only, so a plain `go test`
 // never pays for them.
 var benchInputs = sync.OnceValue(func() map[string][]byte {
 	random := randomBytes(64<<20, 11)
-	text := textBytes(64<<20, 12)
+	text := treegen.Text(64<<20, 12)
 	return map[string][]byte{
 		"random-1MiB": random[:1<<20], "random-64MiB": random,
 		"text-1MiB": text[:1<<20], "text-64MiB": text,
@@ -24,29 +24,6 @@ var benchInputs = sync.OnceValue(func() map[string][]byte {
 })
 
 var benchInputNames = []string{"random-1MiB", "random-64MiB", "text-1MiB", "text-64MiB"}
-
-// textBytes is deterministic text-like data: lines of words from a small
-// vocabulary with numbers mixed in, roughly as compressible as source code
-// or logs.
-func textBytes(n int, seed uint64) []byte {
-	words := []string{"the", "source", "replica", "chunk", "record", "stream", "broker", "file",
-		"directory", "publish", "apply", "hash", "index", "epoch", "func", "return", "err", "nil",
-		"if", "for", "range", "context", "int64", "string", "bytes", "error:", "info:", "debug:",
-		"path", "size", "mode", "mtime", "sequence", "ack", "pending", "{", "}", "(", ")", "=", ":="}
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, 0, n+64)
-	for len(b) < n {
-		for w := 4 + r.IntN(10); w > 0; w-- {
-			b = append(b, words[r.IntN(len(words))]...)
-			if r.IntN(6) == 0 {
-				b = fmt.Appendf(b, "%d", r.IntN(100000))
-			}
-			b = append(b, ' ')
-		}
-		b = append(b, '\n')
-	}
-	return b[:n]
-}
 
 // BenchmarkSplitter is what a source worker does with a file's bytes:
 // content-defined chunking plus a BLAKE3 hash of every chunk and of the

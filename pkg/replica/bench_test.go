@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/jstest"
 	"github.com/jetsync/jetsync/pkg/wire"
+	"github.com/jetsync/jetsync/test/treegen"
 )
 
 // Apply pipeline benchmarks: records and chunks are published beforehand
@@ -39,9 +40,9 @@ func BenchmarkReplicaApply(b *testing.B) {
 			}
 			for i := range benchSmallFiles {
 				size := benchSmallMin + r.IntN(benchSmallMax-benchSmallMin+1)
-				data := benchRandom(size, uint64(i))
+				data := treegen.Random(size, uint64(i))
 				if i%2 == 1 {
-					data = benchText(size, uint64(i))
+					data = treegen.Text(size, uint64(i))
 				}
 				pub.file(fmt.Sprintf("d%03d/f%05d.dat", i/100, i), data, 0o644, benchMTime)
 				total += int64(size)
@@ -51,7 +52,7 @@ func BenchmarkReplicaApply(b *testing.B) {
 	})
 	b.Run("64MiB-file", func(b *testing.B) {
 		benchReplica(b, func(pub *publisher) (int, int64) {
-			pub.file("big.bin", benchRandom(benchBigFile, 7), 0o644, benchMTime)
+			pub.file("big.bin", treegen.Random(benchBigFile, 7), 0o644, benchMTime)
 			return 1, benchBigFile
 		})
 	})
@@ -98,39 +99,4 @@ func quietDefaultLogger(b *testing.B) {
 		log.SetOutput(w)
 		log.SetFlags(flags)
 	})
-}
-
-func benchRandom(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := 0; i < n; i += 8 {
-		v := r.Uint64()
-		for j := i; j < min(i+8, n); j++ {
-			b[j] = byte(v)
-			v >>= 8
-		}
-	}
-	return b
-}
-
-// benchText is deterministic text-like data: lines of words from a small
-// vocabulary with numbers mixed in.
-func benchText(n int, seed uint64) []byte {
-	words := []string{"the", "source", "replica", "chunk", "record", "stream", "broker", "file",
-		"directory", "publish", "apply", "hash", "index", "epoch", "func", "return", "err", "nil",
-		"if", "for", "range", "context", "int64", "string", "bytes", "error:", "info:", "debug:",
-		"path", "size", "mode", "mtime", "sequence", "ack", "pending", "{", "}", "(", ")", "=", ":="}
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, 0, n+64)
-	for len(b) < n {
-		for w := 4 + r.IntN(10); w > 0; w-- {
-			b = append(b, words[r.IntN(len(words))]...)
-			if r.IntN(6) == 0 {
-				b = fmt.Appendf(b, "%d", r.IntN(100000))
-			}
-			b = append(b, ' ')
-		}
-		b = append(b, '\n')
-	}
-	return b[:n]
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/jetsync/jetsync/test/treegen"
 )
 
 // Publish pipeline benchmarks: a source started on a prepared tree against
@@ -29,7 +31,7 @@ func BenchmarkSourcePublish(b *testing.B) {
 	})
 	b.Run("64MiB-file", func(b *testing.B) {
 		root := b.TempDir()
-		writeBenchFile(b, filepath.Join(root, "big.bin"), benchRandom(benchBigFile, 7))
+		writeBenchFile(b, filepath.Join(root, "big.bin"), treegen.Random(benchBigFile, 7))
 		benchSource(b, root, 1, benchBigFile)
 	})
 }
@@ -65,9 +67,9 @@ func writeSmallFiles(b *testing.B, root string, n int) (int, int64) {
 	var total int64
 	for i := range n {
 		size := benchSmallMin + r.IntN(benchSmallMax-benchSmallMin+1)
-		data := benchRandom(size, uint64(i))
+		data := treegen.Random(size, uint64(i))
 		if i%2 == 1 {
-			data = benchText(size, uint64(i))
+			data = treegen.Text(size, uint64(i))
 		}
 		writeBenchFile(b, filepath.Join(root, fmt.Sprintf("d%03d", i/100), fmt.Sprintf("f%05d.dat", i)), data)
 		total += int64(size)
@@ -83,39 +85,4 @@ func writeBenchFile(b *testing.B, path string, data []byte) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
-}
-
-func benchRandom(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := 0; i < n; i += 8 {
-		v := r.Uint64()
-		for j := i; j < min(i+8, n); j++ {
-			b[j] = byte(v)
-			v >>= 8
-		}
-	}
-	return b
-}
-
-// benchText is deterministic text-like data: lines of words from a small
-// vocabulary with numbers mixed in.
-func benchText(n int, seed uint64) []byte {
-	words := []string{"the", "source", "replica", "chunk", "record", "stream", "broker", "file",
-		"directory", "publish", "apply", "hash", "index", "epoch", "func", "return", "err", "nil",
-		"if", "for", "range", "context", "int64", "string", "bytes", "error:", "info:", "debug:",
-		"path", "size", "mode", "mtime", "sequence", "ack", "pending", "{", "}", "(", ")", "=", ":="}
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, 0, n+64)
-	for len(b) < n {
-		for w := 4 + r.IntN(10); w > 0; w-- {
-			b = append(b, words[r.IntN(len(words))]...)
-			if r.IntN(6) == 0 {
-				b = fmt.Appendf(b, "%d", r.IntN(100000))
-			}
-			b = append(b, ' ')
-		}
-		b = append(b, '\n')
-	}
-	return b[:n]
 }

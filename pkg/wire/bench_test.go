@@ -2,44 +2,14 @@ package wire
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"testing"
+
+	"github.com/jetsync/jetsync/test/treegen"
 )
 
 // Chunk benchmark inputs: random data (incompressible, so EncodeChunk tries
 // zstd and throws the result away) and text-like data (compressible).
 var benchChunkSizes = []int{64 << 10, 256 << 10}
-
-func benchRandom(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
-
-// benchText is deterministic text-like data: lines of words from a small
-// vocabulary with numbers mixed in.
-func benchText(n int, seed uint64) []byte {
-	words := []string{"the", "source", "replica", "chunk", "record", "stream", "broker", "file",
-		"directory", "publish", "apply", "hash", "index", "epoch", "func", "return", "err", "nil",
-		"if", "for", "range", "context", "int64", "string", "bytes", "error:", "info:", "debug:",
-		"path", "size", "mode", "mtime", "sequence", "ack", "pending", "{", "}", "(", ")", "=", ":="}
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, 0, n+64)
-	for len(b) < n {
-		for w := 4 + r.IntN(10); w > 0; w-- {
-			b = append(b, words[r.IntN(len(words))]...)
-			if r.IntN(6) == 0 {
-				b = fmt.Appendf(b, "%d", r.IntN(100000))
-			}
-			b = append(b, ' ')
-		}
-		b = append(b, '\n')
-	}
-	return b[:n]
-}
 
 type benchChunk struct {
 	name string
@@ -50,9 +20,9 @@ func benchChunks() []benchChunk {
 	var out []benchChunk
 	for _, kind := range []string{"random", "text"} {
 		for _, n := range benchChunkSizes {
-			data := benchRandom(n, uint64(n))
+			data := treegen.Random(n, uint64(n))
 			if kind == "text" {
-				data = benchText(n, uint64(n))
+				data = treegen.Text(n, uint64(n))
 			}
 			out = append(out, benchChunk{fmt.Sprintf("%s-%dKiB", kind, n>>10), data})
 		}
@@ -112,7 +82,7 @@ func benchRecord() *Record {
 	r := &Record{Epoch: 3, Path: "projects/website/assets/images/photo-0042.jpg", Type: File, Mode: 0o644,
 		MTime: 1700000000123456789, Time: 1700000001987654321}
 	for i := range 4 {
-		data := benchRandom(100, uint64(i))
+		data := treegen.Random(100, uint64(i))
 		n := uint32(48<<10 + i*4096)
 		r.Chunks = append(r.Chunks, ChunkRef{Hash: Sum(data), Size: n})
 		r.Size += int64(n)
