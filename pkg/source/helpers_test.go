@@ -20,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/jetsync/jetsync/pkg/broker"
+	"github.com/jetsync/jetsync/pkg/index"
 	"github.com/jetsync/jetsync/pkg/jstest"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -87,6 +88,22 @@ func (f *fixture) start(mods ...func(*Config, *Source)) *running {
 	go func() { r.done <- src.Run(ctx) }()
 	f.t.Cleanup(func() { r.stop(f.t) })
 	return r
+}
+
+// manual sets up a source whose steps the test drives by hand: the index
+// is open, the ack reaper and the committer run and the broker state is
+// recovered, but there is no watcher, control loop or worker.
+func (f *fixture) manual() *Source {
+	f.t.Helper()
+	s, err := New(f.config(), f.nc, f.js)
+	must(f.t, err)
+	s.ix, err = index.Open(IndexPath(s.cfg.DataDir, s.cfg.Folder))
+	must(f.t, err)
+	f.t.Cleanup(func() { s.ix.Close() })
+	f.t.Cleanup(s.startPipeline(context.Background())) // runs before the index closes
+	_, err = s.recover(context.Background())
+	must(f.t, err)
+	return s
 }
 
 // stop cancels the source and checks that Run returns nil promptly.

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/jetsync/jetsync/pkg/index"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -18,16 +17,8 @@ import (
 func TestTombstonesCoverEntriesAckedInSameStep(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	s, err := New(f.config(), f.nc, f.js)
-	must(t, err)
+	s := f.manual()
 	ctx := context.Background()
-	s.ix, err = index.Open(IndexPath(s.cfg.DataDir, s.cfg.Folder))
-	must(t, err)
-	defer s.ix.Close()
-	stop := s.startPipeline(ctx)
-	defer stop()
-	_, err = s.recover(ctx)
-	must(t, err)
 	for round := range 5 {
 		d := filepath.Join(f.root, "d")
 		must(t, os.MkdirAll(d, 0o755))
