@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -192,5 +193,33 @@ func TestApplyDirUnderSymlinkedParent(t *testing.T) {
 	fi, err := os.Lstat(filepath.Join(dir, "a", "d"))
 	if err != nil || !fi.IsDir() {
 		t.Errorf("a/d: %v, %v", fi, err)
+	}
+}
+
+// TestApplyReportsDirsToSync: every apply that adds, replaces or removes
+// a directory entry names the directory, which the caller must sync before
+// it counts the change as durable; one that changes nothing names none.
+func TestApplyReportsDirsToSync(t *testing.T) {
+	a, s, _ := newApplier(t)
+	data := []byte("content")
+	recs := []struct {
+		rec  *wire.Record
+		want []string
+	}{
+		{&wire.Record{Path: "d", Type: wire.Dir, Mode: 0o755}, []string{""}},
+		{&wire.Record{Path: "d", Type: wire.Dir, Mode: 0o755}, nil},
+		{s.fileRecord("d/f", randomData(100<<10, 3)), []string{"d"}},
+		{&wire.Record{Path: "d/small", Type: wire.File, Mode: 0o644, Size: int64(len(data)), Hash: wire.Sum(data),
+			Data: wire.EncodeChunk(nil, data, false)}, []string{"d"}},
+		{&wire.Record{Path: "d/l", Type: wire.Symlink, Target: "f"}, []string{"d"}},
+		{&wire.Record{Path: "d/f", Type: wire.Deleted}, []string{"d"}},
+		{&wire.Record{Path: "d/f", Type: wire.Deleted}, nil},
+		{&wire.Record{Path: "d", Type: wire.Deleted}, []string{""}},
+	}
+	for i, c := range recs {
+		res := mustApply(t, a, c.rec)
+		if !slices.Equal(res.SyncDirs, c.want) {
+			t.Errorf("%d: %s %s: SyncDirs %q, want %q", i, c.rec.Type, c.rec.Path, res.SyncDirs, c.want)
+		}
 	}
 }
