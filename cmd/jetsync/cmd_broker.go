@@ -10,9 +10,11 @@ func cmdBroker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
 	var lf logFlags
 	var bf brokerFlags
+	var mf memoryFlags
 	data := fs.String("data", "", "state directory (the JetStream store lives in DATA/broker)")
 	lf.register(fs)
 	bf.register(fs, "127.0.0.1:4222")
+	mf.register(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -23,12 +25,19 @@ func cmdBroker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	gov, err := mf.governor(log)
+	if err != nil {
+		return err
+	}
 	b, err := bf.start(filepath.Join(*data, "broker"), log)
 	if err != nil {
 		return err
 	}
 	defer b.Shutdown()
 	log.Info("broker ready", "url", b.ClientURL(), "monitoring", b.MonitorURL())
+	if err := gov.run(ctx); err != nil {
+		return err
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil

@@ -34,10 +34,12 @@ func cmdReplica(ctx context.Context, args []string) error {
 	var lf logFlags
 	var rf replicaFlags
 	var cf connFlags
+	var mf memoryFlags
 	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on, e.g. 127.0.0.1:9465")
 	lf.register(fs)
 	rf.register(fs)
 	cf.register(fs)
+	mf.register(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -51,6 +53,10 @@ func cmdReplica(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = log
+	gov, err := mf.governor(log)
+	if err != nil {
+		return err
+	}
 	nc, js, err := cf.dial("jetsync replica "+cfg.Folder, log)
 	if err != nil {
 		return err
@@ -60,5 +66,5 @@ func cmdReplica(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return runServing(ctx, *metrics, reg, log, rep.Run)
+	return runServing(ctx, *metrics, reg, log, gov.run, rep.Run)
 }

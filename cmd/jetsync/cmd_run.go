@@ -25,6 +25,7 @@ var errOnceDone = errors.New("in sync")
 func cmdRun(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var lf logFlags
+	var mf memoryFlags
 	data := fs.String("data", "", "state directory (default: one per SRC/DST pair under the user's state directory)")
 	once := fs.Bool("once", false, "exit 0 as soon as DST equals SRC")
 	folder := fs.String("folder", "default", "folder name")
@@ -33,6 +34,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	syncAlways := fs.Bool("sync-always", false, "fsync every broker write")
 	allowEmpty := fs.Bool("allow-empty-root", false, "publish deletes when SRC is found empty (by default taken for an unmounted volume and refused)")
 	lf.register(fs)
+	mf.register(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -55,6 +57,10 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	gov, err := mf.governor(log)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	b, err := broker.Start(broker.Config{DataDir: filepath.Join(*data, "broker"), SyncAlways: *syncAlways,
 		Logger: blog.With("component", "broker")})
@@ -63,9 +69,9 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	defer b.Shutdown()
 	sc := source.Config{Folder: *folder, Root: src, DataDir: *data, ScanInterval: orNever(*scan), Logger: log, Registry: reg,
-		AllowEmptyRoot: *allowEmpty}
+		AllowEmptyRoot: *allowEmpty, NoCompress: true} // nothing crosses a network
 	rc := replica.Config{Folder: *folder, Root: dst, DataDir: *data, ID: "local", Logger: log, Registry: reg}
-	return runPair(ctx, b, sc, rc, *once, *metrics, reg)
+	return runPair(ctx, b, sc, rc, *once, *metrics, reg, gov)
 }
 
 // checkRunDirs resolves SRC and DST and refuses layouts that would feed
@@ -97,7 +103,8 @@ func defaultRunData(src, dst string) string {
 	return filepath.Join(base, "jetsync", "run-"+hex.EncodeToString(sum[:8]))
 }
 
-func runPair(ctx context.Context, b *broker.Broker, sc source.Config, rc replica.Config, once bool, metrics string, reg *prometheus.Registry) error {
+func runPair(ctx context.Context, b *broker.Broker, sc source.Config, rc replica.Config, once bool, metrics string,
+	reg *prometheus.Registry, gov *memoryGovernor) error {
 	snc, sjs, err := bus.Connect(bus.ConnectOptions{Name: "jetsync source", Extra: b.ConnectOptions(), Logger: sc.Logger})
 	if err != nil {
 		return err
@@ -117,7 +124,7 @@ func runPair(ctx context.Context, b *broker.Broker, sc source.Config, rc replica
 		return err
 	}
 	p := &pairProgress{src: src, rep: rep, js: rjs, folder: sc.Folder, once: once, log: sc.Logger}
-	err = runServing(ctx, metrics, reg, sc.Logger, src.Run, rep.Run, p.run)
+	err = runServing(ctx, metrics, reg, sc.Logger, gov.run, src.Run, rep.Run, p.run)
 	if errors.Is(err, errOnceDone) {
 		return nil
 	}

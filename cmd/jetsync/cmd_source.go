@@ -60,11 +60,13 @@ func cmdSource(ctx context.Context, args []string) error {
 	var sf sourceFlags
 	var cf connFlags
 	var bf brokerFlags
+	var mf memoryFlags
 	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on, e.g. 127.0.0.1:9464")
 	lf.register(fs)
 	sf.register(fs)
 	cf.register(fs)
 	bf.register(fs, "")
+	mf.register(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -78,6 +80,10 @@ func cmdSource(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = log
+	gov, err := mf.governor(log)
+	if err != nil {
+		return err
+	}
 	if (cf.url == "") == (bf.listen == "") {
 		return usagef("give exactly one of --nats URL (external broker) or --listen ADDR (embedded broker)")
 	}
@@ -93,10 +99,11 @@ func cmdSource(ctx context.Context, args []string) error {
 	} else if opts.Token, err = cf.token(); err != nil {
 		return err
 	}
-	return runSource(ctx, cfg, opts, *metrics, reg)
+	return runSource(ctx, cfg, opts, *metrics, reg, gov)
 }
 
-func runSource(ctx context.Context, cfg source.Config, opts bus.ConnectOptions, metrics string, reg *prometheus.Registry) error {
+func runSource(ctx context.Context, cfg source.Config, opts bus.ConnectOptions, metrics string, reg *prometheus.Registry,
+	gov *memoryGovernor) error {
 	nc, js, err := bus.Connect(opts)
 	if err != nil {
 		return err
@@ -106,5 +113,5 @@ func runSource(ctx context.Context, cfg source.Config, opts bus.ConnectOptions, 
 	if err != nil {
 		return err
 	}
-	return runServing(ctx, metrics, reg, cfg.Logger, src.Run)
+	return runServing(ctx, metrics, reg, cfg.Logger, gov.run, src.Run)
 }

@@ -41,9 +41,14 @@ func realMain(args []string) int {
 		if c.name != args[0] {
 			continue
 		}
+		stopPprof, err := startPprof()
+		if err != nil {
+			return exitCode(c.name, err)
+		}
+		defer stopPprof()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		err := c.run(ctx, args[1:])
+		err = c.run(ctx, args[1:])
 		return exitCode(c.name, err)
 	}
 	fmt.Fprintf(os.Stderr, "jetsync: unknown command %q\n\n", args[0])
