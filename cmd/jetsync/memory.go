@@ -24,17 +24,25 @@ import (
 // doubled) those buffers count as live and the heap keeps doubling while
 // data flows: hundreds of MiB for a few large files. A soft limit makes the
 // collector run before that; collecting more often is the price, so auto
-// raises the limit while collecting costs more than a small share of the
+// uses a higher limit while collecting costs more than a small share of the
 // CPU.
 const (
 	// defaultMemoryLimit is the soft limit of --memory-limit auto while
-	// collecting stays cheap.
+	// collecting stays cheap, busyMemoryLimit the one while it does not: on
+	// two CPUs a bulk transfer of large files at about 100 MiB/s makes the
+	// collector take 20% of the CPU at 96 MiB and 2-7% at 256 MiB.
 	defaultMemoryLimit = 96 << 20
+	busyMemoryLimit    = 256 << 20
 	memoryTick         = 500 * time.Millisecond
 	// raiseGCShare is the share of the CPU spent collecting, over raiseAfter
-	// ticks in a row (one second), at which auto raises the limit by a quarter.
+	// ticks in a row (one second), at which auto raises the limit to
+	// busyMemoryLimit.
 	raiseGCShare = 0.05
 	raiseAfter   = 2
+	// starvedGCShare is the share of the CPU spent collecting that, with a
+	// live heap above the limit, shows the heap has outgrown the limit: the
+	// collector runs without pause (Go caps it at half the CPU).
+	starvedGCShare = 0.3
 	// lowerGCShare is the share below which, for lowerAfter ticks in a
 	// row (30 seconds), auto lowers a raised limit by a fifth.
 	lowerGCShare = 0.03
@@ -52,7 +60,8 @@ type memoryFlags struct{ value string }
 
 func (m *memoryFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.value, "memory-limit", "auto", "soft limit on the process's memory: a size such as 512MiB, "+
-		"auto (96MiB, raised while collecting garbage takes over 5% of the CPU; GOMEMLIMIT replaces it when set) or off (Go's default)")
+		"auto (96MiB, 256MiB while collecting garbage takes over 5% of the CPU, more for a live heap that outgrows that; "+
+		"GOMEMLIMIT replaces it when set) or off (Go's default)")
 }
 
 // governor returns the memory governor --memory-limit asks for.
@@ -126,7 +135,6 @@ type memSample struct {
 	// gcCPU and totalCPU are the CPU seconds spent collecting and the CPU
 	// seconds available to the process (GOMAXPROCS × time) since it started.
 	gcCPU, totalCPU float64
-	gogc            int64 // GOGC, -1 when off
 }
 
 // memDecision is the governor's response to a sample.
@@ -176,7 +184,7 @@ func (g *memoryGovernor) step(s memSample) memDecision {
 		if dt := s.totalCPU - prev.totalCPU; dt > 0 {
 			gcShare = (s.gcCPU - prev.gcCPU) / dt
 		}
-		d.limit = g.adapt(s, gcShare)
+		d.limit = g.adapt(int64(s.live), gcShare)
 	}
 	if s.allocs-prev.allocs >= busyAlloc {
 		g.busy, g.quiet = true, 0
@@ -190,25 +198,36 @@ func (g *memoryGovernor) step(s memSample) memDecision {
 	return d
 }
 
-// adapt returns a new limit, or 0 to keep the current one. Collecting that
-// takes raiseGCShare of the CPU for raiseAfter ticks means the limit is too
-// tight for the work at hand (many large files in flight, or a live heap
-// that has outgrown it): the limit grows by a quarter, and to at least 1.5
-// times the live heap. That helps only while the limit is what starts
-// collections: once it exceeds the heap GOGC alone would allow, GOGC
-// decides and a higher limit changes nothing, so it stops growing there.
-// Once collecting has been cheap for lowerAfter ticks a raised limit
+// adapt returns a new limit, or 0 to keep the current one.
+//
+// Collecting that takes raiseGCShare of the CPU for raiseAfter ticks means
+// the limit is too tight for the work at hand, typically large files in
+// flight: the limit becomes busyMemoryLimit at once, since creeping up
+// costs a storm of collections per step. It goes no higher for that reason:
+// under the limit the broker's dead blocks awaiting collection fill
+// whatever room it leaves and count as live, so neither the live heap nor
+// the cost of collecting tells when more room stops helping.
+//
+// A live heap above the limit while the collector is starved is another
+// matter: the heap itself has outgrown the limit (a large index), and the
+// limit becomes 1.5 times the live heap.
+//
+// Once collecting has been cheap for lowerAfter ticks, a raised limit
 // shrinks by a fifth, never below the floor nor below 1.5 times the live
 // heap, so that an idle daemon with a large index does not starve its
 // collector.
-func (g *memoryGovernor) adapt(s memSample, gcShare float64) int64 {
-	live := int64(s.live)
-	g.over = countIf(gcShare >= raiseGCShare && g.limit < gogcHeap(live, s.gogc), g.over)
+func (g *memoryGovernor) adapt(live int64, gcShare float64) int64 {
+	outgrown := live > g.limit && gcShare >= starvedGCShare
+	costly := gcShare >= raiseGCShare && g.limit < busyMemoryLimit
+	g.over = countIf(outgrown || costly, g.over)
 	g.under = countIf(g.limit > g.floor && gcShare < lowerGCShare, g.under)
 	switch {
-	case g.over >= raiseAfter:
+	case g.over >= raiseAfter && outgrown:
 		g.over, g.under = 0, 0
-		return max(g.limit+g.limit/4, live+live/2)
+		return live + live/2
+	case g.over >= raiseAfter && costly:
+		g.over, g.under = 0, 0
+		return busyMemoryLimit
 	case g.under >= lowerAfter:
 		g.under = 0
 		if l := max(g.floor, live+live/2, g.limit-g.limit/5); l < g.limit {
@@ -216,15 +235,6 @@ func (g *memoryGovernor) adapt(s memSample, gcShare float64) int64 {
 		}
 	}
 	return 0
-}
-
-// gogcHeap is the heap size at which GOGC would start a collection given
-// the live heap; with GOGC=off only the limit starts one.
-func gogcHeap(live, gogc int64) int64 {
-	if gogc < 0 {
-		return math.MaxInt64
-	}
-	return live + live*gogc/100
 }
 
 func countIf(cond bool, n int) int {
@@ -239,7 +249,6 @@ var memMetrics = []string{
 	"/gc/heap/allocs:bytes",
 	"/cpu/classes/gc/total:cpu-seconds",
 	"/cpu/classes/total:cpu-seconds",
-	"/gc/gogc:percent",
 }
 
 func readMemSample() memSample {
@@ -249,7 +258,7 @@ func readMemSample() memSample {
 	}
 	metrics.Read(s)
 	return memSample{live: s[0].Value.Uint64(), allocs: s[1].Value.Uint64(),
-		gcCPU: s[2].Value.Float64(), totalCPU: s[3].Value.Float64(), gogc: int64(s[4].Value.Uint64())}
+		gcCPU: s[2].Value.Float64(), totalCPU: s[3].Value.Float64()}
 }
 
 // reclaimMemory returns freed memory to the operating system. Buffers of the

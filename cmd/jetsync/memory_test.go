@@ -66,7 +66,6 @@ func ticks(g *memoryGovernor, n int, live, alloc uint64, gcShare float64) []memD
 	for i := range out {
 		s := g.last
 		s.live = live
-		s.gogc = 100
 		s.allocs += alloc
 		s.totalCPU += 2
 		s.gcCPU += 2 * gcShare
@@ -101,37 +100,43 @@ func TestGovernorTradesMemoryForCollectionTime(t *testing.T) {
 	if l := limits(ticks(g, 1, 90*mib, 300*mib, 0.02)); len(l) != 0 {
 		t.Fatalf("raised to %v after a single costly tick", l)
 	}
-	// Costly collection: a quarter more per raiseAfter ticks.
-	if l := limits(ticks(g, 2*raiseAfter, 70*mib, 300*mib, 0.3)); len(l) != 2 || l[0] != 120*mib || l[1] != 150*mib {
-		t.Fatalf("limits %v, want 120MiB then 150MiB", l)
+	// Costly collection: the busy limit after raiseAfter ticks, and no
+	// higher however costly collecting stays.
+	l := limits(ticks(g, 20*raiseAfter, 110*mib, 300*mib, 0.2))
+	if len(l) != 1 || l[0] != busyMemoryLimit {
+		t.Fatalf("limits %v MiB, want %d", mibs(l), busyMemoryLimit/mib)
 	}
-	// Above the heap GOGC allows (twice the live heap) the limit no longer
-	// starts collections, and raising it would not make them cheaper.
-	if l := limits(ticks(g, 10, 70*mib, 300*mib, 0.3)); len(l) != 0 {
-		t.Fatalf("raised to %v past the heap GOGC allows", l)
-	}
-	// A live heap that has outgrown the limit gets 1.5 times its size.
+	// A live heap above the limit with the collector starved has outgrown
+	// the limit: 1.5 times the live heap.
 	if l := limits(ticks(g, raiseAfter, 400*mib, 300*mib, 0.5)); len(l) != 1 || l[0] != 600*mib {
-		t.Fatalf("limits %v, want 600MiB", l)
+		t.Fatalf("limits %v MiB, want 600", mibs(l))
 	}
 	// Cheap again: down by a fifth per lowerAfter ticks, but never below
 	// 1.5 times the live heap.
 	if l := limits(ticks(g, lowerAfter-1, 300*mib, 1*mib, 0.01)); len(l) != 0 {
-		t.Fatalf("lowered to %v too early", l)
+		t.Fatalf("lowered to %v MiB too early", mibs(l))
 	}
 	if l := limits(ticks(g, 3*lowerAfter, 300*mib, 1*mib, 0.01)); len(l) != 2 || l[0] != 480*mib || l[1] != 450*mib {
-		t.Fatalf("limits %v, want 480MiB then 450MiB and no lower", l)
+		t.Fatalf("limits %v MiB, want 480 then 450 and no lower", mibs(l))
 	}
 	// After the heap shrinks the limit returns to the floor.
-	l := limits(ticks(g, 20*lowerAfter, 10*mib, 1*mib, 0))
+	l = limits(ticks(g, 20*lowerAfter, 10*mib, 1*mib, 0))
 	if len(l) == 0 || l[len(l)-1] != 96*mib || g.limit != 96*mib {
-		t.Fatalf("limits %v, want the floor at last", l)
+		t.Fatalf("limits %v MiB, want the floor at last", mibs(l))
 	}
 	// A static limit never moves.
 	s := &memoryGovernor{floor: 96 * mib, limit: 96 * mib}
 	if l := limits(ticks(s, 10, 400*mib, 300*mib, 0.5)); len(l) != 0 {
-		t.Fatalf("static limit changed to %v", l)
+		t.Fatalf("static limit changed to %v MiB", mibs(l))
 	}
+}
+
+func mibs(l []int64) []int64 {
+	out := make([]int64, len(l))
+	for i, n := range l {
+		out[i] = n >> 20
+	}
+	return out
 }
 
 func TestGovernorReclaimsOnceAfterABusyPeriod(t *testing.T) {
