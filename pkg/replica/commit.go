@@ -40,6 +40,9 @@ func (p *pipeline) takeDone() []*item {
 	}
 	done := p.inflight[:n:n]
 	p.inflight = p.inflight[n:]
+	if n > 0 {
+		p.cond.Broadcast() // the dispatcher may wait for room (waitRoom)
+	}
 	return done
 }
 

@@ -2,7 +2,6 @@ package replica
 
 import (
 	"context"
-	"hash/maphash"
 	"sync"
 	"time"
 
@@ -26,10 +25,27 @@ type item struct {
 	// deferred: held back until the reconcile's state is whole (see
 	// deferStale); only its path is recorded as seen.
 	deferred bool
+	// scheduled: handed to the workers through schedule (not applied by
+	// the dispatcher itself), so finishing it releases its path.
+	scheduled bool
 }
 
+// Bounds of the pipeline. A record waits in the dispatcher while
+// maxRunning records are dispatched and unfinished, or while maxInflight
+// records are not yet committed: finished records stay in memory until
+// every record before them has finished (a big file holds the position
+// back, not the files after it).
+// (Variables so that tests can make them small.)
+var (
+	maxRunning  = 1024
+	maxInflight = 16384
+)
+
 // pipeline is one session's machinery: the in-order list of records in
-// flight, the per-path worker queues, and the position it commits.
+// flight, the queue of records ready to apply, and the position it
+// commits. Records of one path are applied one at a time, in stream order;
+// records of different paths in any order and in parallel, so a slow big
+// file holds up only later records of its own path.
 type pipeline struct {
 	r       *Replica
 	stream  jetstream.Stream
@@ -43,14 +59,19 @@ type pipeline struct {
 	// pos.CaughtUp but not throttled: pos.CaughtUp is persisted at most
 	// every caughtUpEvery, which may be longer than the tombstone TTL.
 	liveCaughtUp int64
-	queues       []chan *item
-	seed         maphash.Seed
+	workers      int
 
 	mu       sync.Mutex
 	cond     *sync.Cond
 	inflight []*item // in stream order
 	running  int     // dispatched, not finished
 	lastSeen uint64
+	// ready holds scheduled records whose path has no record being
+	// applied; busy maps each path with a scheduled, unfinished record to
+	// the records of that path waiting behind it, in stream order.
+	ready  []*item
+	busy   map[string][]*item
+	closed bool // no more records will be scheduled
 
 	caughtUp    bool // dispatcher goroutine only
 	reconciling bool
@@ -70,27 +91,74 @@ type pipeline struct {
 
 func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch uint64) *pipeline {
 	p := &pipeline{r: r, stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
-		seed: maphash.MakeSeed(), maxEpoch: metaEpoch, lastSeen: pos.Cursor}
+		maxEpoch: metaEpoch, lastSeen: pos.Cursor, workers: r.cfg.Workers, busy: make(map[string][]*item)}
 	p.cond = sync.NewCond(&p.mu)
 	p.applier = &apply.Applier{Root: r.root, Local: r.store,
 		Content: brokerContent{stream: stream, folder: r.cfg.Folder}}
-	p.queues = make([]chan *item, r.cfg.Workers)
-	for i := range p.queues {
-		p.queues[i] = make(chan *item, 64)
-	}
 	r.prog.setPosition(pos.Cursor)
 	r.prog.epoch.Store(pos.Epoch)
 	return p
 }
 
-func (p *pipeline) queueOf(path string) int {
-	return int(maphash.String(p.seed, path) % uint64(len(p.queues)))
+// closeQueue tells the workers that nothing more will be scheduled.
+func (p *pipeline) closeQueue() {
+	p.mu.Lock()
+	p.closed = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
 }
 
-func (p *pipeline) closeQueues() {
-	for _, q := range p.queues {
-		close(q)
+// schedule hands it to the workers: at once if no record of its path is
+// being applied, else after the ones before it.
+func (p *pipeline) schedule(it *item) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	it.scheduled = true
+	path := it.rec.Path
+	if waiting, ok := p.busy[path]; ok {
+		p.busy[path] = append(waiting, it)
+		return
 	}
+	p.busy[path] = nil
+	p.ready = append(p.ready, it)
+	p.cond.Broadcast()
+}
+
+// next waits for a ready record; nil once the queue is closed and empty
+// or ctx ends.
+func (p *pipeline) next(ctx context.Context) *item {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.ready) == 0 && !p.closed && ctx.Err() == nil {
+		p.cond.Wait()
+	}
+	if len(p.ready) == 0 || ctx.Err() != nil {
+		return nil
+	}
+	it := p.ready[0]
+	p.ready[0] = nil
+	p.ready = p.ready[1:]
+	return it
+}
+
+// waitRoom waits until the bounds let one more record in.
+func (p *pipeline) waitRoom(ctx context.Context) {
+	stop := p.wakeOnDone(ctx)
+	defer stop()
+	p.mu.Lock()
+	for (p.running >= maxRunning || len(p.inflight) >= maxInflight) && ctx.Err() == nil {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
+}
+
+// wakeOnDone wakes every waiter on p.cond when ctx ends.
+func (p *pipeline) wakeOnDone(ctx context.Context) func() bool {
+	return context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
 }
 
 func (p *pipeline) enqueue(seq uint64, rec *wire.Record) *item {
@@ -103,11 +171,25 @@ func (p *pipeline) enqueue(seq uint64, rec *wire.Record) *item {
 	return it
 }
 
-// finish marks it done and wakes whoever waits for the pipeline to drain.
+// finish marks it done, schedules the next record of its path and wakes
+// whoever waits for the pipeline to drain or for room.
 func (p *pipeline) finish(it *item) {
 	p.mu.Lock()
 	it.done = true
 	p.running--
+	if it.rec != nil {
+		it.rec.Data = nil // applied: only the path and metadata are committed
+	}
+	if it.scheduled {
+		path := it.rec.Path
+		if waiting := p.busy[path]; len(waiting) > 0 {
+			p.ready = append(p.ready, waiting[0])
+			waiting[0] = nil
+			p.busy[path] = waiting[1:]
+		} else {
+			delete(p.busy, path)
+		}
+	}
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }
@@ -120,11 +202,7 @@ func (p *pipeline) inflightCount() int {
 
 // barrier waits until every dispatched record is finished.
 func (p *pipeline) barrier(ctx context.Context) {
-	stop := context.AfterFunc(ctx, func() {
-		p.mu.Lock()
-		p.cond.Broadcast()
-		p.mu.Unlock()
-	})
+	stop := p.wakeOnDone(ctx)
 	defer stop()
 	p.mu.Lock()
 	for p.running > 0 && ctx.Err() == nil {
@@ -133,10 +211,15 @@ func (p *pipeline) barrier(ctx context.Context) {
 	p.mu.Unlock()
 }
 
-func (p *pipeline) worker(ctx context.Context, q <-chan *item) {
-	for it := range q {
-		if ctx.Err() != nil {
-			continue // leave it unfinished: not applied, not committed
+// worker applies ready records until the queue is closed or ctx ends; a
+// record left when ctx ends stays unfinished: not applied, not committed.
+func (p *pipeline) worker(ctx context.Context) {
+	stop := p.wakeOnDone(ctx)
+	defer stop()
+	for {
+		it := p.next(ctx)
+		if it == nil {
+			return
 		}
 		p.applyItem(ctx, it)
 	}

@@ -164,11 +164,11 @@ func (p *pipeline) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	msgs := make(chan jetstream.Msg, 256)
 	g.Go(func() error { return pump(gctx, it, msgs) })
-	for i := range p.queues {
-		g.Go(func() error { p.worker(gctx, p.queues[i]); return nil })
+	for range p.workers {
+		g.Go(func() error { p.worker(gctx); return nil })
 	}
 	g.Go(func() error { return p.commitLoop(gctx) })
-	g.Go(func() error { defer p.closeQueues(); return p.dispatch(gctx, msgs) })
+	g.Go(func() error { defer p.closeQueue(); return p.dispatch(gctx, msgs) })
 	err = g.Wait()
 	it.Stop()
 	if cerr := p.commit(); cerr != nil && err == nil {
@@ -274,11 +274,8 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 		p.applyItem(ctx, p.enqueue(seq, rec))
 		return nil
 	}
-	it := p.enqueue(seq, rec)
-	select {
-	case p.queues[p.queueOf(rec.Path)] <- it:
-	case <-ctx.Done():
-	}
+	p.waitRoom(ctx)
+	p.schedule(p.enqueue(seq, rec))
 	return nil
 }
 
