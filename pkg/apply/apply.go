@@ -36,6 +36,10 @@ type Applier struct {
 	Content Content
 	Local   Local        // may be nil
 	Log     *slog.Logger // nil means slog.Default()
+	// Known, if set, returns the content hash of the regular file at
+	// path when the caller wrote it and fi shows it unchanged since; a
+	// file whose hash is known is not read to compare it with a record.
+	Known func(path string, fi fs.FileInfo) (wire.Hash, bool)
 }
 
 // Result tells what applying one record did.

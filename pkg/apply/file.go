@@ -7,9 +7,9 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
-	"github.com/zeebo/blake3"
 )
 
 func (a *Applier) applyFile(ctx context.Context, rec *wire.Record) (Result, error) {
@@ -47,6 +47,11 @@ func (a *Applier) sameContent(rec *wire.Record) (fs.FileInfo, bool, error) {
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != rec.Size {
 		return nil, false, nil
 	}
+	if a.Known != nil {
+		if h, ok := a.Known(rec.Path, fi); ok {
+			return fi, h == rec.Hash, nil
+		}
+	}
 	h, n, err := a.HashFile(rec.Path)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fsroot.ErrNotRegular) {
 		return nil, false, nil
@@ -77,7 +82,8 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result) 
 	src := a.newSource(rec.Path, res)
 	defer src.close()
 	src.prefetch(ctx, res.Chunks)
-	h := blake3.New()
+	h := chunk.NewHasher()
+	defer h.Stop()
 	for i, c := range res.Chunks {
 		data, err := src.chunk(ctx, i, c)
 		if err != nil {
@@ -88,7 +94,7 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result) 
 			return err
 		}
 	}
-	if got := wire.Hash(h.Sum(nil)); got != rec.Hash {
+	if got, _ := h.Sum(); got != rec.Hash {
 		return &fsroot.PathError{Op: "verify", Path: rec.Path,
 			Err: fmt.Errorf("%w: content hashes to %s, record says %s", wire.ErrCorrupt, got, rec.Hash)}
 	}

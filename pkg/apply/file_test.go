@@ -248,3 +248,44 @@ func TestApplyInline(t *testing.T) {
 	assertFile(t, dir, rec, data)
 	assertNoTemps(t, dir)
 }
+
+// A file whose hash the caller knows is compared by that hash, not read:
+// a known hash equal to the record's means nothing to write, a different
+// one means writing the record's content.
+func TestApplyKnownHash(t *testing.T) {
+	a, s, dir := newApplier(t)
+	data := randomData(5000, 9)
+	rec := s.fileRecord("f", data)
+	mustApply(t, a, rec)
+	// Same size, other bytes, same metadata: only a read would notice.
+	other := randomData(5000, 10)
+	if err := os.WriteFile(filepath.Join(dir, "f"), other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Join(dir, "f"), testTime, time.Unix(0, rec.MTime)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "f"), wire.FileMode(rec.Mode)); err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	known := rec.Hash
+	a.Known = func(path string, fi os.FileInfo) (wire.Hash, bool) {
+		asked = append(asked, path)
+		return known, fi.Size() == int64(len(other))
+	}
+	if res := mustApply(t, a, rec); res.Changed {
+		t.Fatalf("known equal hash: file rewritten (%+v)", res)
+	}
+	if got := readFile(t, dir, "f"); got != string(other) {
+		t.Fatal("known equal hash: content changed")
+	}
+	known = wire.Sum(other)
+	if res := mustApply(t, a, rec); !res.Changed {
+		t.Fatalf("known other hash: not rewritten (%+v)", res)
+	}
+	assertFile(t, dir, rec, data)
+	if !slices.Equal(asked, []string{"f", "f"}) {
+		t.Fatalf("Known asked for %q", asked)
+	}
+}

@@ -2,61 +2,63 @@ package apply
 
 import (
 	"context"
+	"os"
 	"sync"
 
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
-// prefetchWindow is how many chunks of one file are fetched ahead of the
-// writer. Each fetch is a broker round trip; overlapping them is what
-// makes a big file arrive at the link's speed rather than at one chunk per
-// round trip. It bounds the memory too: window × the largest chunk.
+// prefetchWindow is how many chunks of one file are obtained ahead of the
+// writer. A chunk from the broker is a round trip; one from a local file
+// is a read and a hash check. Overlapping them is what makes a big file
+// arrive at the link's speed rather than at one chunk per round trip, and
+// spreads the checks of reused chunks over the CPUs. It bounds the memory
+// too: window × the largest chunk.
 const prefetchWindow = 8
 
 type fetched struct {
-	data []byte
-	err  error
+	data  []byte
+	local bool    // read from a local file, not fetched
+	buf   *[]byte // bufPool buffer holding data, to give back
+	err   error
 }
 
-// prefetcher fetches the chunks of one file that no local file holds, in
-// order, at most prefetchWindow ahead of the chunk being written.
+// prefetcher obtains the chunks of one file in order, at most
+// prefetchWindow ahead of the chunk being written.
 type prefetcher struct {
-	results map[int]chan fetched // chunk index → its fetch
+	results []chan fetched // by chunk index
 	slots   chan struct{}
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	held    *[]byte // buffer of the result last taken, given back on the next take
 }
 
-// startPrefetch starts fetching the chunks of cs for which remote says so.
-// It returns nil when fewer than two chunks need fetching: one fetch has
+// startPrefetch starts obtaining the chunks of cs, each from a local file
+// when a (with a Local index) finds it there intact, else from
+// a.Content. It returns nil when cs has fewer than two chunks: one has
 // nothing to overlap with.
-func startPrefetch(ctx context.Context, content Content, cs []wire.ChunkRef, remote func(wire.ChunkRef) bool) *prefetcher {
-	var idx []int
-	for i, c := range cs {
-		if remote(c) {
-			idx = append(idx, i)
-		}
-	}
-	if len(idx) < 2 {
+func startPrefetch(ctx context.Context, a *Applier, cs []wire.ChunkRef) *prefetcher {
+	if len(cs) < 2 {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := &prefetcher{results: make(map[int]chan fetched, len(idx)), slots: make(chan struct{}, prefetchWindow), cancel: cancel}
-	for _, i := range idx {
+	p := &prefetcher{results: make([]chan fetched, len(cs)), slots: make(chan struct{}, prefetchWindow), cancel: cancel}
+	for i := range p.results {
 		p.results[i] = make(chan fetched, 1)
 	}
 	jobs := make(chan int)
-	for range min(prefetchWindow, len(idx)) {
+	for range min(prefetchWindow, len(cs)) {
 		p.wg.Go(func() {
+			lr := &localReader{a: a}
+			defer lr.close()
 			for i := range jobs {
-				data, err := fetch(ctx, content, cs[i])
-				p.results[i] <- fetched{data, err}
+				p.results[i] <- obtain(ctx, a, lr, cs[i])
 			}
 		})
 	}
 	p.wg.Go(func() {
 		defer close(jobs)
-		for _, i := range idx {
+		for i := range cs {
 			select {
 			case p.slots <- struct{}{}: // freed when the writer takes a result
 			case <-ctx.Done():
@@ -72,22 +74,40 @@ func startPrefetch(ctx context.Context, content Content, cs []wire.ChunkRef, rem
 	return p
 }
 
-// take returns the fetch of chunk i, waiting for it; ok is false if chunk
-// i was not prefetched.
+// obtain reads c from a local file if one holds it intact, else fetches
+// it; a local read is in a bufPool buffer that the result carries.
+func obtain(ctx context.Context, a *Applier, lr *localReader, c wire.ChunkRef) fetched {
+	buf := bufPool.Get().(*[]byte)
+	r := obtainInto(ctx, a, lr, c, *buf)
+	if r.local {
+		r.buf = buf
+	} else {
+		bufPool.Put(buf)
+	}
+	return r
+}
+
+// take returns chunk i, waiting for it; ok is false without a prefetcher.
+// The data stays valid until the next take or stop.
 func (p *prefetcher) take(ctx context.Context, i int) (r fetched, ok bool) {
 	if p == nil {
 		return fetched{}, false
 	}
-	ch, ok := p.results[i]
-	if !ok {
-		return fetched{}, false
-	}
+	p.release()
 	select {
-	case r = <-ch:
+	case r = <-p.results[i]:
 		<-p.slots
+		p.held = r.buf
 		return r, true
 	case <-ctx.Done():
 		return fetched{err: ctx.Err()}, true
+	}
+}
+
+func (p *prefetcher) release() {
+	if p.held != nil {
+		bufPool.Put(p.held)
+		p.held = nil
 	}
 }
 
@@ -98,4 +118,66 @@ func (p *prefetcher) stop() {
 	}
 	p.cancel() // result channels have room for one value: nothing else blocks
 	p.wg.Wait()
+	p.release()
+	for _, ch := range p.results {
+		select {
+		case r := <-ch:
+			if r.buf != nil {
+				bufPool.Put(r.buf)
+			}
+		default:
+		}
+	}
+}
+
+// localReader reads chunks from the local files the Local index points
+// to, keeping the last file open: consecutive chunks usually come from
+// the same one.
+type localReader struct {
+	a    *Applier
+	open string
+	f    *os.File
+}
+
+// read fills data with c from where the Local index says it is and
+// verifies it. Any failure just means fetching it instead.
+func (lr *localReader) read(c wire.ChunkRef, data []byte) ([]byte, bool) {
+	if lr.a.Local == nil {
+		return nil, false
+	}
+	path, off, ok := lr.a.Local.FindChunk(c.Hash)
+	if !ok || off < 0 {
+		return nil, false
+	}
+	log := lr.a.log()
+	if err := lr.readAt(path, off, data); err != nil {
+		log.Debug("local chunk unusable", "chunk", c.Hash, "file", path, "err", err)
+		return nil, false
+	}
+	if wire.Sum(data) != c.Hash {
+		log.Debug("local chunk stale", "chunk", c.Hash, "file", path)
+		return nil, false
+	}
+	return data, true
+}
+
+func (lr *localReader) readAt(path string, off int64, data []byte) error {
+	if path != lr.open {
+		lr.close()
+		f, err := lr.a.Root.Open(path)
+		if err != nil {
+			return err
+		}
+		lr.f, lr.open = f, path
+	}
+	_, err := lr.f.ReadAt(data, off)
+	return err
+}
+
+func (lr *localReader) close() {
+	if lr.f != nil {
+		lr.f.Close()
+		lr.f = nil
+	}
+	lr.open = ""
 }

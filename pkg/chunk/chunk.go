@@ -7,7 +7,6 @@ import (
 
 	cdc "github.com/PlakarKorp/go-cdc-chunkers"
 	_ "github.com/PlakarKorp/go-cdc-chunkers/chunkers/fastcdc" // registers "fastcdc"
-	"github.com/zeebo/blake3"
 
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -27,7 +26,7 @@ var opts = &cdc.ChunkerOpts{MinSize: MinSize, NormalSize: AvgSize, MaxSize: MaxS
 // concurrent use; keep one per goroutine.
 type Splitter struct {
 	c    *cdc.Chunker
-	file *blake3.Hasher
+	file *Hasher
 }
 
 // NewSplitter returns a Splitter.
@@ -36,7 +35,7 @@ func NewSplitter() (*Splitter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create chunker: %w", err)
 	}
-	return &Splitter{c: c, file: blake3.New()}, nil
+	return &Splitter{c: c, file: NewHasher()}, nil
 }
 
 // Split reads r to the end, calling fn for every chunk in order with its
@@ -45,12 +44,13 @@ func NewSplitter() (*Splitter, error) {
 func (s *Splitter) Split(r io.Reader, fn func(h wire.Hash, data []byte) error) (wire.Hash, int64, error) {
 	s.c.Reset(r)
 	s.file.Reset()
+	defer s.file.Stop()
 	var n int64
 	for {
 		data, err := s.c.Next()
 		if len(data) > 0 {
 			n += int64(len(data))
-			_, _ = s.file.Write(data)
+			s.file.Write(data)
 			if ferr := fn(wire.Sum(data), data); ferr != nil {
 				return wire.Hash{}, n, ferr
 			}
@@ -62,7 +62,6 @@ func (s *Splitter) Split(r io.Reader, fn func(h wire.Hash, data []byte) error) (
 			return wire.Hash{}, n, fmt.Errorf("read content: %w", err)
 		}
 	}
-	var sum wire.Hash
-	s.file.Sum(sum[:0])
+	sum, _ := s.file.Sum()
 	return sum, n, nil
 }

@@ -1,6 +1,7 @@
 package fsroot
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -295,4 +296,42 @@ func special(m fs.FileMode) uint32 {
 		b |= 0o1000
 	}
 	return b
+}
+
+// A temp file past writebackEvery has its writeback started on the way
+// (advice to the kernel); the content committed is still exactly what was
+// written, mixed Write and ReadFrom calls included.
+func TestBigTempCommitsExactly(t *testing.T) {
+	r, dir := newRoot(t)
+	tmp, err := r.CreateTemp("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tmp.Abort()
+	var want bytes.Buffer
+	piece := make([]byte, 1<<20+7)
+	for i := range 2*writebackEvery/len(piece) + 3 {
+		for j := range piece {
+			piece[j] = byte(i + j)
+		}
+		want.Write(piece)
+		if i%5 == 4 {
+			_, err = tmp.ReadFrom(bytes.NewReader(piece))
+		} else {
+			_, err = tmp.Write(piece)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tmp.flushed == 0 || tmp.written != int64(want.Len()) {
+		t.Errorf("written %d flushed %d of %d", tmp.written, tmp.flushed, want.Len())
+	}
+	if err := tmp.Commit(0o644, testTime); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "big"))
+	if err != nil || !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("big: %d bytes, %v; want %d bytes", len(got), err, want.Len())
+	}
 }

@@ -27,7 +27,14 @@ type Temp struct {
 	base      string // the temp file's name in dir
 	target    string
 	committed bool
+	written   int64 // bytes written so far
+	flushed   int64 // bytes handed to startWriteback so far
 }
+
+// writebackEvery is how many bytes a temp file accumulates before their
+// writeback is started: small files never reach it, big ones stream to
+// disk while they are assembled.
+const writebackEvery = 8 << 20
 
 // CreateTemp makes the parents of path real directories and creates a
 // fresh, empty temp file (mode 0600) next to it.
@@ -65,7 +72,16 @@ func (t *Temp) Write(p []byte) (int, error) {
 		return 0, &PathError{Op: "write", Path: t.target, Err: errTempDone}
 	}
 	n, err := t.f.Write(p)
+	t.wrote(n)
 	return n, wrap("write", t.target, err)
+}
+
+func (t *Temp) wrote(n int) {
+	t.written += int64(n)
+	if t.written-t.flushed >= writebackEvery {
+		startWriteback(t.f.Fd(), t.flushed, t.written-t.flushed)
+		t.flushed = t.written
+	}
 }
 
 // ReadFrom appends everything src yields to the temp file.
@@ -74,6 +90,7 @@ func (t *Temp) ReadFrom(src io.Reader) (int64, error) {
 		return 0, &PathError{Op: "write", Path: t.target, Err: errTempDone}
 	}
 	n, err := t.f.ReadFrom(src)
+	t.written += n
 	return n, wrap("write", t.target, err)
 }
 

@@ -51,6 +51,16 @@ func (p *pipeline) unchanged(rec *wire.Record) bool {
 	return err == nil && fingerprintOf(fi) == e.Disk
 }
 
+// knownHash is apply.Applier.Known: the hash recorded for a file this
+// replica wrote, as long as its fingerprint shows it untouched since.
+func (p *pipeline) knownHash(path string, fi fs.FileInfo) (wire.Hash, bool) {
+	e, err := p.r.store.applied(path)
+	if err != nil || e == nil || e.Type != wire.File || fingerprintOf(fi) != e.Disk {
+		return wire.Hash{}, false
+	}
+	return e.Hash, true
+}
+
 func (p *pipeline) entryFor(rec *wire.Record) *appliedEntry {
 	e := &appliedEntry{Type: rec.Type, Mode: rec.Mode, MTime: rec.MTime, Size: rec.Size,
 		Hash: rec.Hash, Target: rec.Target}
