@@ -102,11 +102,11 @@ func (p *pairProgress) initialLine() string {
 }
 
 func (p *pairProgress) printSynced(tty bool) {
-	rp := p.rep.Progress()
+	sp, rp := p.src.Progress(), p.rep.Progress()
 	el := time.Since(p.start)
-	msg := fmt.Sprintf("in sync: %d files, %s in %s (%s/s); fetched %s, reused %s locally",
+	msg := fmt.Sprintf("in sync: %d files, %s in %s (%s/s); published %s in %d records, fetched %s, reused %s locally",
 		rp.Files, human(rp.Bytes), el.Round(time.Millisecond), human(int64(float64(rp.Bytes)/max(el.Seconds(), 0.001))),
-		human(rp.Fetched), human(rp.Reused))
+		human(sp.PublishedBytes), sp.PublishedFiles, human(rp.Fetched), human(rp.Reused))
 	if tty {
 		fmt.Fprint(os.Stderr, "\r\x1b[K")
 	}

@@ -27,12 +27,21 @@ var (
 		zstd.WithDecoderMaxMemory(MaxChunkLen), zstd.WithDecoderMaxWindow(MaxChunkLen))
 )
 
+// Compression sampling: a chunk of at least sampleFrom bytes is first
+// tried on two pieces of samplePiece bytes (its start and its middle); if
+// they do not compress, neither is the chunk tried. Random data (media,
+// archives, encrypted files) then costs a sixteenth of a full attempt.
+const (
+	sampleFrom  = 16 << 10
+	samplePiece = 2 << 10
+)
+
 // EncodeChunk returns the payload for data, compressed with zstd when that
 // saves at least an eighth. The result is appended to dst[:0].
 func EncodeChunk(dst, data []byte, tryCompress bool) []byte {
 	dst = append(dst[:0], Version, CodecRaw)
 	dst = binary.AppendUvarint(dst, uint64(len(data)))
-	if tryCompress && len(data) >= 512 {
+	if tryCompress && len(data) >= 512 && mayCompress(data) {
 		hdr := len(dst)
 		out := encoder.EncodeAll(data, dst)
 		if len(out)-hdr < len(data)-len(data)/8 {
@@ -42,6 +51,20 @@ func EncodeChunk(dst, data []byte, tryCompress bool) []byte {
 		dst = out[:hdr]
 	}
 	return append(dst, data...)
+}
+
+// mayCompress reports whether data is worth a full compression attempt:
+// small data always is; larger data if a sample of it saves an eighth.
+func mayCompress(data []byte) bool {
+	if len(data) < sampleFrom {
+		return true
+	}
+	var sample [2 * samplePiece]byte
+	mid := len(data) / 2
+	copy(sample[:samplePiece], data[:samplePiece])
+	copy(sample[samplePiece:], data[mid:mid+samplePiece])
+	var out [2*samplePiece + 64]byte
+	return len(encoder.EncodeAll(sample[:], out[:0])) < len(sample)-len(sample)/8
 }
 
 // DecodeChunk decodes a chunk payload and verifies it against want.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"github.com/jetsync/jetsync/test/treegen"
 	"strings"
 	"testing"
 )
@@ -139,5 +140,34 @@ func TestModeBitsRoundTrip(t *testing.T) {
 		if got := ModeBits(FileMode(bits)); got != bits {
 			t.Errorf("ModeBits(FileMode(%o)) = %o", bits, got)
 		}
+	}
+}
+
+// Large chunks are sampled before a full compression attempt: random data
+// is stored raw without one, compressible data is still compressed, and a
+// chunk whose sampled parts are random stays raw even if the rest is not.
+func TestChunkCompressionSampling(t *testing.T) {
+	random := treegen.Random(64<<10, 1)
+	text := treegen.Text(64<<10, 2)
+	if mayCompress(random) {
+		t.Error("random 64 KiB: sample says compressible")
+	}
+	if !mayCompress(text) || !mayCompress(random[:sampleFrom-1]) {
+		t.Error("text, or a chunk too small to sample: not tried")
+	}
+	if p := EncodeChunk(nil, random, true); p[1] != CodecRaw {
+		t.Error("random chunk compressed")
+	}
+	if p := EncodeChunk(nil, text, true); p[1] != CodecZstd || len(p) > len(text)/2 {
+		t.Errorf("text chunk: codec %d, %d bytes", p[1], len(p))
+	}
+	// Random where the sample looks, text elsewhere: raw, and still exact.
+	mixed := append(append(append([]byte{}, random[:samplePiece]...), text[:32<<10-samplePiece]...), random[32<<10:]...)
+	p := EncodeChunk(nil, mixed, true)
+	if p[1] != CodecRaw {
+		t.Error("chunk with a random sample compressed")
+	}
+	if got, err := DecodeChunk(nil, p, Sum(mixed)); err != nil || !bytes.Equal(got, mixed) {
+		t.Fatalf("round trip: %v", err)
 	}
 }
