@@ -17,21 +17,78 @@ const manifestTag = 'M'
 // ManifestBlobChunks is how many chunk refs one blob holds at most.
 const ManifestBlobChunks = 16384
 
+// Manifest blob boundaries are content-defined: a blob ends after a chunk
+// whose hash has its low manifestBits(n) bits set (n is the list's
+// length), so an edit that adds, removes or changes chunks changes only
+// the blobs around it; with fixed-size blobs every blob after an inserted
+// chunk would change and be published again. A blob holds at least a
+// quarter of the average and at most ManifestBlobChunks refs.
+const (
+	minManifestBits = 8  // 256 refs (about 9 KB) per blob on average
+	maxManifestBits = 14 // 16,384 refs for lists of 16M chunks (1 TiB) and more
+	// targetManifestBlobs is the blob count the average aims at for long
+	// lists, which keeps a record's manifest list far below MaxRecordLen.
+	targetManifestBlobs = 1024
+)
+
+func manifestBits(n int) uint {
+	bits := uint(minManifestBits)
+	for bits < maxManifestBits && n>>bits > targetManifestBlobs {
+		bits++
+	}
+	return bits
+}
+
 // EncodeManifest splits a chunk list into blobs.
 func EncodeManifest(cs []ChunkRef) [][]byte {
-	var blobs [][]byte
-	for len(cs) > 0 {
-		n := min(len(cs), ManifestBlobChunks)
-		b := make([]byte, 0, 1+n*(32+3))
+	ends := manifestCuts(cs)
+	blobs := make([][]byte, 0, len(ends))
+	start := 0
+	for _, end := range ends {
+		part := cs[start:end]
+		b := make([]byte, 0, 1+len(part)*(32+3))
 		b = append(b, manifestTag)
-		for _, c := range cs[:n] {
+		for _, c := range part {
 			b = append(b, c.Hash[:]...)
 			b = binary.AppendUvarint(b, uint64(c.Size))
 		}
 		blobs = append(blobs, b)
-		cs = cs[n:]
+		start = end
 	}
 	return blobs
+}
+
+// manifestCuts returns where each blob of cs ends. Should the hashes not
+// be spread (one chunk repeated all along, as in a file of zeros, whose
+// hash may match the cut condition every time), it falls back to full
+// blobs of ManifestBlobChunks refs, so the blob count stays bounded.
+func manifestCuts(cs []ChunkRef) []int {
+	bits := manifestBits(len(cs))
+	mask := uint32(1)<<bits - 1
+	minRefs := 1 << (bits - 2)
+	var ends []int
+	start := 0
+	for i, c := range cs {
+		n := i + 1 - start
+		if n >= ManifestBlobChunks || (n >= minRefs && binary.LittleEndian.Uint32(c.Hash[:4])&mask == mask) {
+			ends = append(ends, i+1)
+			start = i + 1
+		}
+	}
+	if start < len(cs) {
+		ends = append(ends, len(cs))
+	}
+	fixed := (len(cs) + ManifestBlobChunks - 1) / ManifestBlobChunks
+	if len(ends) <= max(2*targetManifestBlobs, 2*fixed) {
+		return ends
+	}
+	ends = ends[:0]
+	for end := ManifestBlobChunks; ; end += ManifestBlobChunks {
+		if end >= len(cs) {
+			return append(ends, len(cs))
+		}
+		ends = append(ends, end)
+	}
 }
 
 // DecodeManifest parses one blob, appending its refs to dst.

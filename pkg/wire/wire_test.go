@@ -3,8 +3,10 @@ package wire
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"github.com/jetsync/jetsync/test/treegen"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -104,15 +106,16 @@ func TestChunkCodec(t *testing.T) {
 	}
 }
 
-func TestManifestRoundTrip(t *testing.T) {
-	var refs []ChunkRef
-	for i := range ManifestBlobChunks + 10 {
-		refs = append(refs, ChunkRef{Hash: Sum([]byte{byte(i), byte(i >> 8)}), Size: uint32(i%1000 + 1)})
+func manifestRefs(n int, seed uint32) []ChunkRef {
+	refs := make([]ChunkRef, n)
+	for i := range refs {
+		refs[i] = ChunkRef{Hash: Sum(binary.LittleEndian.AppendUint32([]byte{byte(seed)}, uint32(i))), Size: uint32(i%1000 + 1)}
 	}
-	blobs := EncodeManifest(refs)
-	if len(blobs) != 2 {
-		t.Fatalf("%d blobs", len(blobs))
-	}
+	return refs
+}
+
+func decodeBlobs(t *testing.T, blobs [][]byte) []ChunkRef {
+	t.Helper()
 	var got []ChunkRef
 	for _, b := range blobs {
 		var err error
@@ -120,8 +123,75 @@ func TestManifestRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(got) != len(refs) || got[len(got)-1] != refs[len(refs)-1] {
-		t.Fatal("manifest round trip differs")
+	return got
+}
+
+func TestManifestRoundTrip(t *testing.T) {
+	for _, n := range []int{1, 300, ManifestBlobChunks + 10, 300000} {
+		refs := manifestRefs(n, 1)
+		blobs := EncodeManifest(refs)
+		if got := decodeBlobs(t, blobs); !slices.Equal(got, refs) {
+			t.Fatalf("%d refs: round trip differs", n)
+		}
+		avg := 1 << manifestBits(n)
+		for i, b := range blobs {
+			if refs := len(decodeBlobs(t, [][]byte{b})); refs > ManifestBlobChunks || (i < len(blobs)-1 && refs < avg/4) {
+				t.Fatalf("%d refs: blob %d holds %d refs (average %d)", n, i, refs, avg)
+			}
+		}
+		if n >= 10*avg && (len(blobs) < n/avg/3 || len(blobs) > 3*n/avg) {
+			t.Errorf("%d refs: %d blobs, want about %d", n, len(blobs), n/avg)
+		}
+	}
+}
+
+// An edit in the middle of a long chunk list (a chunk replaced, inserted
+// or removed) changes only the blob or two around it.
+func TestManifestEditChangesFewBlobs(t *testing.T) {
+	refs := manifestRefs(4096, 2) // a 256 MiB file
+	before := map[string]bool{}
+	for _, b := range EncodeManifest(refs) {
+		before[string(b)] = true
+	}
+	edits := map[string][]ChunkRef{
+		"replace": slices.Concat(refs[:2000], manifestRefs(3, 3), refs[2003:]),
+		"insert":  slices.Concat(refs[:10], manifestRefs(1, 4), refs[10:]),
+		"remove":  slices.Concat(refs[:3000], refs[3002:]),
+	}
+	for name, edited := range edits {
+		blobs := EncodeManifest(edited)
+		changed := 0
+		for _, b := range blobs {
+			if !before[string(b)] {
+				changed++
+			}
+		}
+		if changed > 2 || len(blobs) < 4 {
+			t.Errorf("%s: %d of %d blobs changed", name, changed, len(blobs))
+		}
+		if got := decodeBlobs(t, blobs); !slices.Equal(got, edited) {
+			t.Errorf("%s: round trip differs", name)
+		}
+	}
+}
+
+// One chunk repeated all along (a file of zeros) may meet the cut
+// condition at every ref: the blob count must stay bounded anyway.
+func TestManifestRepeatedChunk(t *testing.T) {
+	var cut ChunkRef
+	for i := 0; ; i++ {
+		cut = ChunkRef{Hash: Sum([]byte{byte(i), byte(i >> 8), byte(i >> 16)}), Size: 256 << 10}
+		if mask := uint32(1)<<manifestBits(1<<20) - 1; binary.LittleEndian.Uint32(cut.Hash[:4])&mask == mask {
+			break
+		}
+	}
+	refs := slices.Repeat([]ChunkRef{cut}, 1<<20)
+	blobs := EncodeManifest(refs)
+	if want := (len(refs) + ManifestBlobChunks - 1) / ManifestBlobChunks; len(blobs) != want {
+		t.Errorf("%d blobs, want %d full ones", len(blobs), want)
+	}
+	if got := decodeBlobs(t, blobs); !slices.Equal(got, refs) {
+		t.Error("round trip differs")
 	}
 }
 
@@ -144,8 +214,7 @@ func TestModeBitsRoundTrip(t *testing.T) {
 }
 
 // Large chunks are sampled before a full compression attempt: random data
-// is stored raw without one, compressible data is still compressed, and a
-// chunk whose sampled parts are random stays raw even if the rest is not.
+// is stored raw without one, text and half-text chunks are compressed.
 func TestChunkCompressionSampling(t *testing.T) {
 	random := treegen.Random(64<<10, 1)
 	text := treegen.Text(64<<10, 2)
@@ -161,11 +230,11 @@ func TestChunkCompressionSampling(t *testing.T) {
 	if p := EncodeChunk(nil, text, true); p[1] != CodecZstd || len(p) > len(text)/2 {
 		t.Errorf("text chunk: codec %d, %d bytes", p[1], len(p))
 	}
-	// Random where the sample looks, text elsewhere: raw, and still exact.
-	mixed := append(append(append([]byte{}, random[:samplePiece]...), text[:32<<10-samplePiece]...), random[32<<10:]...)
+	// Half text, half random: sampled as compressible, and compressed.
+	mixed := append(append([]byte{}, text[:32<<10]...), random[32<<10:]...)
 	p := EncodeChunk(nil, mixed, true)
-	if p[1] != CodecRaw {
-		t.Error("chunk with a random sample compressed")
+	if p[1] != CodecZstd {
+		t.Error("half-text chunk not compressed")
 	}
 	if got, err := DecodeChunk(nil, p, Sum(mixed)); err != nil || !bytes.Equal(got, mixed) {
 		t.Fatalf("round trip: %v", err)
