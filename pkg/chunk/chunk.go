@@ -39,19 +39,32 @@ func NewSplitter() (*Splitter, error) {
 }
 
 // Split reads r to the end, calling fn for every chunk in order with its
-// hash. data is only valid during the call. It returns the hash of the
+// hash. data is only valid during the call. Past the first MiB, fn runs on
+// another goroutine (one call at a time, in order, all done when Split
+// returns), so that chunking goes on meanwhile. It returns the hash of the
 // whole stream and its length.
 func (s *Splitter) Split(r io.Reader, fn func(h wire.Hash, data []byte) error) (wire.Hash, int64, error) {
 	s.c.Reset(r)
 	s.file.Reset()
 	defer s.file.Stop()
+	var pipe *hashPipe // once the stream is big: chunk hashes and fn on other goroutines
+	defer func() { _ = pipe.finish() }()
 	var n int64
 	for {
 		data, err := s.c.Next()
 		if len(data) > 0 {
 			n += int64(len(data))
 			s.file.Write(data)
-			if ferr := fn(wire.Sum(data), data); ferr != nil {
+			if pipe == nil && n >= asyncAfter {
+				pipe = startHashPipe(fn)
+			}
+			var ferr error
+			if pipe != nil {
+				ferr = pipe.put(data)
+			} else {
+				ferr = fn(wire.Sum(data), data)
+			}
+			if ferr != nil {
 				return wire.Hash{}, n, ferr
 			}
 		}
@@ -61,6 +74,9 @@ func (s *Splitter) Split(r io.Reader, fn func(h wire.Hash, data []byte) error) (
 		if err != nil {
 			return wire.Hash{}, n, fmt.Errorf("read content: %w", err)
 		}
+	}
+	if err := pipe.finish(); err != nil {
+		return wire.Hash{}, n, err
 	}
 	sum, _ := s.file.Sum()
 	return sum, n, nil

@@ -2,6 +2,7 @@ package chunk
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"testing"
 
@@ -26,8 +27,8 @@ func split(t testing.TB, data []byte) ([]wire.ChunkRef, wire.Hash) {
 	var refs []wire.ChunkRef
 	var joined []byte
 	sum, n, err := s.Split(bytes.NewReader(data), func(h wire.Hash, d []byte) error {
-		if wire.Sum(d) != h {
-			t.Fatal("chunk hash mismatch")
+		if wire.Sum(d) != h { // fn may run on another goroutine: no Fatal
+			t.Error("chunk hash mismatch")
 		}
 		refs = append(refs, wire.ChunkRef{Hash: h, Size: uint32(len(d))})
 		joined = append(joined, d...)
@@ -51,6 +52,37 @@ func TestSplitBoundsAndRoundTrip(t *testing.T) {
 	}
 	if avg := (8 << 20) / len(refs); avg < AvgSize/2 || avg > AvgSize*2 {
 		t.Fatalf("average chunk %d bytes, want about %d", avg, AvgSize)
+	}
+}
+
+// An error from fn ends Split with that error, also past the first MiB
+// where fn runs on another goroutine, and fn is not called again.
+func TestSplitStopsOnCallbackError(t *testing.T) {
+	s, err := NewSplitter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stop here")
+	for _, failAt := range []int{3, 60} { // before and after the hand-over
+		calls, after := 0, 0
+		_, _, err := s.Split(bytes.NewReader(randomBytes(16<<20, 2)), func(wire.Hash, []byte) error {
+			calls++
+			if calls > failAt {
+				after++
+			}
+			if calls == failAt {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) || after != 0 {
+			t.Fatalf("fail at chunk %d: err %v, %d calls after the error", failAt, err, after)
+		}
+	}
+	// The Splitter still works afterwards.
+	refs, _ := split(t, randomBytes(3<<20, 3))
+	if len(refs) == 0 {
+		t.Fatal("no chunks")
 	}
 }
 
