@@ -66,7 +66,7 @@ func parseFlags(args []string) (config, error) {
 	var profiles, twobox, only string
 	fs.StringVar(&c.jetsync, "jetsync", "bin/jetsync", "jetsync binary (build it first: go build -o bin/jetsync ./cmd/jetsync)")
 	fs.StringVar(&c.work, "work", filepath.Join(os.TempDir(), "jetsync-bench"), "work directory: cached datasets, run directories, logs")
-	fs.StringVar(&profiles, "profiles", "small", "datasets for the initial sync: tiny, small, mixed, large (comma-separated)")
+	fs.StringVar(&profiles, "profiles", "small", "datasets for the initial sync: tiny, small, mixed, large, million (comma-separated)")
 	fs.StringVar(&twobox, "twobox", "mixed", "of -profiles, those also measured in the two-box shape (\"all\", or \"\" for none)")
 	fs.StringVar(&only, "only", strings.Join(allParts, ","), "parts to run: "+strings.Join(allParts, ",")+" (latency includes the burst)")
 	fs.IntVar(&c.reps, "reps", 1, "repetitions of each initial and two-box run; medians are reported")
