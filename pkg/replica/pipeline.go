@@ -143,10 +143,17 @@ func (p *pipeline) next(ctx context.Context) *item {
 
 // waitRoom waits until the bounds let one more record in.
 func (p *pipeline) waitRoom(ctx context.Context) {
+	full := func() bool { return p.running >= maxRunning || len(p.inflight) >= maxInflight }
+	p.mu.Lock()
+	if !full() {
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
 	stop := p.wakeOnDone(ctx)
 	defer stop()
 	p.mu.Lock()
-	for (p.running >= maxRunning || len(p.inflight) >= maxInflight) && ctx.Err() == nil {
+	for full() && ctx.Err() == nil {
 		p.cond.Wait()
 	}
 	p.mu.Unlock()
