@@ -252,6 +252,15 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 	if err == nil && wire.StateSubject(p.r.cfg.Folder, rec.Path) != m.Subject() {
 		err = fmt.Errorf("%w: path does not belong to its subject", wire.ErrMalformed)
 	}
+	if errors.Is(err, wire.ErrVersion) {
+		// A newer source's format: skipping it would lose the change, so
+		// the session stops before it (and retries with backoff) until
+		// this replica is upgraded. What came before it is applied and
+		// committed first.
+		p.barrier(ctx)
+		p.r.metrics.errors.WithLabelValues("version").Inc()
+		return fmt.Errorf("message %d on %s: %w; upgrade jetsync on this replica", seq, m.Subject(), err)
+	}
 	if err != nil {
 		p.r.badMessage(m.Subject(), err)
 		p.finish(p.enqueue(seq, nil))

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 
@@ -106,20 +107,42 @@ func BenchmarkEncodeRecord(b *testing.B) {
 			}
 		}
 	})
-}
-
-func BenchmarkDecodeRecord(b *testing.B) {
-	enc, err := EncodeRecord(benchRecord())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Run("file-4-chunks", func(b *testing.B) {
-		b.SetBytes(int64(len(enc)))
+	inline := inlineRecord()
+	b.Run("inline-16KiB", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := DecodeRecord(enc); err != nil {
+			if _, err := EncodeRecord(inline); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
+}
+
+// inlineRecord is a small file carried in its record: 16 KiB of text.
+func inlineRecord() *Record {
+	data := bytes.Repeat([]byte("sixteen bytes.\n "), 1024)
+	return &Record{Epoch: 3, Path: "projects/website/assets/notes-0042.txt", Type: File, Mode: 0o644,
+		MTime: 1700000000123456789, Time: 1700000001987654321, Size: int64(len(data)), Hash: Sum(data),
+		Data: EncodeChunk(nil, data, false)}
+}
+
+func BenchmarkDecodeRecord(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		rec  *Record
+	}{{"file-4-chunks", benchRecord()}, {"inline-16KiB", inlineRecord()}} {
+		enc, err := EncodeRecord(c.rec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(enc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeRecord(enc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -11,6 +11,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"v":1,"path":"../x","type":"deleted"}`))
 	f.Add([]byte(`{"v":1,"path_b64":"Li4v","type":"dir"}`))
 	f.Add([]byte(`{"v":1,"path":"s","type":"file","size":1,"hash":"` + Sum([]byte{0}).String() + `","data":"AQABAA=="}`))
+	f.Add([]byte(`{"v":2,"path":"s","type":"file","size":1,"hash":"` + Sum([]byte{0}).String() + "\"}\n\x01\x00\x01\x00"))
+	f.Add([]byte(`{"v":2,"path":"d","type":"dir"}` + "\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeRecord(b)
 		if err != nil {

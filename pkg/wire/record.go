@@ -8,8 +8,14 @@ import (
 	"unicode/utf8"
 )
 
-// Version is the version of every message this package writes.
+// Version is the version of the chunks, manifest blobs and folder meta
+// this package writes, and the oldest state record version it reads.
 const Version = 1
+
+// RecordVersion is the version of the state records this package writes.
+// Version 2 carries a small file's content as raw bytes after the JSON
+// object instead of base64 inside it; DecodeRecord reads both.
+const RecordVersion = 2
 
 const (
 	// MaxRecordLen bounds an encoded state record.
@@ -83,42 +89,65 @@ type recordJSON struct {
 	Hash     *Hash      `json:"hash,omitempty"`
 	Chunks   []ChunkRef `json:"chunks,omitempty"`
 	Manifest []ChunkRef `json:"manifest,omitempty"`
-	Data     []byte     `json:"data,omitempty"`
+	Data     []byte     `json:"data,omitempty"` // version 1 only
 	Target   string     `json:"target,omitempty"`
 	TargetB  []byte     `json:"target_b64,omitempty"`
 	Time     int64      `json:"time,omitempty"`
 }
 
-// EncodeRecord validates r and returns its wire form.
+// dataSep ends the JSON object of a version 2 record that carries
+// content; the content follows it. Compact JSON never contains a newline.
+const dataSep = '\n'
+
+// EncodeRecord validates r and returns its wire form: the JSON object,
+// then, for a file carried inline, a newline and its content payload.
 func EncodeRecord(r *Record) ([]byte, error) {
 	if err := r.Validate(); err != nil {
 		return nil, fmt.Errorf("encode record: %w", err)
 	}
-	j := recordJSON{V: Version, Epoch: r.Epoch, Type: r.Type, Mode: r.Mode, MTime: r.MTime,
-		Size: r.Size, Chunks: r.Chunks, Manifest: r.Manifest, Data: r.Data, Time: r.Time}
+	j := recordJSON{V: RecordVersion, Epoch: r.Epoch, Type: r.Type, Mode: r.Mode, MTime: r.MTime,
+		Size: r.Size, Chunks: r.Chunks, Manifest: r.Manifest, Time: r.Time}
 	j.Path, j.PathB = splitUTF8(r.Path)
 	j.Target, j.TargetB = splitUTF8(r.Target)
 	if r.Type == File {
 		h := r.Hash
 		j.Hash = &h
 	}
-	return json.Marshal(&j)
+	b, err := json.Marshal(&j)
+	if err != nil || r.Data == nil {
+		return b, err
+	}
+	out := make([]byte, 0, len(b)+1+len(r.Data))
+	out = append(append(append(out, b...), dataSep), r.Data...)
+	return out, nil
 }
 
-// DecodeRecord parses and validates a state record.
+// DecodeRecord parses and validates a state record of version 1 or 2.
+// The record's Data aliases b.
 func DecodeRecord(b []byte) (*Record, error) {
 	if len(b) > MaxRecordLen {
 		return nil, fmt.Errorf("%w: record of %d bytes", ErrMalformed, len(b))
 	}
+	obj, data, inline := bytes.Cut(b, []byte{dataSep})
 	var j recordJSON
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&j); err != nil {
+	if err := json.Unmarshal(obj, &j); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data", ErrMalformed)
-	}
-	if j.V != Version {
+	switch j.V {
+	case 1:
+		// Version 1 has the content in "data"; a newline is only
+		// whitespace there.
+		if len(bytes.TrimSpace(data)) > 0 {
+			return nil, fmt.Errorf("%w: trailing data", ErrMalformed)
+		}
+	case RecordVersion:
+		if j.Data != nil {
+			return nil, fmt.Errorf("%w: version %d record with a data field", ErrMalformed, j.V)
+		}
+		if inline {
+			j.Data = data
+		}
+	default:
 		return nil, fmt.Errorf("%w: %d", ErrVersion, j.V)
 	}
 	r := &Record{Epoch: j.Epoch, Type: j.Type, Mode: j.Mode, MTime: j.MTime, Size: j.Size,

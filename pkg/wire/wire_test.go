@@ -55,9 +55,47 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
+// A version 1 record, with its content base64 in "data", still decodes.
+func TestDecodeRecordVersion1(t *testing.T) {
+	data := []byte("hello")
+	payload := EncodeChunk(nil, data, false)
+	in := `{"v":1,"epoch":2,"path":"small","type":"file","mode":420,"size":5,"hash":"` + Sum(data).String() +
+		`","data":"` + base64.StdEncoding.EncodeToString(payload) + `"}` + "\n"
+	r, err := DecodeRecord([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Path != "small" || r.Epoch != 2 || !bytes.Equal(r.Data, payload) {
+		t.Fatalf("got %+v", r)
+	}
+	got, err := DecodeChunk(nil, r.Data, Sum(data))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("content %q, %v", got, err)
+	}
+}
+
+// Version 2 carries inline content raw after the JSON object.
+func TestEncodeRecordInlineIsRaw(t *testing.T) {
+	data := []byte("raw content")
+	b, err := EncodeRecord(&Record{Path: "s", Type: File, Size: int64(len(data)), Hash: Sum(data),
+		Data: EncodeChunk(nil, data, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(b, data) || bytes.Contains(b, []byte(`"data"`)) || !bytes.HasPrefix(b, []byte(`{"v":2,`)) {
+		t.Fatalf("encoded %q", b)
+	}
+}
+
 func TestDecodeRecordRejects(t *testing.T) {
 	cases := map[string]string{
-		"version":     `{"v":2,"path":"a","type":"dir"}`,
+		"version":     `{"v":3,"path":"a","type":"dir"}`,
+		"v2field":     `{"v":2,"path":"a","type":"file","size":1,"hash":"` + Sum(nil).String() + `","data":"AQAB"}`,
+		"v2dirdata":   `{"v":2,"path":"a","type":"dir"}` + "\n\x01\x00\x01x",
+		"v2empty":     `{"v":2,"path":"a","type":"file","size":1,"hash":"` + Sum(nil).String() + `"}` + "\n",
+		"v2size":      `{"v":2,"path":"a","type":"file","size":5,"hash":"` + Sum(nil).String() + `"}` + "\n\x01\x00\x01x",
+		"v2json":      `{"v":2,` + "\n" + `"path":"a","type":"dir"}`,
+		"v1trailing":  `{"v":1,"path":"a","type":"dir"}` + "\n\x01",
 		"traversal":   `{"v":1,"path":"../etc/passwd","type":"deleted"}`,
 		"absolute":    `{"v":1,"path":"/etc/passwd","type":"deleted"}`,
 		"type":        `{"v":1,"path":"a","type":"fifo"}`,
