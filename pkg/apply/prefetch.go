@@ -19,7 +19,7 @@ const prefetchWindow = 8
 type fetched struct {
 	data  []byte
 	local bool    // read from a local file, not fetched
-	buf   *[]byte // bufPool buffer holding data, to give back
+	buf   *[]byte // pooled buffer holding data, to give back (putBuf)
 	err   error
 }
 
@@ -74,19 +74,6 @@ func startPrefetch(ctx context.Context, a *Applier, cs []wire.ChunkRef) *prefetc
 	return p
 }
 
-// obtain reads c from a local file if one holds it intact, else fetches
-// it; a local read is in a bufPool buffer that the result carries.
-func obtain(ctx context.Context, a *Applier, lr *localReader, c wire.ChunkRef) fetched {
-	buf := bufPool.Get().(*[]byte)
-	r := obtainInto(ctx, a, lr, c, *buf)
-	if r.local {
-		r.buf = buf
-	} else {
-		bufPool.Put(buf)
-	}
-	return r
-}
-
 // take returns chunk i, waiting for it; ok is false without a prefetcher.
 // The data stays valid until the next take or stop.
 func (p *prefetcher) take(ctx context.Context, i int) (r fetched, ok bool) {
@@ -105,10 +92,8 @@ func (p *prefetcher) take(ctx context.Context, i int) (r fetched, ok bool) {
 }
 
 func (p *prefetcher) release() {
-	if p.held != nil {
-		bufPool.Put(p.held)
-		p.held = nil
-	}
+	putBuf(p.held)
+	p.held = nil
 }
 
 // stop cancels what is still in flight and waits for the fetchers.
@@ -122,9 +107,7 @@ func (p *prefetcher) stop() {
 	for _, ch := range p.results {
 		select {
 		case r := <-ch:
-			if r.buf != nil {
-				bufPool.Put(r.buf)
-			}
+			putBuf(r.buf)
 		default:
 		}
 	}
@@ -139,16 +122,18 @@ type localReader struct {
 	f    *os.File
 }
 
-// read fills data with c from where the Local index says it is and
-// verifies it. Any failure just means fetching it instead.
-func (lr *localReader) read(c wire.ChunkRef, data []byte) ([]byte, bool) {
+// find says where the Local index last saw c.
+func (lr *localReader) find(c wire.ChunkRef) (path string, off int64, ok bool) {
 	if lr.a.Local == nil {
-		return nil, false
+		return "", 0, false
 	}
-	path, off, ok := lr.a.Local.FindChunk(c.Hash)
-	if !ok || off < 0 {
-		return nil, false
-	}
+	path, off, ok = lr.a.Local.FindChunk(c.Hash)
+	return path, off, ok && off >= 0
+}
+
+// read fills data with c from path at off, where find saw it, and
+// verifies it. Any failure just means fetching it instead.
+func (lr *localReader) read(c wire.ChunkRef, path string, off int64, data []byte) ([]byte, bool) {
 	log := lr.a.log()
 	if err := lr.readAt(path, off, data); err != nil {
 		log.Debug("local chunk unusable", "chunk", c.Hash, "file", path, "err", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
 	"github.com/zeebo/blake3"
@@ -69,8 +70,8 @@ func (a *Applier) HashFile(path string) (wire.Hash, int64, error) {
 		return wire.Hash{}, 0, err
 	}
 	defer f.Close()
-	buf := bufPool.Get().(*[]byte)
-	defer bufPool.Put(buf)
+	buf := getBuf(chunk.MaxSize)
+	defer putBuf(buf)
 	h := blake3.New()
 	var n int64
 	for {

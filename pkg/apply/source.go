@@ -5,13 +5,31 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
-// bufPool holds chunk-sized buffers for reading local content and hashing
-// files, so parallel applies share a bounded set of them.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, wire.MaxChunkLen); return &b }}
+// bufPool holds buffers of the chunker's largest chunk, for reading local
+// content and hashing files, so parallel applies share a bounded set of
+// them. A chunk announced larger (the wire allows up to MaxChunkLen) gets
+// a buffer of its own.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, chunk.MaxSize); return &b }}
+
+// getBuf returns a buffer of at least n bytes; putBuf gives it back.
+func getBuf(n uint32) *[]byte {
+	if n > chunk.MaxSize {
+		b := make([]byte, n)
+		return &b
+	}
+	return bufPool.Get().(*[]byte)
+}
+
+func putBuf(b *[]byte) {
+	if b != nil && len(*b) == chunk.MaxSize {
+		bufPool.Put(b)
+	}
+}
 
 // source yields the chunks of one file, from local files when they hold
 // them, else from Content.
@@ -19,20 +37,20 @@ type source struct {
 	a     *Applier
 	path  string // the file being applied, for errors
 	res   *Result
-	buf   *[]byte
+	held  *[]byte // buffer of the chunk last returned without a prefetcher
 	local *localReader
 	pf    *prefetcher
 }
 
 func (a *Applier) newSource(path string, res *Result) *source {
-	return &source{a: a, path: path, res: res, buf: bufPool.Get().(*[]byte), local: &localReader{a: a}}
+	return &source{a: a, path: path, res: res, local: &localReader{a: a}}
 }
 
 func (s *source) close() {
 	s.pf.stop()
 	s.local.close()
-	bufPool.Put(s.buf)
-	s.buf = nil
+	putBuf(s.held)
+	s.held = nil
 }
 
 // prefetch starts obtaining cs ahead of chunk.
@@ -48,7 +66,9 @@ func (s *source) chunk(ctx context.Context, i int, c wire.ChunkRef) ([]byte, err
 	}
 	r, ok := s.pf.take(ctx, i)
 	if !ok {
-		r = obtainInto(ctx, s.a, s.local, c, *s.buf)
+		putBuf(s.held)
+		r = obtain(ctx, s.a, s.local, c)
+		s.held = r.buf
 	}
 	if r.err != nil {
 		return nil, &fsroot.PathError{Op: "fetch chunk for", Path: s.path, Err: r.err}
@@ -61,10 +81,16 @@ func (s *source) chunk(ctx context.Context, i int, c wire.ChunkRef) ([]byte, err
 	return r.data, nil
 }
 
-// obtainInto is obtain with the caller's buffer.
-func obtainInto(ctx context.Context, a *Applier, lr *localReader, c wire.ChunkRef, buf []byte) fetched {
-	if data, ok := lr.read(c, buf[:c.Size]); ok {
-		return fetched{data: data, local: true}
+// obtain reads c from a local file if one holds it intact, else fetches
+// it. A local read is in a pooled buffer that the result carries (buf),
+// which the caller gives back with putBuf once done with the data.
+func obtain(ctx context.Context, a *Applier, lr *localReader, c wire.ChunkRef) fetched {
+	if path, off, ok := lr.find(c); ok {
+		buf := getBuf(c.Size)
+		if data, ok := lr.read(c, path, off, (*buf)[:c.Size]); ok {
+			return fetched{data: data, local: true, buf: buf}
+		}
+		putBuf(buf)
 	}
 	data, err := fetch(ctx, a.Content, c)
 	return fetched{data: data, err: err}
