@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"path/filepath"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/source"
+	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 type sourceFlags struct {
@@ -21,6 +23,7 @@ type sourceFlags struct {
 	allowEmptyRoot bool
 	tombstoneTTL   time.Duration
 	gcInterval     time.Duration
+	compress       string
 }
 
 func (s *sourceFlags) register(fs *flag.FlagSet) {
@@ -32,6 +35,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.tombstoneTTL, "tombstone-ttl", 0, "how long the broker keeps delete markers, e.g. 720h (0: forever); replicas away longer reconcile")
 	fs.DurationVar(&s.gcInterval, "gc-interval", time.Hour, "how often chunks no current file needs are removed from the broker (0 disables)")
 	fs.IntVar(&s.replicas, "stream-replicas", 1, "JetStream replicas of the folder stream (3 on a 3-node cluster)")
+	fs.StringVar(&s.compress, "compress", "s2", "content compression: s2 (fast, the default), zstd (smaller, for links slower than the CPU) or off")
 }
 
 func (s *sourceFlags) config(reg prometheus.Registerer) (source.Config, error) {
@@ -40,7 +44,11 @@ func (s *sourceFlags) config(reg prometheus.Registerer) (source.Config, error) {
 		return source.Config{}, err
 	}
 	scan := orNever(s.scanInterval)
-	return source.Config{Folder: s.folder, Root: root, DataDir: s.data, ScanInterval: scan,
+	comp, err := wire.ParseCompression(s.compress)
+	if err != nil {
+		return source.Config{}, fmt.Errorf("--compress: %w", err)
+	}
+	return source.Config{Compression: comp, Folder: s.folder, Root: root, DataDir: s.data, ScanInterval: scan,
 		MaxWatches: s.maxWatches, Workers: s.workers, Registry: reg, AllowEmptyRoot: s.allowEmptyRoot,
 		TombstoneTTL: s.tombstoneTTL, GCInterval: orNever(s.gcInterval),
 		StreamOptions: bus.StreamOptions{Replicas: s.replicas}}, nil

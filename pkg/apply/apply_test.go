@@ -210,7 +210,7 @@ func TestApplyReportsDirsToSync(t *testing.T) {
 		{&wire.Record{Path: "d", Type: wire.Dir, Mode: 0o755}, nil},
 		{s.fileRecord("d/f", randomData(100<<10, 3)), []string{"d"}},
 		{&wire.Record{Path: "d/small", Type: wire.File, Mode: 0o644, Size: int64(len(data)), Hash: wire.Sum(data),
-			Data: wire.EncodeChunk(nil, data, false)}, []string{"d"}},
+			Data: wire.EncodeChunk(nil, data, wire.NoCompression)}, []string{"d"}},
 		{&wire.Record{Path: "d/l", Type: wire.Symlink, Target: "f"}, []string{"d"}},
 		{&wire.Record{Path: "d/f", Type: wire.Deleted}, []string{"d"}},
 		{&wire.Record{Path: "d/f", Type: wire.Deleted}, nil},

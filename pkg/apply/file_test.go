@@ -232,10 +232,10 @@ func TestApplyInline(t *testing.T) {
 	mustApply(t, a, oldRec)
 	data := []byte("small content that travels in its record")
 	rec := &wire.Record{Path: "f", Type: wire.File, Mode: 0o640, MTime: testTime.UnixNano(), Size: int64(len(data)),
-		Hash: wire.Sum(data), Data: wire.EncodeChunk(nil, data, true)}
+		Hash: wire.Sum(data), Data: wire.EncodeChunk(nil, data, wire.SmallCompression)}
 
 	bad := *rec
-	bad.Data = wire.EncodeChunk(nil, []byte("other content that travels in its record"), false)
+	bad.Data = wire.EncodeChunk(nil, []byte("other content that travels in its record"), wire.NoCompression)
 	if _, err := a.Apply(context.Background(), &bad); !errors.Is(err, wire.ErrCorrupt) {
 		t.Fatalf("inline content not matching the hash: %v, want ErrCorrupt", err)
 	}

@@ -26,7 +26,7 @@ func BenchmarkPublish(b *testing.B) {
 			if _, err := EnsureStream(ctx, js, "bench", StreamOptions{}); err != nil {
 				b.Fatal(err)
 			}
-			payload := wire.EncodeChunk(nil, make([]byte, 4096), false)
+			payload := wire.EncodeChunk(nil, make([]byte, 4096), wire.NoCompression)
 			b.SetBytes(int64(len(payload)))
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {

@@ -71,7 +71,7 @@ func (p *publisher) file(path string, data []byte, mode uint32, mtime time.Time)
 	for off := 0; off < len(data); off += 64 << 10 {
 		c := data[off:min(off+64<<10, len(data))]
 		h := wire.Sum(c)
-		p.pub(wire.ChunkSubject(folder, h), wire.EncodeChunk(nil, c, true))
+		p.pub(wire.ChunkSubject(folder, h), wire.EncodeChunk(nil, c, wire.SmallCompression))
 		refs = append(refs, wire.ChunkRef{Hash: h, Size: uint32(len(c))})
 	}
 	p.record(wire.Record{Path: path, Type: wire.File, Mode: mode, MTime: mtime.UnixNano(),

@@ -8,31 +8,28 @@ import (
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
-// TestCompressionSetting: text content is published compressed by default
-// and as it is with NoCompress, both inline and in chunks.
+// TestCompressionSetting: text content is published with the configured
+// codec, both inline and in chunks.
 func TestCompressionSetting(t *testing.T) {
 	t.Parallel()
-	for _, off := range []bool{false, true} {
+	for comp, want := range map[wire.Compression]byte{wire.NoCompression: wire.CodecRaw,
+		wire.FastCompression: wire.CodecS2, wire.SmallCompression: wire.CodecZstd} {
 		f := newFixture(t)
 		text := strings.Repeat("the quick brown fox jumps over the lazy dog ", 3000) // 132 KB
 		tree{"big.txt": file(text), "small.txt": file(text[:4000])}.create(t, f.root)
-		r := f.start(func(c *Config, _ *Source) { c.NoCompress = off })
+		r := f.start(func(c *Config, _ *Source) { c.Compression = comp })
 		r.waitIdle(t)
-		want := wire.CodecZstd
-		if off {
-			want = wire.CodecRaw
-		}
 		small := f.record("small.txt")
 		if small == nil || len(small.Data) < 2 || small.Data[1] != want {
-			t.Fatalf("NoCompress=%v: small file record %+v, want inline content with codec %d", off, small, want)
+			t.Fatalf("compression %v: small file record %+v, want inline content with codec %d", comp, small, want)
 		}
 		big := f.record("big.txt")
 		if big == nil || len(big.Chunks) == 0 {
-			t.Fatalf("NoCompress=%v: big file record %+v, want chunks", off, big)
+			t.Fatalf("compression %v: big file record %+v, want chunks", comp, big)
 		}
 		msg, err := f.stream().GetLastMsgForSubject(context.Background(), wire.ChunkSubject(f.folder, big.Chunks[0].Hash))
 		if err != nil || msg.Data[1] != want {
-			t.Fatalf("NoCompress=%v: first chunk codec %v (%v), want %d", off, msg, err, want)
+			t.Fatalf("compression %v: first chunk codec %v (%v), want %d", comp, msg, err, want)
 		}
 		f.converged(0)
 		r.stop(t)

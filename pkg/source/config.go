@@ -51,10 +51,11 @@ type Config struct {
 	// GCInterval is the period of the chunk garbage collection; 0 means
 	// DefaultGCInterval, a negative value disables it.
 	GCInterval time.Duration
-	// NoCompress publishes content as it is. Compression spends CPU to
-	// move fewer bytes, which only pays when the broker or a replica is
-	// across a network; `jetsync run` keeps everything on one machine.
-	NoCompress bool
+	// Compression is how content is compressed before it is published
+	// (the zero value: not at all). It spends CPU on both sides to store
+	// and move fewer bytes, which pays only when the broker or a replica
+	// is across a network; `jetsync run` keeps everything on one machine.
+	Compression wire.Compression
 }
 
 func (c Config) withDefaults() (Config, error) {

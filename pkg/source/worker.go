@@ -112,7 +112,7 @@ func (s *Source) readInline(ctx context.Context, f *os.File, path string, st ind
 	}
 	data := buf[:n]
 	e := &index.Entry{Path: path, Stat: st, Hash: wire.Sum(data)}
-	return &fileRead{e: e, inline: wire.EncodeChunk(nil, data, !s.cfg.NoCompress)}, nil
+	return &fileRead{e: e, inline: wire.EncodeChunk(nil, data, s.cfg.Compression)}, nil
 }
 
 // settledStat lstats a regular file whose timestamps are old enough that
@@ -215,7 +215,7 @@ func (s *Source) sendChunk(ctx context.Context, h wire.Hash, data []byte) (*chun
 		s.metrics.skipped.Inc()
 		return w, w.awaitSent(s.abort)
 	}
-	payload := wire.EncodeChunk(nil, data, !s.cfg.NoCompress)
+	payload := wire.EncodeChunk(nil, data, s.cfg.Compression)
 	// No Nats-Msg-Id: the broker would drop a republish of a chunk that
 	// garbage collection purged within the duplicate window and ack it as
 	// stored. One message per subject already keeps a single copy.

@@ -42,7 +42,7 @@ func folderWithState(t *testing.T, js jetstream.JetStream, folder string, n int)
 		_, err = js.Publish(ctx(t), wire.StateSubject(folder, p), b)
 		must(t, err)
 	}
-	_, err = js.Publish(ctx(t), wire.ChunkSubject(folder, wire.Sum([]byte("x"))), wire.EncodeChunk(nil, []byte("x"), false))
+	_, err = js.Publish(ctx(t), wire.ChunkSubject(folder, wire.Sum([]byte("x"))), wire.EncodeChunk(nil, []byte("x"), wire.NoCompression))
 	must(t, err)
 }
 

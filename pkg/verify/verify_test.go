@@ -220,7 +220,7 @@ func TestVerifyOnlyChunksAndMeta(t *testing.T) {
 	js := newJS(t)
 	ensureStream(t, js, "nostate")
 	publishRaw(t, js, wire.MetaSubject("nostate"), wire.EncodeMeta(wire.Meta{Epoch: 1}))
-	publishRaw(t, js, wire.ChunkSubject("nostate", wire.Sum([]byte("x"))), wire.EncodeChunk(nil, []byte("x"), false))
+	publishRaw(t, js, wire.ChunkSubject("nostate", wire.Sum([]byte("x"))), wire.EncodeChunk(nil, []byte("x"), wire.NoCompression))
 	if rep := verify(t, js, "nostate", t.TempDir()); !rep.Equal || rep.StreamSeq != 0 {
 		t.Fatalf("no state records: %+v", rep)
 	}

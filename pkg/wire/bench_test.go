@@ -38,17 +38,13 @@ func benchChunks() []benchChunk {
 // payload per chunk.
 func BenchmarkEncodeChunk(b *testing.B) {
 	for _, c := range benchChunks() {
-		for _, try := range []bool{true, false} {
-			mode := "raw"
-			if try {
-				mode = "try-zstd"
-			}
-			b.Run(c.name+"/"+mode, func(b *testing.B) {
+		for _, comp := range []Compression{NoCompression, FastCompression, SmallCompression} {
+			b.Run(c.name+"/"+comp.String(), func(b *testing.B) {
 				b.SetBytes(int64(len(c.data)))
 				b.ReportAllocs()
 				var out []byte
 				for b.Loop() {
-					out = EncodeChunk(nil, c.data, try)
+					out = EncodeChunk(nil, c.data, comp)
 				}
 				b.ReportMetric(float64(len(out))/float64(len(c.data)), "ratio")
 			})
@@ -57,24 +53,23 @@ func BenchmarkEncodeChunk(b *testing.B) {
 }
 
 // BenchmarkDecodeChunk decodes and verifies (BLAKE3) a payload as a
-// replica does; random chunks are stored raw, text chunks as zstd.
+// replica does; random chunks are stored raw, text chunks compressed.
 func BenchmarkDecodeChunk(b *testing.B) {
 	for _, c := range benchChunks() {
-		payload := EncodeChunk(nil, c.data, true)
-		codec := "raw"
-		if payload[1] == CodecZstd {
-			codec = "zstd"
-		}
-		h := Sum(c.data)
-		b.Run(c.name+"/"+codec, func(b *testing.B) {
-			b.SetBytes(int64(len(c.data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := DecodeChunk(nil, payload, h); err != nil {
-					b.Fatal(err)
+		for _, comp := range []Compression{FastCompression, SmallCompression} {
+			payload := EncodeChunk(nil, c.data, comp)
+			codec := map[byte]string{CodecRaw: "raw", CodecZstd: "zstd", CodecS2: "s2"}[payload[1]]
+			h := Sum(c.data)
+			b.Run(c.name+"/"+comp.String()+"-stored-"+codec, func(b *testing.B) {
+				b.SetBytes(int64(len(c.data)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := DecodeChunk(nil, payload, h); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -123,7 +118,7 @@ func inlineRecord() *Record {
 	data := bytes.Repeat([]byte("sixteen bytes.\n "), 1024)
 	return &Record{Epoch: 3, Path: "projects/website/assets/notes-0042.txt", Type: File, Mode: 0o644,
 		MTime: 1700000000123456789, Time: 1700000001987654321, Size: int64(len(data)), Hash: Sum(data),
-		Data: EncodeChunk(nil, data, false)}
+		Data: EncodeChunk(nil, data, NoCompression)}
 }
 
 func BenchmarkDecodeRecord(b *testing.B) {

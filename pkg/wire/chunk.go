@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -15,11 +17,53 @@ const MaxChunkLen = 1 << 20
 const (
 	CodecRaw  byte = 0
 	CodecZstd byte = 1
+	CodecS2   byte = 2
 )
 
+// Compression says how EncodeChunk may compress.
+type Compression uint8
+
+const (
+	// NoCompression stores content as it is.
+	NoCompression Compression = iota
+	// FastCompression uses S2: about 1.3 GB/s per core to compress and
+	// 2.5 GB/s to decode on text, for a smaller saving than zstd.
+	FastCompression
+	// SmallCompression uses zstd at its fastest level: about half the
+	// speed of S2 to compress and a third to decode, for a better ratio
+	// (links slower than the CPU).
+	SmallCompression
+)
+
+// ParseCompression maps the command line's names (off, s2, zstd) to a
+// Compression.
+func ParseCompression(s string) (Compression, error) {
+	switch s {
+	case "off", "none":
+		return NoCompression, nil
+	case "s2", "fast":
+		return FastCompression, nil
+	case "zstd", "small":
+		return SmallCompression, nil
+	}
+	return 0, fmt.Errorf("compression %q: want off, s2 or zstd", s)
+}
+
+func (c Compression) String() string {
+	switch c {
+	case NoCompression:
+		return "off"
+	case FastCompression:
+		return "s2"
+	case SmallCompression:
+		return "zstd"
+	}
+	return fmt.Sprintf("Compression(%d)", uint8(c))
+}
+
 // A chunk payload is: version byte, codec byte, uvarint decoded length,
-// then the data (raw or one zstd frame). The subject carries the hash of
-// the decoded data, which DecodeChunk verifies.
+// then the data (raw, one zstd frame, or one S2 block). The subject
+// carries the hash of the decoded data, which DecodeChunk verifies.
 const chunkHeaderMax = 2 + binary.MaxVarintLen32
 
 var (
@@ -40,16 +84,24 @@ const (
 	sampleMaxEntropy = 7.5
 )
 
-// EncodeChunk returns the payload for data, compressed with zstd when that
-// saves at least an eighth. The result is appended to dst[:0].
-func EncodeChunk(dst, data []byte, tryCompress bool) []byte {
+// EncodeChunk returns the payload for data, compressed as c says when
+// that saves at least an eighth. The result is appended to dst[:0].
+func EncodeChunk(dst, data []byte, c Compression) []byte {
 	dst = append(dst[:0], Version, CodecRaw)
 	dst = binary.AppendUvarint(dst, uint64(len(data)))
-	if tryCompress && len(data) >= 512 && mayCompress(data) {
+	if c != NoCompression && len(data) >= 512 && mayCompress(data) {
 		hdr := len(dst)
-		out := encoder.EncodeAll(data, dst)
+		var out []byte
+		codec := CodecZstd
+		if c == FastCompression {
+			codec = CodecS2
+			dst = slices.Grow(dst, s2.MaxEncodedLen(len(data)))
+			out = dst[:hdr+len(s2.Encode(dst[hdr:cap(dst)], data))]
+		} else {
+			out = encoder.EncodeAll(data, dst)
+		}
 		if len(out)-hdr < len(data)-len(data)/8 {
-			out[1] = CodecZstd
+			out[1] = codec
 			return out
 		}
 		dst = out[:hdr]
@@ -136,6 +188,15 @@ func decodeChunk(dst, p []byte) ([]byte, error) {
 		}
 		if uint64(len(out)) != n {
 			return nil, fmt.Errorf("%w: chunk decoded to %d bytes, header says %d", ErrMalformed, len(out), n)
+		}
+		return out, nil
+	case CodecS2:
+		if m, err := s2.DecodedLen(body); err != nil || uint64(m) != n {
+			return nil, fmt.Errorf("%w: s2 block of %d bytes, header says %d (%v)", ErrMalformed, m, n, err)
+		}
+		out, err := s2.Decode(dst[:cap(dst)], body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: s2: %v", ErrMalformed, err)
 		}
 		return out, nil
 	default:

@@ -31,8 +31,9 @@ func FuzzDecodeRecord(f *testing.F) {
 }
 
 func FuzzDecodeChunk(f *testing.F) {
-	f.Add(EncodeChunk(nil, []byte(strings.Repeat("ab", 600)), true))
-	f.Add(EncodeChunk(nil, []byte("raw"), false))
+	f.Add(EncodeChunk(nil, []byte(strings.Repeat("ab", 600)), SmallCompression))
+	f.Add(EncodeChunk(nil, []byte("raw"), NoCompression))
+	f.Add(EncodeChunk(nil, []byte(strings.Repeat("cd", 600)), FastCompression))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		data, err := decodeChunk(nil, p)
 		if err == nil && len(data) > MaxChunkLen {

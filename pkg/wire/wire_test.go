@@ -36,7 +36,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Path: "l", Type: Symlink, Target: "../x", MTime: 2},
 		{Path: "gone", Type: Deleted},
 		{Path: "bad\xffutf8", Type: Symlink, Target: "\xfe"},
-		{Path: "small", Type: File, Mode: 0o644, Size: int64(len(data)), Hash: Sum(data), Data: EncodeChunk(nil, data, true)},
+		{Path: "small", Type: File, Mode: 0o644, Size: int64(len(data)), Hash: Sum(data), Data: EncodeChunk(nil, data, SmallCompression)},
 	}
 	for _, r := range recs {
 		b, err := EncodeRecord(r)
@@ -58,7 +58,7 @@ func TestRecordRoundTrip(t *testing.T) {
 // A version 1 record, with its content base64 in "data", still decodes.
 func TestDecodeRecordVersion1(t *testing.T) {
 	data := []byte("hello")
-	payload := EncodeChunk(nil, data, false)
+	payload := EncodeChunk(nil, data, NoCompression)
 	in := `{"v":1,"epoch":2,"path":"small","type":"file","mode":420,"size":5,"hash":"` + Sum(data).String() +
 		`","data":"` + base64.StdEncoding.EncodeToString(payload) + `"}` + "\n"
 	r, err := DecodeRecord([]byte(in))
@@ -78,7 +78,7 @@ func TestDecodeRecordVersion1(t *testing.T) {
 func TestEncodeRecordInlineIsRaw(t *testing.T) {
 	data := []byte("raw content")
 	b, err := EncodeRecord(&Record{Path: "s", Type: File, Size: int64(len(data)), Hash: Sum(data),
-		Data: EncodeChunk(nil, data, false)})
+		Data: EncodeChunk(nil, data, NoCompression)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestDecodeRecordRejects(t *testing.T) {
 		"datachunks": `{"v":1,"path":"a","type":"file","size":1,"hash":"` + Sum(nil).String() + `","data":"AQAB",` +
 			`"chunks":[{"h":"` + Sum(nil).String() + `","n":1}]}`,
 		"databig": `{"v":1,"path":"a","type":"file","size":40000,"hash":"` + Sum(nil).String() + `","data":"` +
-			base64.StdEncoding.EncodeToString(EncodeChunk(nil, make([]byte, 40000), false)) + `"}`,
+			base64.StdEncoding.EncodeToString(EncodeChunk(nil, make([]byte, 40000), NoCompression)) + `"}`,
 	}
 	for name, in := range cases {
 		if _, err := DecodeRecord([]byte(in)); err == nil {
@@ -127,17 +127,33 @@ func TestChunkCodec(t *testing.T) {
 	for i := range random {
 		random[i] = byte(i * 7919 >> 3)
 	}
-	for _, data := range [][]byte{text, random, []byte("tiny")} {
-		p := EncodeChunk(nil, data, true)
-		got, err := DecodeChunk(nil, p, Sum(data))
-		if err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("chunk round trip: %v", err)
+	for _, comp := range []Compression{NoCompression, FastCompression, SmallCompression} {
+		for _, data := range [][]byte{text, random, []byte("tiny")} {
+			p := EncodeChunk(make([]byte, 0, 8), data, comp)
+			got, err := DecodeChunk(nil, p, Sum(data))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("%v: chunk round trip: %v", comp, err)
+			}
+			if got, err = DecodeChunk(make([]byte, 10, 1<<20), p, Sum(data)); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("%v: chunk round trip into a buffer: %v", comp, err)
+			}
 		}
 	}
-	if p := EncodeChunk(nil, text, true); len(p) > len(text)/4 || p[1] != CodecZstd {
-		t.Fatalf("text chunk not compressed: %d bytes", len(p))
+	for comp, codec := range map[Compression]byte{FastCompression: CodecS2, SmallCompression: CodecZstd} {
+		if p := EncodeChunk(nil, text, comp); len(p) > len(text)/4 || p[1] != codec {
+			t.Fatalf("%v: text chunk not compressed: %d bytes, codec %d", comp, len(p), p[1])
+		}
+		if p := EncodeChunk(nil, random, comp); p[1] != CodecRaw {
+			t.Fatalf("%v: random chunk stored with codec %d", comp, p[1])
+		}
 	}
-	p := EncodeChunk(nil, text, false)
+	// An S2 block whose decoded length differs from the header's.
+	p := EncodeChunk(nil, text, FastCompression)
+	p[2]++ // uvarint length, first byte
+	if _, err := DecodeChunk(nil, p, Sum(text)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("s2 length mismatch: %v, want ErrMalformed", err)
+	}
+	p = EncodeChunk(nil, text, NoCompression)
 	p[len(p)-1] ^= 1
 	if _, err := DecodeChunk(nil, p, Sum(text)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("flipped byte: %v, want ErrCorrupt", err)
@@ -262,15 +278,15 @@ func TestChunkCompressionSampling(t *testing.T) {
 	if !mayCompress(text) || !mayCompress(random[:sampleFrom-1]) {
 		t.Error("text, or a chunk too small to sample: not tried")
 	}
-	if p := EncodeChunk(nil, random, true); p[1] != CodecRaw {
+	if p := EncodeChunk(nil, random, SmallCompression); p[1] != CodecRaw {
 		t.Error("random chunk compressed")
 	}
-	if p := EncodeChunk(nil, text, true); p[1] != CodecZstd || len(p) > len(text)/2 {
+	if p := EncodeChunk(nil, text, SmallCompression); p[1] != CodecZstd || len(p) > len(text)/2 {
 		t.Errorf("text chunk: codec %d, %d bytes", p[1], len(p))
 	}
 	// Half text, half random: sampled as compressible, and compressed.
 	mixed := append(append([]byte{}, text[:32<<10]...), random[32<<10:]...)
-	p := EncodeChunk(nil, mixed, true)
+	p := EncodeChunk(nil, mixed, SmallCompression)
 	if p[1] != CodecZstd {
 		t.Error("half-text chunk not compressed")
 	}
