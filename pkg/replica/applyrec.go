@@ -3,8 +3,8 @@ package replica
 import (
 	"context"
 	"io/fs"
-	"syscall"
 
+	"github.com/jetsync/jetsync/pkg/fsstat"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -48,14 +48,14 @@ func (p *pipeline) unchanged(rec *wire.Record) bool {
 		return false
 	}
 	fi, err := p.r.root.Lstat(rec.Path)
-	return err == nil && fingerprintOf(fi) == e.Disk
+	return err == nil && fingerprintOf(fi).same(e.Disk)
 }
 
 // knownHash is apply.Applier.Known: the hash recorded for a file this
 // replica wrote, as long as its fingerprint shows it untouched since.
 func (p *pipeline) knownHash(path string, fi fs.FileInfo) (wire.Hash, bool) {
 	e, err := p.r.store.applied(path)
-	if err != nil || e == nil || e.Type != wire.File || fingerprintOf(fi) != e.Disk {
+	if err != nil || e == nil || e.Type != wire.File || !fingerprintOf(fi).same(e.Disk) {
 		return wire.Hash{}, false
 	}
 	return e.Hash, true
@@ -72,9 +72,7 @@ func (p *pipeline) entryFor(rec *wire.Record) *appliedEntry {
 
 func fingerprintOf(fi fs.FileInfo) fingerprint {
 	f := fingerprint{Size: fi.Size(), MTime: fi.ModTime().UnixNano(), Mode: uint32(fi.Mode())}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		f.Ino = uint64(st.Ino)
-	}
+	f.Ino, f.CTime = fsstat.IDs(fi)
 	return f
 }
 

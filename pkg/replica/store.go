@@ -116,11 +116,25 @@ type appliedEntry struct {
 	Disk   fingerprint
 }
 
+// fingerprint is what lstat says about a path. Any write, chmod, chown
+// or rename changes the ctime, so a file edited in place with its size
+// and mtime put back still shows as changed.
 type fingerprint struct {
 	Ino   uint64
 	Size  int64
 	MTime int64
 	Mode  uint32
+	CTime int64 // 0 where the platform has none, and in entries of format 1
+}
+
+// same reports whether f and g describe the same, untouched file. A ctime
+// of 0 on either side is unknown (an entry recorded before ctimes were)
+// and not compared, so such entries still save a read.
+func (f fingerprint) same(g fingerprint) bool {
+	if f.CTime == 0 || g.CTime == 0 {
+		f.CTime, g.CTime = 0, 0
+	}
+	return f == g
 }
 
 func (e *appliedEntry) matches(r *wire.Record) bool {
@@ -131,7 +145,7 @@ func (e *appliedEntry) matches(r *wire.Record) bool {
 var typeCodes = map[wire.Type]byte{wire.File: 1, wire.Dir: 2, wire.Symlink: 3}
 
 func (e *appliedEntry) marshal() []byte {
-	b := []byte{1, typeCodes[e.Type]}
+	b := []byte{2, typeCodes[e.Type]}
 	b = binary.AppendUvarint(b, uint64(e.Mode))
 	b = binary.AppendVarint(b, e.MTime)
 	b = binary.AppendVarint(b, e.Size)
@@ -140,11 +154,13 @@ func (e *appliedEntry) marshal() []byte {
 	b = binary.AppendVarint(b, e.Disk.Size)
 	b = binary.AppendVarint(b, e.Disk.MTime)
 	b = binary.AppendUvarint(b, uint64(e.Disk.Mode))
+	b = binary.AppendVarint(b, e.Disk.CTime)
 	return append(b, e.Target...)
 }
 
 func unmarshalApplied(b []byte) (*appliedEntry, error) {
-	if len(b) < 2 || b[0] != 1 {
+	// Format 1 has no ctime; 2 adds it after the mode.
+	if len(b) < 2 || (b[0] != 1 && b[0] != 2) {
 		return nil, errBadValue
 	}
 	e := &appliedEntry{}
@@ -162,6 +178,9 @@ func unmarshalApplied(b []byte) (*appliedEntry, error) {
 	e.Disk.Size = r.varint()
 	e.Disk.MTime = r.varint()
 	e.Disk.Mode = uint32(r.uvarint())
+	if b[0] >= 2 {
+		e.Disk.CTime = r.varint()
+	}
 	e.Target = string(r.b)
 	if r.err || e.Type == "" {
 		return nil, errBadValue

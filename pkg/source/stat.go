@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/fsstat"
 	"github.com/jetsync/jetsync/pkg/index"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -28,7 +29,7 @@ func statOf(fi fs.FileInfo) index.Stat {
 	case fi.Mode()&fs.ModeSymlink != 0:
 		st.Type = wire.Symlink
 	}
-	st.Ino, st.CTime = sysStat(fi)
+	st.Ino, st.CTime = fsstat.IDs(fi)
 	return st
 }
 

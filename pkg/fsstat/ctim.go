@@ -1,13 +1,14 @@
 //go:build linux || openbsd || dragonfly
 
-package source
+package fsstat
 
 import (
 	"io/fs"
 	"syscall"
 )
 
-func sysStat(fi fs.FileInfo) (ino uint64, ctime int64) {
+// IDs returns the inode number and ctime (Unix nanoseconds) of fi.
+func IDs(fi fs.FileInfo) (ino uint64, ctime int64) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, 0
