@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -215,18 +216,41 @@ func (s *Source) sendChunk(ctx context.Context, h wire.Hash, data []byte) (*chun
 		s.metrics.skipped.Inc()
 		return w, w.awaitSent(s.abort)
 	}
-	payload := wire.EncodeChunk(nil, data, s.cfg.Compression)
+	buf := payloadPool.Get().(*[]byte)
+	payload := wire.EncodeChunk(*buf, data, s.cfg.Compression)
 	// No Nats-Msg-Id: the broker would drop a republish of a chunk that
 	// garbage collection purged within the duplicate window and ack it as
 	// stored. One message per subject already keeps a single copy.
 	msg := &nats.Msg{Subject: wire.ChunkSubject(s.cfg.Folder, h), Data: payload}
-	err = s.pub.publish(ctx, msg, func(a ack) { s.chunkAcked(h, w, len(payload), a) })
+	err = s.pub.publish(ctx, msg, func(a ack) {
+		s.chunkAcked(h, w, len(payload), a)
+		if a.err == nil {
+			// Acknowledged: the client holds the message no longer (it
+			// keeps it only to retry before an ack).
+			putPayload(buf, payload)
+		}
+	})
 	close(w.sent)
 	if err != nil {
 		s.chunks.fail(h, w, err)
 		return nil, err
 	}
 	return w, nil
+}
+
+// payloadPool holds buffers for chunk payloads: a chunk of the chunker's
+// largest size and its header fit without growing.
+var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, payloadCap); return &b }}
+
+var payloadCap = wire.PayloadCap(chunk.MaxSize)
+
+// putPayload gives back the buffer of an acknowledged chunk payload, unless
+// encoding had to outgrow it.
+func putPayload(buf *[]byte, payload []byte) {
+	if cap(payload) == payloadCap {
+		*buf = payload[:0]
+		payloadPool.Put(buf)
+	}
 }
 
 func (s *Source) chunkAcked(h wire.Hash, w *chunkWait, n int, a ack) {

@@ -84,6 +84,12 @@ const (
 	sampleMaxEntropy = 7.5
 )
 
+// PayloadCap is a capacity of EncodeChunk's dst that holds the payload of
+// any data of up to n bytes, compressed or not, without growing.
+func PayloadCap(n int) int {
+	return chunkHeaderMax + max(s2.MaxEncodedLen(n), n+n/64+1024) // zstd's bound is n + n/256 + a little
+}
+
 // EncodeChunk returns the payload for data, compressed as c says when
 // that saves at least an eighth. The result is appended to dst[:0].
 func EncodeChunk(dst, data []byte, c Compression) []byte {
@@ -135,7 +141,8 @@ func mayCompress(data []byte) bool {
 }
 
 // DecodeChunk decodes a chunk payload and verifies it against want.
-// dst is reused for the result when it has room.
+// dst is reused for the result when it has room. With a nil dst, the data
+// of a raw payload is returned in place: it aliases payload.
 func DecodeChunk(dst, payload []byte, want Hash) ([]byte, error) {
 	data, err := decodeChunk(dst, payload)
 	if err != nil {
@@ -179,6 +186,9 @@ func decodeChunk(dst, p []byte) ([]byte, error) {
 	case CodecRaw:
 		if uint64(len(body)) != n {
 			return nil, fmt.Errorf("%w: chunk body %d bytes, header says %d", ErrMalformed, len(body), n)
+		}
+		if dst == nil {
+			return body, nil
 		}
 		return append(dst[:0], body...), nil
 	case CodecZstd:

@@ -147,6 +147,23 @@ func TestChunkCodec(t *testing.T) {
 			t.Fatalf("%v: random chunk stored with codec %d", comp, p[1])
 		}
 	}
+	// PayloadCap leaves room for any codec.
+	for _, comp := range []Compression{NoCompression, FastCompression, SmallCompression} {
+		for _, data := range [][]byte{text, random} {
+			dst := make([]byte, 0, PayloadCap(len(data)))
+			if p := EncodeChunk(dst, data, comp); cap(p) != cap(dst) || &p[0] != &dst[:1][0] {
+				t.Fatalf("%v: payload of %d bytes outgrew PayloadCap", comp, len(data))
+			}
+		}
+	}
+	// Raw data decodes in place with a nil dst, into dst otherwise.
+	raw := EncodeChunk(nil, random, NoCompression)
+	if got, _ := DecodeChunk(nil, raw, Sum(random)); &got[0] != &raw[len(raw)-len(random)] {
+		t.Fatal("raw payload copied with a nil dst")
+	}
+	if got, _ := DecodeChunk(make([]byte, 0, len(random)), raw, Sum(random)); &got[0] == &raw[len(raw)-len(random)] {
+		t.Fatal("raw payload aliased with a dst")
+	}
 	// An S2 block whose decoded length differs from the header's.
 	p := EncodeChunk(nil, text, FastCompression)
 	p[2]++ // uvarint length, first byte
