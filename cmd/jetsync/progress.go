@@ -35,7 +35,10 @@ type pairProgress struct {
 func (p *pairProgress) run(ctx context.Context) error {
 	p.start = time.Now()
 	tty := isTerminal(os.Stderr)
-	t := time.NewTicker(100 * time.Millisecond)
+	// Frequent until in sync (a tick reads only in-memory progress until
+	// the replica has settled), so that `run --once` exits within a tick;
+	// then once a second for the minute lines.
+	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
@@ -50,6 +53,7 @@ func (p *pairProgress) run(ctx context.Context) error {
 			}
 			if done {
 				p.synced = true
+				t.Reset(time.Second)
 				p.lastLine = time.Now()
 				p.printSynced(tty)
 				if p.once {
