@@ -57,6 +57,10 @@ type Result struct {
 	// once the caller has (fsroot.Root.SyncDir), which lets the caller
 	// sync a directory once for many changes.
 	SyncDirs []string
+	// Info describes the file a write left at the path (read through the
+	// written file's descriptor); nil when nothing was written, or for
+	// other types. It spares the caller a second lstat.
+	Info fs.FileInfo
 }
 
 // dirOf marks res as having changed the entries of path's parent.

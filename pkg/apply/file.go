@@ -103,6 +103,7 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result) 
 	}
 	*res = dirOf(*res, rec.Path)
 	res.Changed = true
+	res.Info = tmp.Info()
 	return nil
 }
 
@@ -131,6 +132,7 @@ func (a *Applier) writeInline(rec *wire.Record) (Result, error) {
 	}
 	res = dirOf(res, rec.Path)
 	res.Changed = true
+	res.Info = tmp.Info()
 	return res, nil
 }
 

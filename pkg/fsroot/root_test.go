@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/fsstat"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -333,5 +334,38 @@ func TestBigTempCommitsExactly(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(dir, "big"))
 	if err != nil || !bytes.Equal(got, want.Bytes()) {
 		t.Fatalf("big: %d bytes, %v; want %d bytes", len(got), err, want.Len())
+	}
+}
+
+// Info after a commit is what an lstat of the target says, ctime included:
+// the replica records it as the file's fingerprint instead of lstat'ing.
+func TestTempInfoMatchesLstat(t *testing.T) {
+	r, _ := newRoot(t)
+	for _, p := range []string{"d/e/f", "d/e/f"} { // a new file, then a replacement
+		tmp, err := r.CreateTemp(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tmp.Info() != nil {
+			t.Fatal("Info before commit")
+		}
+		if _, err := tmp.Write([]byte("content")); err != nil {
+			t.Fatal(err)
+		}
+		if err := tmp.CommitNoSync(0o640, testTime); err != nil {
+			t.Fatal(err)
+		}
+		got := tmp.Info()
+		want, err := r.Lstat(p)
+		if err != nil || got == nil {
+			t.Fatalf("info %v, lstat %v", got, err)
+		}
+		gi, gc := fsstat.IDs(got)
+		wi, wc := fsstat.IDs(want)
+		if got.Size() != want.Size() || !got.ModTime().Equal(want.ModTime()) || got.Mode() != want.Mode() ||
+			gi != wi || gc != wc {
+			t.Fatalf("%s: info %v %v %v ino %d ctime %d, lstat %v %v %v ino %d ctime %d", p,
+				got.Size(), got.ModTime(), got.Mode(), gi, gc, want.Size(), want.ModTime(), want.Mode(), wi, wc)
+		}
 	}
 }

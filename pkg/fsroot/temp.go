@@ -29,6 +29,7 @@ type Temp struct {
 	committed bool
 	written   int64 // bytes written so far
 	flushed   int64 // bytes handed to startWriteback so far
+	info      fs.FileInfo
 }
 
 // writebackEvery is how many bytes a temp file accumulates before their
@@ -122,6 +123,12 @@ func (t *Temp) commit(mode fs.FileMode, mtime time.Time, syncDir bool) error {
 		return err
 	}
 	t.committed = true
+	// The file as it now stands under its name (the rename changed its
+	// ctime), read through the descriptor rather than by a second walk
+	// of the path; without it, Info is nil.
+	t.info, _ = t.f.Stat()
+	t.f.Close()
+	t.f = nil
 	defer t.dir.close()
 	if !syncDir {
 		return nil
@@ -129,11 +136,14 @@ func (t *Temp) commit(mode fs.FileMode, mtime time.Time, syncDir bool) error {
 	return wrap("sync", t.dir.dir, t.dir.sync())
 }
 
+// Info describes the committed file, as fstat saw it right after the
+// rename; nil before a commit or if that fstat failed.
+func (t *Temp) Info() fs.FileInfo { return t.info }
+
 // finish sets the metadata before the fsync so that it is durable with the
-// content, then closes the file.
+// content. The file stays open.
 func (t *Temp) finish(mode fs.FileMode, mtime time.Time) error {
 	f := t.f
-	t.f = nil
 	err := f.Chmod(mode)
 	if err == nil {
 		ts := unix.NsecToTimespec(mtime.UnixNano())
@@ -141,9 +151,6 @@ func (t *Temp) finish(mode fs.FileMode, mtime time.Time) error {
 	}
 	if err == nil {
 		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
 	}
 	return wrap("commit", t.target, err)
 }

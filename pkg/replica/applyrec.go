@@ -33,7 +33,7 @@ func (p *pipeline) apply(ctx context.Context, it *item) error {
 	p.r.prog.add(res.Fetched, res.Reused)
 	it.chunks = res.Chunks
 	it.syncDirs = res.SyncDirs
-	it.entry = p.entryFor(rec)
+	it.entry = p.entryFor(rec, res.Info)
 	return nil
 }
 
@@ -61,10 +61,17 @@ func (p *pipeline) knownHash(path string, fi fs.FileInfo) (wire.Hash, bool) {
 	return e.Hash, true
 }
 
-func (p *pipeline) entryFor(rec *wire.Record) *appliedEntry {
+// entryFor is what the committer records for rec, applied; fi, if not
+// nil, describes what the apply left at the path (else it is lstat'ed).
+func (p *pipeline) entryFor(rec *wire.Record, fi fs.FileInfo) *appliedEntry {
 	e := &appliedEntry{Type: rec.Type, Mode: rec.Mode, MTime: rec.MTime, Size: rec.Size,
 		Hash: rec.Hash, Target: rec.Target}
-	if fi, err := p.r.root.Lstat(rec.Path); err == nil {
+	if fi == nil {
+		if lfi, err := p.r.root.Lstat(rec.Path); err == nil {
+			fi = lfi
+		}
+	}
+	if fi != nil {
 		e.Disk = fingerprintOf(fi)
 	}
 	return e
