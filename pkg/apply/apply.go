@@ -91,12 +91,12 @@ func (a *Applier) Apply(ctx context.Context, rec *wire.Record) (Result, error) {
 }
 
 func (a *Applier) applySymlink(rec *wire.Record) (Result, error) {
-	if err := a.Root.EnsureParents(rec.Path); err != nil {
+	fi, err := a.Root.EnsureParentsLstat(rec.Path)
+	if err != nil {
 		return Result{}, err
 	}
 	mtime := time.Unix(0, rec.MTime)
-	fi, err := a.Root.Lstat(rec.Path)
-	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+	if fi != nil && fi.Mode()&fs.ModeSymlink != 0 {
 		target, err := a.Root.Readlink(rec.Path)
 		if err == nil && target == rec.Target {
 			if fi.ModTime().Equal(mtime) {
@@ -109,12 +109,12 @@ func (a *Applier) applySymlink(rec *wire.Record) (Result, error) {
 }
 
 func (a *Applier) applyDir(rec *wire.Record) (Result, error) {
-	if err := a.Root.EnsureParents(rec.Path); err != nil {
+	fi, err := a.Root.EnsureParentsLstat(rec.Path)
+	if err != nil {
 		return Result{}, err
 	}
 	mode := writable(wire.FileMode(rec.Mode))
-	fi, err := a.Root.Lstat(rec.Path)
-	if err == nil && fi.IsDir() && fsroot.Perm(fi.Mode()) == mode {
+	if fi != nil && fi.IsDir() && fsroot.Perm(fi.Mode()) == mode {
 		return Result{}, nil
 	}
 	return dirOf(Result{Changed: true}, rec.Path), a.Root.Mkdir(rec.Path, mode)

@@ -13,10 +13,11 @@ import (
 )
 
 func (a *Applier) applyFile(ctx context.Context, rec *wire.Record) (Result, error) {
-	if err := a.Root.EnsureParents(rec.Path); err != nil {
+	fi, err := a.Root.EnsureParentsLstat(rec.Path)
+	if err != nil {
 		return Result{}, err
 	}
-	fi, same, err := a.sameContent(rec)
+	fi, same, err := a.sameContent(rec, fi)
 	if err != nil {
 		return Result{}, err
 	}
@@ -39,12 +40,12 @@ func (a *Applier) applyFile(ctx context.Context, rec *wire.Record) (Result, erro
 	return res, a.writeFile(ctx, rec, &res)
 }
 
-// sameContent reports whether path already is a regular file with rec's
-// size and hash. Reading errors other than absence are returned: a file we
-// cannot read is one we could not verify either.
-func (a *Applier) sameContent(rec *wire.Record) (fs.FileInfo, bool, error) {
-	fi, err := a.Root.Lstat(rec.Path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != rec.Size {
+// sameContent reports whether path, which lstat'ed as fi (nil: nothing
+// there), already is a regular file with rec's size and hash. Reading
+// errors other than absence are returned: a file we cannot read is one we
+// could not verify either.
+func (a *Applier) sameContent(rec *wire.Record, fi fs.FileInfo) (fs.FileInfo, bool, error) {
+	if fi == nil || !fi.Mode().IsRegular() || fi.Size() != rec.Size {
 		return nil, false, nil
 	}
 	if a.Known != nil {

@@ -369,3 +369,54 @@ func TestTempInfoMatchesLstat(t *testing.T) {
 		}
 	}
 }
+
+// EnsureParentsLstat makes the parents and describes the path exactly as
+// os.Lstat does; nothing there gives a nil info.
+func TestEnsureParentsLstat(t *testing.T) {
+	r, dir := newRoot(t)
+	writeFile(t, r, "a/f", "content")
+	if err := os.Chmod(filepath.Join(dir, "a/f"), 0o4751); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("f", filepath.Join(dir, "a/l")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "a/d"), 0o1755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"a/f", "a/l", "a/d"} {
+		got, err := r.EnsureParentsLstat(p)
+		if err != nil || got == nil {
+			t.Fatalf("%s: %v, %v", p, got, err)
+		}
+		want, err := os.Lstat(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gi, gc := fsstat.IDs(got)
+		wi, wc := fsstat.IDs(want)
+		if got.Name() != want.Name() || got.Size() != want.Size() || got.Mode() != want.Mode() ||
+			!got.ModTime().Equal(want.ModTime()) || got.IsDir() != want.IsDir() || gi != wi || gc != wc || gi == 0 {
+			t.Fatalf("%s: got %s %d %v %v ino %d ctime %d, want %s %d %v %v ino %d ctime %d", p,
+				got.Name(), got.Size(), got.Mode(), got.ModTime(), gi, gc,
+				want.Name(), want.Size(), want.Mode(), want.ModTime(), wi, wc)
+		}
+	}
+	fi, err := r.EnsureParentsLstat("b/c/missing")
+	if err != nil || fi != nil {
+		t.Fatalf("missing: %v, %v", fi, err)
+	}
+	if st, err := os.Lstat(filepath.Join(dir, "b/c")); err != nil || !st.IsDir() {
+		t.Fatalf("parents not made: %v", err)
+	}
+	// A symlinked parent is replaced by a directory, as EnsureParents does.
+	if err := os.Symlink(t.TempDir(), filepath.Join(dir, "s")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := r.EnsureParentsLstat("s/x"); err != nil || fi != nil {
+		t.Fatalf("under a symlinked parent: %v, %v", fi, err)
+	}
+	if st, err := os.Lstat(filepath.Join(dir, "s")); err != nil || !st.IsDir() {
+		t.Fatalf("symlinked parent not replaced: %v", err)
+	}
+}

@@ -9,6 +9,9 @@ import (
 
 // IDs returns the inode number and ctime (Unix nanoseconds) of fi.
 func IDs(fi fs.FileInfo) (ino uint64, ctime int64) {
+	if ino, ctime, ok := xsysIDs(fi.Sys()); ok {
+		return ino, ctime
+	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, 0
