@@ -13,10 +13,11 @@ import (
 )
 
 func (a *Applier) applyFile(ctx context.Context, rec *wire.Record) (Result, error) {
-	fi, err := a.Root.EnsureParentsLstat(rec.Path)
+	tgt, fi, err := a.Root.OpenTarget(rec.Path)
 	if err != nil {
 		return Result{}, err
 	}
+	defer tgt.Close()
 	fi, same, err := a.sameContent(rec, fi)
 	if err != nil {
 		return Result{}, err
@@ -30,14 +31,14 @@ func (a *Applier) applyFile(ctx context.Context, rec *wire.Record) (Result, erro
 		return Result{Changed: changed, Chunks: chunks}, err
 	}
 	if rec.Data != nil {
-		return a.writeInline(rec)
+		return a.writeInline(rec, tgt)
 	}
 	chunks, fetched, err := a.resolve(ctx, rec)
 	res := Result{Chunks: chunks, Fetched: fetched}
 	if err != nil {
 		return res, err
 	}
-	return res, a.writeFile(ctx, rec, &res)
+	return res, a.writeFile(ctx, rec, &res, tgt)
 }
 
 // sameContent reports whether path, which lstat'ed as fi (nil: nothing
@@ -74,8 +75,8 @@ func (a *Applier) fixMeta(rec *wire.Record, fi fs.FileInfo) (bool, error) {
 
 // writeFile assembles the content in a temp file and commits it only when
 // the whole stream matches rec.Hash.
-func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result) error {
-	tmp, err := a.Root.CreateTemp(rec.Path)
+func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result, tgt *fsroot.Target) error {
+	tmp, err := tgt.CreateTemp()
 	if err != nil {
 		return err
 	}
@@ -110,7 +111,7 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result) 
 
 // writeInline writes a small file whose content came in its record,
 // verified against the record's hash.
-func (a *Applier) writeInline(rec *wire.Record) (Result, error) {
+func (a *Applier) writeInline(rec *wire.Record, tgt *fsroot.Target) (Result, error) {
 	data, err := wire.DecodeChunk(nil, rec.Data, rec.Hash)
 	if err != nil {
 		return Result{}, &fsroot.PathError{Op: "decode content of", Path: rec.Path, Err: err}
@@ -120,7 +121,7 @@ func (a *Applier) writeInline(rec *wire.Record) (Result, error) {
 			Err: fmt.Errorf("%w: %d bytes, record says %d", wire.ErrCorrupt, len(data), rec.Size)}
 	}
 	res := Result{Fetched: int64(len(data)), Chunks: inlineChunks(rec)}
-	tmp, err := a.Root.CreateTemp(rec.Path)
+	tmp, err := tgt.CreateTemp()
 	if err != nil {
 		return res, err
 	}

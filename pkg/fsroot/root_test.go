@@ -420,3 +420,36 @@ func TestEnsureParentsLstat(t *testing.T) {
 		t.Fatalf("symlinked parent not replaced: %v", err)
 	}
 }
+
+// A Target creates one temp file through the parent it holds open; the
+// temp then commits over the target's path.
+func TestTargetCreateTemp(t *testing.T) {
+	r, dir := newRoot(t)
+	tgt, fi, err := r.OpenTarget("x/y/f")
+	if err != nil || fi != nil {
+		t.Fatalf("open target: %v, %v", fi, err)
+	}
+	tmp, err := tgt.CreateTemp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tgt.CreateTemp(); err == nil {
+		t.Fatal("a second temp from one target")
+	}
+	tgt.Close() // the temp owns the directory now
+	if _, err := tmp.Write([]byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tmp.CommitNoSync(0o600, testTime); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(dir, "x/y/f")); got != "data" {
+		t.Fatalf("content %q", got)
+	}
+	tgt, fi, err = r.OpenTarget("x/y/f")
+	if err != nil || fi == nil || fi.Size() != 4 {
+		t.Fatalf("reopen: %v, %v", fi, err)
+	}
+	tgt.Close()
+	tgt.Close() // idempotent
+}

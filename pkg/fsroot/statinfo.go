@@ -13,11 +13,32 @@ import (
 // nil when nothing could be lstat'ed at path (absent, or unreadable: what
 // writes there next reports why). fi.Sys() is a *unix.Stat_t.
 func (r *Root) EnsureParentsLstat(path string) (fi fs.FileInfo, err error) {
-	p, err := r.openParent("ensure parents", path, true)
+	t, fi, err := r.OpenTarget(path)
 	if err != nil {
 		return nil, err
 	}
-	defer p.close()
+	t.Close()
+	return fi, nil
+}
+
+var errTargetUsed = errors.New("target already used or closed")
+
+// A Target is a path whose parents were made real directories and are
+// held open, so that creating its temp file costs no second walk.
+type Target struct {
+	r    *Root
+	p    *parent // nil once handed to a Temp, or closed
+	path string
+}
+
+// OpenTarget is EnsureParentsLstat keeping the parent open for
+// Target.CreateTemp. The caller closes the Target.
+func (r *Root) OpenTarget(path string) (*Target, fs.FileInfo, error) {
+	p, err := r.openParent("ensure parents", path, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &Target{r: r, p: p, path: path}
 	si := &statInfo{name: p.name}
 	for {
 		err = unix.Fstatat(p.fd, p.name, &si.st, unix.AT_SYMLINK_NOFOLLOW)
@@ -26,9 +47,28 @@ func (r *Root) EnsureParentsLstat(path string) (fi fs.FileInfo, err error) {
 		}
 	}
 	if err != nil {
-		return nil, nil
+		return t, nil, nil
 	}
-	return si, nil
+	return t, si, nil
+}
+
+// CreateTemp is Root.CreateTemp for the target, through its open parent,
+// which the Temp takes over: it can be called once.
+func (t *Target) CreateTemp() (*Temp, error) {
+	if t.p == nil {
+		return nil, &PathError{Op: "create temp for", Path: t.path, Err: errTargetUsed}
+	}
+	p := t.p
+	t.p = nil
+	return t.r.createTemp(p, t.path)
+}
+
+// Close releases the parent unless a Temp took it over.
+func (t *Target) Close() {
+	if t.p != nil {
+		t.p.close()
+		t.p = nil
+	}
 }
 
 // statInfo is an fs.FileInfo from fstatat.

@@ -44,6 +44,12 @@ func (r *Root) CreateTemp(path string) (*Temp, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.createTemp(dir, path)
+}
+
+// createTemp creates the temp file in dir, the open parent of path, which
+// the Temp takes over (closed on failure too).
+func (r *Root) createTemp(dir *parent, path string) (*Temp, error) {
 	for range tempAttempts {
 		name := tempBase()
 		fd, err := openat(dir.fd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
