@@ -2,8 +2,4 @@
 
 package fsstat
 
-import "io/fs"
-
-// IDs has no inode or ctime to offer here (0, 0); change detection then
-// rests on type, size, mode and mtime.
-func IDs(fs.FileInfo) (ino uint64, ctime int64) { return 0, 0 }
+func syscallIDs(any) (ino uint64, ctime int64, ok bool) { return 0, 0, false }
