@@ -47,8 +47,11 @@ func realMain(args []string) int {
 		}
 		defer stopPprof()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
+		finished := make(chan struct{})
+		go watchStop(ctx, finished, stop, stopGrace, os.Stderr, os.Exit)
 		err = c.run(ctx, args[1:])
+		close(finished)
+		stop()
 		return exitCode(c.name, err)
 	}
 	fmt.Fprintf(os.Stderr, "jetsync: unknown command %q\n\n", args[0])
