@@ -75,3 +75,23 @@ func FuzzValidPath(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeMeta(f *testing.F) {
+	f.Add(EncodeMeta(Meta{Epoch: 3, Source: "src-1", Time: 1700000000000000000, TombstoneTTL: 86400e9, Partial: true}))
+	f.Add(EncodeMeta(Meta{}))
+	f.Add([]byte(`{"v":99,"epoch":1}`))
+	f.Add([]byte(`{"v":1,"epoch":-1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeMeta(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrVersion) {
+				t.Fatalf("unclassified error: %v", err)
+			}
+			return
+		}
+		again, err := DecodeMeta(EncodeMeta(m))
+		if err != nil || again != m {
+			t.Fatalf("round trip: %+v -> %+v, %v", m, again, err)
+		}
+	})
+}
