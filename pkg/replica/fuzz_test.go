@@ -16,9 +16,14 @@ func FuzzUnmarshalApplied(f *testing.F) {
 	link := &appliedEntry{Type: wire.Symlink, Mode: 0o777, MTime: -1, Target: "../x", Disk: fingerprint{Ino: 7, Mode: 0o120777}}
 	dir := &appliedEntry{Type: wire.Dir, Mode: 0o755}
 	for _, e := range []*appliedEntry{file, link, dir} {
-		b := e.marshal()
-		f.Add(b)
-		f.Add(formatOne(b))
+		f.Add(e.marshal())
+		v1 := formatOne(e)
+		want := *e
+		want.Disk.CTime = 0
+		if got, err := unmarshalApplied(v1); err != nil || *got != want {
+			f.Fatalf("format 1 seed decodes to %+v, %v; want %+v", got, err, want)
+		}
+		f.Add(v1)
 	}
 	f.Add([]byte{2})
 	f.Add([]byte{3, 1})
@@ -43,16 +48,13 @@ func FuzzUnmarshalApplied(f *testing.F) {
 	})
 }
 
-// formatOne rewrites a format 2 entry as format 1 (no ctime), as older
-// versions stored it.
-func formatOne(b []byte) []byte {
-	e, err := unmarshalApplied(b)
-	if err != nil {
-		panic(err)
-	}
-	e.Disk.CTime = 0
-	v2 := e.marshal()
-	// The ctime is the last varint before the target: 0 encodes as one byte.
-	out := append([]byte{1}, v2[1:len(v2)-len(e.Target)-1]...)
-	return append(out, e.Target...)
+// formatOne is e as format 1 stored it: no ctime (TestAppliedEntryFormats
+// spells that format out byte by byte).
+func formatOne(e *appliedEntry) []byte {
+	c := *e
+	c.Disk.CTime = 0
+	b := c.marshal()
+	// Drop the ctime, a one-byte varint 0 just before the target.
+	head := b[1 : len(b)-len(c.Target)-1]
+	return append(append([]byte{1}, head...), c.Target...)
 }
