@@ -96,7 +96,6 @@ func SourceKey(folder string) string      { return folder + ".source" }
 func ReplicaKey(folder, id string) string { return folder + ".replica." + sanitizeID(id) }
 func ReplicaPrefix(folder string) string  { return folder + ".replica." }
 func sanitizeID(id string) string         { return strings.Map(keepKeyRune, id) }
-func IsNotFound(err error) bool           { return errors.Is(err, jetstream.ErrKeyNotFound) }
 func keepKeyRune(r rune) rune {
 	if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
 		return r

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/jetsync/jetsync/pkg/apply"
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -39,7 +38,6 @@ type Replica struct {
 	js      jetstream.JetStream
 	store   *store
 	root    *fsroot.Root
-	applier *apply.Applier
 	metrics *metrics
 	prog    progress
 }
@@ -68,7 +66,6 @@ func New(cfg Config, js jetstream.JetStream) (*Replica, error) {
 	r := &Replica{cfg: cfg, js: js, store: st, root: root,
 		log: cfg.Logger.With("component", "replica", "folder", cfg.Folder)}
 	r.metrics = newMetrics(cfg.Registry, cfg.Folder)
-	r.applier = &apply.Applier{Root: root, Local: st}
 	return r, nil
 }
 
