@@ -73,6 +73,11 @@ func (r *Root) stepDir(fd int, walked, comp string, ensure bool) (int, error) {
 			return -1, wrap("open", walked, err)
 		case isNotDirErr(err): // a file or symlink where the source has a directory
 			if err := unix.Unlinkat(fd, comp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+				// Another applier may have replaced it with a directory
+				// since our open (unlink then fails with EISDIR or EPERM).
+				if next, oerr := openat(fd, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); oerr == nil {
+					return next, nil
+				}
 				return -1, wrap("remove", walked, err)
 			}
 		}

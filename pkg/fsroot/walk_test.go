@@ -108,8 +108,15 @@ func TestCleanTemps(t *testing.T) {
 }
 
 // TestConcurrentSiblings applies many files into the same new directories
-// at once, as parallel appliers do.
+// at once, as parallel appliers do, where a file stands in the way (each
+// round: several of them find the file and race to replace it).
 func TestConcurrentSiblings(t *testing.T) {
+	for round := range 30 {
+		t.Run(fmt.Sprint(round), concurrentSiblings)
+	}
+}
+
+func concurrentSiblings(t *testing.T) {
 	r, dir := newRoot(t)
 	writeFile(t, r, "a", "a file where a directory will be")
 	var wg sync.WaitGroup
