@@ -69,7 +69,8 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	defer b.Shutdown()
 	sc := source.Config{Folder: *folder, Root: src, DataDir: *data, ScanInterval: orNever(*scan), Logger: log, Registry: reg,
-		AllowEmptyRoot: *allowEmpty, Compression: wire.NoCompression} // nothing crosses a network
+		AllowEmptyRoot: *allowEmpty, Compression: wire.NoCompression, // nothing crosses a network
+		ContentCache: -1} // the replica is in this process: it never finds the source unreachable
 	rc := replica.Config{Folder: *folder, Root: dst, DataDir: *data, ID: "local", Logger: log, Registry: reg}
 	return runPair(ctx, b, sc, rc, *once, *metrics, reg, gov)
 }

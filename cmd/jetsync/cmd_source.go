@@ -23,6 +23,7 @@ type sourceFlags struct {
 	allowEmptyRoot bool
 	tombstoneTTL   time.Duration
 	gcInterval     time.Duration
+	contentCache   string
 	compress       string
 }
 
@@ -33,7 +34,8 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.workers, "workers", 4, "files read and hashed in parallel")
 	fs.BoolVar(&s.allowEmptyRoot, "allow-empty-root", false, "publish deletes when the whole tree is found empty (by default taken for an unmounted volume and refused)")
 	fs.DurationVar(&s.tombstoneTTL, "tombstone-ttl", 0, "how long the broker keeps delete markers, e.g. 720h (0: forever); replicas away longer reconcile")
-	fs.DurationVar(&s.gcInterval, "gc-interval", time.Hour, "how often chunks no current file needs are removed from the broker (0 disables)")
+	fs.DurationVar(&s.gcInterval, "gc-interval", 0, "no longer used (the broker keeps no content beyond --content-cache); accepted so that old service files still start")
+	fs.StringVar(&s.contentCache, "content-cache", "1GiB", "bound of the broker's cache of recently changed content, which replicas apply while this source is unreachable (e.g. 256MiB; 0 turns it off)")
 	fs.IntVar(&s.replicas, "stream-replicas", 1, "JetStream replicas of the folder stream (3 on a 3-node cluster)")
 	fs.StringVar(&s.compress, "compress", "s2", "content compression: s2 (fast, the default), zstd (smaller, for links slower than the CPU) or off")
 }
@@ -48,10 +50,25 @@ func (s *sourceFlags) config(reg prometheus.Registerer) (source.Config, error) {
 	if err != nil {
 		return source.Config{}, fmt.Errorf("--compress: %w", err)
 	}
+	cache, err := parseByteSize(s.contentCache)
+	if err != nil {
+		return source.Config{}, fmt.Errorf("--content-cache: %w", err)
+	}
+	if cache > 0 && cache < bus.MinCacheBytes {
+		return source.Config{}, fmt.Errorf("--content-cache: %s is below the smallest cache, %d bytes (0 turns it off)", s.contentCache, bus.MinCacheBytes)
+	}
 	return source.Config{Compression: comp, Folder: s.folder, Root: root, DataDir: s.data, ScanInterval: scan,
 		MaxWatches: s.maxWatches, Workers: s.workers, Registry: reg, AllowEmptyRoot: s.allowEmptyRoot,
-		TombstoneTTL: s.tombstoneTTL, GCInterval: orNever(s.gcInterval),
+		TombstoneTTL: s.tombstoneTTL, ContentCache: orOff(cache),
 		StreamOptions: bus.StreamOptions{Replicas: s.replicas}}, nil
+}
+
+// orOff maps the command line's "0 turns it off" to the library's negative.
+func orOff(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // orNever maps the command line's "0 disables" to the library's negative.

@@ -12,10 +12,18 @@ import (
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
-// Content fetches chunks and manifest blobs from the broker. The returned
-// bytes are already verified against h.
+// Content fetches chunks and manifest blobs the replica does not have
+// locally (from the broker's content cache or the source). The returned
+// bytes are already verified against the wanted hash.
 type Content interface {
-	Chunk(ctx context.Context, h wire.Hash) ([]byte, error)
+	Chunk(ctx context.Context, w Want) ([]byte, error)
+}
+
+// Want names one piece of content a record needs.
+type Want struct {
+	Rec      *wire.Record
+	Ref      wire.ChunkRef
+	Manifest bool // a manifest blob of Rec's chunk list, not a chunk of its content
 }
 
 // Local finds content the replica already has on disk. It may be stale:
@@ -24,9 +32,10 @@ type Local interface {
 	FindChunk(h wire.Hash) (path string, off int64, ok bool)
 }
 
-// ErrChunkMissing marks a chunk the broker does not hold. Content
-// implementations wrap it; Apply passes it up wrapped.
-var ErrChunkMissing = errors.New("chunk missing from broker")
+// ErrChunkMissing marks content that neither the cache nor the source has
+// any more (the source's file changed since the record was published).
+// Content implementations wrap it; Apply passes it up wrapped.
+var ErrChunkMissing = errors.New("content gone from the source")
 
 // Applier applies records to a root. It is safe for concurrent use on
 // different paths; the caller must not apply a path concurrently with one

@@ -81,7 +81,7 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result, 
 		return err
 	}
 	defer tmp.Abort()
-	src := a.newSource(rec.Path, res)
+	src := a.newSource(rec, res)
 	defer src.close()
 	src.prefetch(ctx, res.Chunks)
 	h := chunk.NewHasher()

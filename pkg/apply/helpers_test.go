@@ -27,7 +27,8 @@ type store struct {
 
 func newStore() *store { return &store{chunks: map[wire.Hash][]byte{}} }
 
-func (s *store) Chunk(ctx context.Context, h wire.Hash) ([]byte, error) {
+func (s *store) Chunk(ctx context.Context, w Want) ([]byte, error) {
+	h := w.Ref.Hash
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, ok := s.chunks[h]

@@ -37,7 +37,7 @@ type prefetcher struct {
 // when a (with a Local index) finds it there intact, else from
 // a.Content. It returns nil when cs has fewer than two chunks: one has
 // nothing to overlap with.
-func startPrefetch(ctx context.Context, a *Applier, cs []wire.ChunkRef) *prefetcher {
+func startPrefetch(ctx context.Context, a *Applier, rec *wire.Record, cs []wire.ChunkRef) *prefetcher {
 	if len(cs) < 2 {
 		return nil
 	}
@@ -52,7 +52,7 @@ func startPrefetch(ctx context.Context, a *Applier, cs []wire.ChunkRef) *prefetc
 			lr := &localReader{a: a}
 			defer lr.close()
 			for i := range jobs {
-				p.results[i] <- obtain(ctx, a, lr, cs[i])
+				p.results[i] <- obtain(ctx, a, lr, Want{Rec: rec, Ref: cs[i]})
 			}
 		})
 	}

@@ -5,8 +5,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 // slowStore answers like a broker a round trip away and records how many
@@ -18,7 +16,7 @@ type slowStore struct {
 	maxFlight atomic.Int32
 }
 
-func (s *slowStore) Chunk(ctx context.Context, h wire.Hash) ([]byte, error) {
+func (s *slowStore) Chunk(ctx context.Context, h Want) ([]byte, error) {
 	n := s.inflight.Add(1)
 	defer s.inflight.Add(-1)
 	for {

@@ -28,7 +28,7 @@ func (a *Applier) resolve(ctx context.Context, rec *wire.Record) ([]wire.ChunkRe
 	var chunks []wire.ChunkRef
 	var fetched, total int64
 	for _, m := range rec.Manifest {
-		blob, err := fetch(ctx, a.Content, m)
+		blob, err := fetch(ctx, a.Content, Want{Rec: rec, Ref: m, Manifest: true})
 		if err != nil {
 			return nil, fetched, &fsroot.PathError{Op: "fetch manifest for", Path: rec.Path, Err: err}
 		}

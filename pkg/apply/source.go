@@ -35,15 +35,15 @@ func putBuf(b *[]byte) {
 // them, else from Content.
 type source struct {
 	a     *Applier
-	path  string // the file being applied, for errors
+	rec   *wire.Record // the file being applied
 	res   *Result
 	held  *[]byte // buffer of the chunk last returned without a prefetcher
 	local *localReader
 	pf    *prefetcher
 }
 
-func (a *Applier) newSource(path string, res *Result) *source {
-	return &source{a: a, path: path, res: res, local: &localReader{a: a}}
+func (a *Applier) newSource(rec *wire.Record, res *Result) *source {
+	return &source{a: a, rec: rec, res: res, local: &localReader{a: a}}
 }
 
 func (s *source) close() {
@@ -55,23 +55,23 @@ func (s *source) close() {
 
 // prefetch starts obtaining cs ahead of chunk.
 func (s *source) prefetch(ctx context.Context, cs []wire.ChunkRef) {
-	s.pf = startPrefetch(ctx, s.a, cs)
+	s.pf = startPrefetch(ctx, s.a, s.rec, cs)
 }
 
 // chunk returns the content of c, the i-th chunk of the list given to
 // prefetch (if it was called). The slice is valid until the next call.
 func (s *source) chunk(ctx context.Context, i int, c wire.ChunkRef) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, &fsroot.PathError{Op: "apply", Path: s.path, Err: err}
+		return nil, &fsroot.PathError{Op: "apply", Path: s.rec.Path, Err: err}
 	}
 	r, ok := s.pf.take(ctx, i)
 	if !ok {
 		putBuf(s.held)
-		r = obtain(ctx, s.a, s.local, c)
+		r = obtain(ctx, s.a, s.local, Want{Rec: s.rec, Ref: c})
 		s.held = r.buf
 	}
 	if r.err != nil {
-		return nil, &fsroot.PathError{Op: "fetch chunk for", Path: s.path, Err: r.err}
+		return nil, &fsroot.PathError{Op: "fetch chunk for", Path: s.rec.Path, Err: r.err}
 	}
 	if r.local {
 		s.res.Reused += int64(len(r.data))
@@ -84,7 +84,8 @@ func (s *source) chunk(ctx context.Context, i int, c wire.ChunkRef) ([]byte, err
 // obtain reads c from a local file if one holds it intact, else fetches
 // it. A local read is in a pooled buffer that the result carries (buf),
 // which the caller gives back with putBuf once done with the data.
-func obtain(ctx context.Context, a *Applier, lr *localReader, c wire.ChunkRef) fetched {
+func obtain(ctx context.Context, a *Applier, lr *localReader, w Want) fetched {
+	c := w.Ref
 	if path, off, ok := lr.find(c); ok {
 		buf := getBuf(c.Size)
 		if data, ok := lr.read(c, path, off, (*buf)[:c.Size]); ok {
@@ -92,14 +93,15 @@ func obtain(ctx context.Context, a *Applier, lr *localReader, c wire.ChunkRef) f
 		}
 		putBuf(buf)
 	}
-	data, err := fetch(ctx, a.Content, c)
+	data, err := fetch(ctx, a.Content, w)
 	return fetched{data: data, err: err}
 }
 
-// fetch gets c from content and checks its length; its hash is the
+// fetch gets w from content and checks its length; its hash is the
 // content's to check, and the whole file's hash backs that up.
-func fetch(ctx context.Context, content Content, c wire.ChunkRef) ([]byte, error) {
-	data, err := content.Chunk(ctx, c.Hash)
+func fetch(ctx context.Context, content Content, w Want) ([]byte, error) {
+	c := w.Ref
+	data, err := content.Chunk(ctx, w)
 	if err != nil {
 		return nil, fmt.Errorf("chunk %s: %w", c.Hash, err)
 	}

@@ -48,8 +48,11 @@ type ReplicaStatus struct {
 	Reused     int64   `json:"reused_bytes"`
 	Errors     int64   `json:"errors"`
 	LastError  string  `json:"last_error,omitempty"`
-	Epoch      uint64  `json:"epoch"`
-	Updated    int64   `json:"updated"` // unix ns
+	// WaitingFor is a path whose content is neither on the replica nor in
+	// the content cache while the source does not answer.
+	WaitingFor string `json:"waiting_for,omitempty"`
+	Epoch      uint64 `json:"epoch"`
+	Updated    int64  `json:"updated"` // unix ns
 }
 
 // StatusKV opens the status bucket, creating it if needed. An existing

@@ -12,14 +12,15 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/jetsync/jetsync/pkg/wire"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 var (
 	bucketEntries = []byte("entries")
-	bucketChunks  = []byte("chunks")
 	bucketMeta    = []byte("meta")
+	// legacyChunks recorded which chunks releases that kept content on
+	// the broker had published there; Open removes it.
+	legacyChunks = []byte("chunks")
 )
 
 // Meta keys. Counters are kept here so Stats never scans the tree.
@@ -84,10 +85,13 @@ func Open(path string) (*Index, error) {
 
 // init creates the buckets and the source id on first use.
 func (ix *Index) init(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketEntries, bucketChunks, bucketMeta} {
+	for _, name := range [][]byte{bucketEntries, bucketMeta} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
+	}
+	if err := tx.DeleteBucket(legacyChunks); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+		return fmt.Errorf("remove the chunk table of an older release: %w", err)
 	}
 	meta := tx.Bucket(bucketMeta)
 	if id := meta.Get(keyID); id != nil {
@@ -148,19 +152,6 @@ func (ix *Index) HasDescendants(dir string) (bool, error) {
 		return false, fmt.Errorf("read index: %w", err)
 	}
 	return found, nil
-}
-
-// HasChunk reports whether the chunk h is recorded as on the broker.
-func (ix *Index) HasChunk(h wire.Hash) (bool, error) {
-	var ok bool
-	err := ix.db.View(func(tx *bolt.Tx) error {
-		ok = tx.Bucket(bucketChunks).Get(h[:]) != nil
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("read index: %w", err)
-	}
-	return ok, nil
 }
 
 // Meta returns the folder meta.

@@ -2,94 +2,27 @@ package index
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 // rewritePage bounds the entries rewritten per transaction, so recovering
 // a huge tree does not build one huge transaction in memory.
 var rewritePage = 10000
 
-// Lost says what MarkLost or ResetAll forgot.
-type Lost struct {
-	Entries int // entries marked unpublished
-	Chunks  int // chunks no longer recorded as on the broker
-}
-
-// MarkLost handles a broker that lost the tail of the stream after lastSeq:
-// chunks published after lastSeq are forgotten, and every entry published
-// after lastSeq or referencing a forgotten chunk is marked unpublished
-// (Seq 0). Entries go first: if this is interrupted, running it again
-// finds the same chunks and finishes the job.
-func (ix *Index) MarkLost(lastSeq uint64) (Lost, error) {
-	lost, err := ix.chunksAfter(lastSeq)
-	if err != nil {
-		return Lost{}, err
-	}
-	n, err := ix.resetEntries(func(e *Entry) bool {
-		return e.Seq > lastSeq || refsAny(e.Chunks, lost) || refsAny(e.Manifest, lost)
-	})
-	if err != nil {
-		return Lost{}, err
-	}
-	if err := ix.deleteChunks(lost); err != nil {
-		return Lost{}, err
-	}
-	return Lost{Entries: n, Chunks: len(lost)}, nil
+// MarkLost handles a broker that lost the tail of the state stream after
+// lastSeq: every entry published after lastSeq is marked unpublished
+// (Seq 0) and returned to the number. Content is not on the broker's
+// state stream, so no other entry depends on what was lost.
+func (ix *Index) MarkLost(lastSeq uint64) (int, error) {
+	return ix.resetEntries(func(e *Entry) bool { return e.Seq > lastSeq })
 }
 
 // ResetAll handles a broker that lost the whole stream: every entry is
-// marked unpublished and the chunk bucket is emptied.
-func (ix *Index) ResetAll() (Lost, error) {
-	n, err := ix.resetEntries(func(*Entry) bool { return true })
-	if err != nil {
-		return Lost{}, err
-	}
-	var chunks int
-	err = ix.db.Update(func(tx *bolt.Tx) error {
-		chunks = tx.Bucket(bucketChunks).Stats().KeyN
-		if err := tx.DeleteBucket(bucketChunks); err != nil {
-			return err
-		}
-		_, err := tx.CreateBucket(bucketChunks)
-		return err
-	})
-	if err != nil {
-		return Lost{}, fmt.Errorf("clear index chunks: %w", err)
-	}
-	return Lost{Entries: n, Chunks: chunks}, nil
-}
-
-func (ix *Index) chunksAfter(lastSeq uint64) (map[wire.Hash]struct{}, error) {
-	lost := make(map[wire.Hash]struct{})
-	err := ix.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketChunks).ForEach(func(k, v []byte) error {
-			if len(k) == len(wire.Hash{}) && (len(v) != 8 || binary.BigEndian.Uint64(v) > lastSeq) {
-				lost[wire.Hash(k)] = struct{}{}
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read index chunks: %w", err)
-	}
-	return lost, nil
-}
-
-func refsAny(refs []wire.ChunkRef, set map[wire.Hash]struct{}) bool {
-	if len(set) == 0 {
-		return false
-	}
-	for _, r := range refs {
-		if _, ok := set[r.Hash]; ok {
-			return true
-		}
-	}
-	return false
+// marked unpublished.
+func (ix *Index) ResetAll() (int, error) {
+	return ix.resetEntries(func(*Entry) bool { return true })
 }
 
 // resetEntries sets Seq to 0 on every published entry matching lost, a page
@@ -140,28 +73,4 @@ func resetPage(b *bolt.Bucket, pos []byte, lost func(*Entry) bool) ([]byte, int,
 		}
 	}
 	return next, len(updates), k == nil, nil
-}
-
-func (ix *Index) deleteChunks(set map[wire.Hash]struct{}) error {
-	hashes := make([]wire.Hash, 0, len(set))
-	for h := range set {
-		hashes = append(hashes, h)
-	}
-	for len(hashes) > 0 {
-		page := hashes[:min(len(hashes), rewritePage)]
-		hashes = hashes[len(page):]
-		err := ix.db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketChunks)
-			for _, h := range page {
-				if err := b.Delete(h[:]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("forget lost chunks: %w", err)
-		}
-	}
-	return nil
 }

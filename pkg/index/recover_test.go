@@ -3,23 +3,10 @@ package index
 import (
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/jetsync/jetsync/pkg/wire"
 )
-
-func putChunks(t *testing.T, ix *Index, seqs map[string]uint64) {
-	t.Helper()
-	err := ix.Batch(func(tx *Tx) error {
-		for s, seq := range seqs {
-			if err := tx.PutChunk(wire.Sum([]byte(s)), seq); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 func seqOf(t *testing.T, ix *Index, p string) uint64 {
 	t.Helper()
@@ -30,68 +17,84 @@ func seqOf(t *testing.T, ix *Index, p string) uint64 {
 	return e.Seq
 }
 
-func has(t *testing.T, ix *Index, s string) bool {
-	t.Helper()
-	ok, err := ix.HasChunk(wire.Sum([]byte(s)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ok
-}
-
 func TestMarkLost(t *testing.T) {
 	defer func(n int) { rewritePage = n }(rewritePage)
 	rewritePage = 2 // exercise paging
 	ix := openTemp(t)
-	putChunks(t, ix, map[string]uint64{"old": 1, "tail": 12, "m": 13})
 	put(t, ix,
 		file("keep", 3, 2, ref("old", 3)),
 		file("late", 4, 14, ref("old", 4)),
-		// Published before the loss point, but its chunk was republished
-		// after it (chunk lost earlier and sent again).
-		file("refs-lost", 4, 9, ref("tail", 4)),
 		&Entry{Path: "manifest", Stat: Stat{Type: wire.File, Size: 1}, Hash: wire.Sum(nil), Seq: 5, Manifest: []wire.ChunkRef{ref("m", 8)}},
 		&Entry{Path: "tomb", Stat: Stat{Type: wire.Deleted}, Seq: 15},
 		&Entry{Path: "tomb-old", Stat: Stat{Type: wire.Deleted}, Seq: 6},
 		dir("d", 10),
 	)
-	lost, err := ix.MarkLost(10)
+	n, err := ix.MarkLost(10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lost != (Lost{Entries: 4, Chunks: 2}) {
-		t.Errorf("lost = %+v", lost)
+	if n != 2 {
+		t.Errorf("marked %d entries, want 2", n)
 	}
-	for p, want := range map[string]uint64{"keep": 2, "late": 0, "refs-lost": 0, "manifest": 0, "tomb": 0, "tomb-old": 6, "d": 10} {
+	for p, want := range map[string]uint64{"keep": 2, "late": 0, "manifest": 5, "tomb": 0, "tomb-old": 6, "d": 10} {
 		if got := seqOf(t, ix, p); got != want {
 			t.Errorf("seq of %s = %d, want %d", p, got, want)
 		}
-	}
-	if !has(t, ix, "old") || has(t, ix, "tail") || has(t, ix, "m") {
-		t.Error("wrong chunks forgotten")
 	}
 }
 
 func TestResetAll(t *testing.T) {
 	ix := openTemp(t)
-	putChunks(t, ix, map[string]uint64{"a": 1, "b": 2})
 	put(t, ix, file("f", 1, 3, ref("a", 1)), dir("d", 4), &Entry{Path: "t", Stat: Stat{Type: wire.Deleted}, Seq: 5})
-	lost, err := ix.ResetAll()
+	n, err := ix.ResetAll()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lost != (Lost{Entries: 3, Chunks: 2}) {
-		t.Errorf("lost = %+v", lost)
+	if n != 3 {
+		t.Errorf("marked %d entries, want 3", n)
 	}
 	for _, p := range []string{"f", "d", "t"} {
 		if seqOf(t, ix, p) != 0 {
 			t.Errorf("%s still published", p)
 		}
 	}
-	if has(t, ix, "a") || has(t, ix, "b") {
-		t.Error("chunks survived ResetAll")
-	}
 	if s, _ := ix.Stats(); s.Files != 1 || s.Dirs != 1 {
 		t.Errorf("stats changed: %+v", s)
 	}
+}
+
+// An index written by a release that kept content on the broker has a
+// chunk table; opening it removes the table and keeps every entry.
+func TestOpenRemovesLegacyChunkTable(t *testing.T) {
+	ix := openTemp(t)
+	path := ix.Path()
+	put(t, ix, file("f", 1, 3, ref("a", 1)))
+	err := ix.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket(legacyChunks)
+		if err != nil {
+			return err
+		}
+		h := wire.Sum([]byte("a"))
+		return b.Put(h[:], []byte{0, 0, 0, 0, 0, 0, 0, 7})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ix, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if seqOf(t, ix, "f") != 3 {
+		t.Error("entry lost by the upgrade")
+	}
+	_ = ix.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(legacyChunks) != nil {
+			t.Error("legacy chunk table still there")
+		}
+		return nil
+	})
 }

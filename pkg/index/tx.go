@@ -1,7 +1,6 @@
 package index
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -12,9 +11,9 @@ import (
 
 // Tx is a write transaction; see Index.Batch.
 type Tx struct {
-	entries, chunks, meta *bolt.Bucket
-	delta                 Stats
-	lastAcked             uint64
+	entries, meta *bolt.Bucket
+	delta         Stats
+	lastAcked     uint64
 }
 
 // Batch runs fn in one write transaction and commits it, or rolls back if
@@ -22,7 +21,7 @@ type Tx struct {
 // file.
 func (ix *Index) Batch(fn func(tx *Tx) error) error {
 	err := ix.db.Update(func(btx *bolt.Tx) error {
-		tx := &Tx{entries: btx.Bucket(bucketEntries), chunks: btx.Bucket(bucketChunks), meta: btx.Bucket(bucketMeta)}
+		tx := &Tx{entries: btx.Bucket(bucketEntries), meta: btx.Bucket(bucketMeta)}
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -70,11 +69,6 @@ func (tx *Tx) count(e *Entry, sign int64) {
 	case wire.Symlink:
 		tx.delta.Symlinks += sign
 	}
-}
-
-// PutChunk records that chunk h is on the broker at stream sequence seq.
-func (tx *Tx) PutChunk(h wire.Hash, seq uint64) error {
-	return tx.chunks.Put(h[:], binary.BigEndian.AppendUint64(nil, seq))
 }
 
 // Acked raises the stored last acknowledged sequence to seq if it is

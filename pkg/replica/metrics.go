@@ -11,6 +11,7 @@ type metrics struct {
 	removedExtra prometheus.Counter
 	cursor       prometheus.Gauge
 	lag          prometheus.Gauge
+	content      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, folder string) *metrics {
@@ -23,7 +24,7 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 		unchanged: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_unchanged_total",
 			Help: "Records skipped because the path already matched.", ConstLabels: labels}),
 		fetched: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_fetched_bytes_total",
-			Help: "Content bytes fetched from the broker.", ConstLabels: labels}),
+			Help: "Content bytes fetched from the content cache or the source.", ConstLabels: labels}),
 		reused: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_reused_bytes_total",
 			Help: "Content bytes copied from local files instead of fetched.", ConstLabels: labels}),
 		removedExtra: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_removed_extra_total",
@@ -32,9 +33,11 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 			Help: "Stream sequence up to which everything is applied.", ConstLabels: labels}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_lag_seconds",
 			Help: "Age of the oldest published change not yet applied.", ConstLabels: labels}),
+		content: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jetsync_replica_content_total",
+			Help: "Chunks fetched, by where from and outcome: cache_hit, cache_miss, source_ok, source_gone, source_unreachable, bad_content.", ConstLabels: labels}, []string{"result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.cursor, m.lag)
+		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.cursor, m.lag, m.content)
 	}
 	return m
 }

@@ -98,7 +98,7 @@ func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch ui
 		maxEpoch: metaEpoch, lastSeen: pos.Cursor, workers: r.cfg.Workers, busy: make(map[string][]*item)}
 	p.cond = sync.NewCond(&p.mu)
 	p.applier = &apply.Applier{Root: r.root, Local: r.store,
-		Content: brokerContent{stream: stream, folder: r.cfg.Folder}, Known: p.knownHash}
+		Content: newFetcher(r, stream), Known: p.knownHash}
 	r.prog.setPosition(pos.Cursor)
 	r.prog.epoch.Store(pos.Epoch)
 	return p

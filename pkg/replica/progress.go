@@ -30,12 +30,17 @@ type Progress struct {
 	Reused     int64 // content bytes copied from local files
 	Errors     int64
 	LastError  string
+	// WaitingFor is a path whose content is neither local nor cached and
+	// whose source does not answer ("" when none); State is then
+	// waiting-for-source.
+	WaitingFor string
 }
 
 type progress struct {
 	mu             sync.Mutex
 	state          string
 	lastError      string
+	waiting        string
 	oldest         time.Time
 	cursor         atomic.Uint64
 	epoch          atomic.Uint64
@@ -52,6 +57,10 @@ type progress struct {
 }
 
 func (p *progress) setState(s string) { p.mu.Lock(); p.state = s; p.mu.Unlock() }
+
+// setWaiting records the path waiting for an unreachable source, or
+// clears it ("").
+func (p *progress) setWaiting(path string) { p.mu.Lock(); p.waiting = path; p.mu.Unlock() }
 func (p *progress) setPosition(c uint64) {
 	p.cursor.Store(c)
 }
@@ -69,9 +78,12 @@ func (r *Replica) Progress() Progress {
 	out := Progress{State: p.state, Reconciled: p.reconciled.Load(), Cursor: p.cursor.Load(),
 		Pending: p.pending.Load(), Settled: p.settled.Load(), Applied: p.applied.Load(), Epoch: p.epoch.Load(),
 		Files: p.files.Load(), Bytes: p.bytes.Load(), Fetched: p.fetched.Load(), Reused: p.reused.Load(),
-		Errors: p.errors.Load(), LastError: p.lastError}
+		Errors: p.errors.Load(), LastError: p.lastError, WaitingFor: p.waiting}
 	if out.State == "" {
 		out.State = "starting"
+	}
+	if out.WaitingFor != "" {
+		out.State = "waiting-for-source"
 	}
 	if !p.oldest.IsZero() {
 		out.Lag = time.Since(p.oldest)
@@ -137,7 +149,7 @@ func (r *Replica) report(ctx context.Context, kv jetstream.KeyValue) {
 	st := bus.ReplicaStatus{V: 1, ID: r.cfg.ID, Folder: r.cfg.Folder, State: pr.State,
 		AppliedSeq: pr.Cursor, Pending: pr.Pending, LagSeconds: pr.Lag.Seconds(),
 		Applied: pr.Applied, Fetched: pr.Fetched, Reused: pr.Reused, Errors: pr.Errors, LastError: pr.LastError,
-		Epoch: pr.Epoch, Updated: time.Now().UnixNano()}
+		Epoch: pr.Epoch, WaitingFor: pr.WaitingFor, Updated: time.Now().UnixNano()}
 	if err := bus.PutStatus(ctx, kv, bus.ReplicaKey(r.cfg.Folder, r.cfg.ID), st); err != nil {
 		r.log.Debug("report status", "err", err)
 	}

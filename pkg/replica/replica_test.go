@@ -34,6 +34,9 @@ func newPublisher(t testing.TB, nc *nats.Conn) *publisher {
 	if _, err := bus.EnsureStream(context.Background(), js, folder, bus.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	if err := bus.EnsureCache(context.Background(), js, folder, 64<<20, 1); err != nil {
+		t.Fatal(err)
+	}
 	p := &publisher{t: t, js: js, epoch: 1}
 	p.meta(1)
 	return p
@@ -65,7 +68,8 @@ func (p *publisher) record(r wire.Record) uint64 {
 	return p.pub(wire.StateSubject(folder, r.Path), b)
 }
 
-// file publishes content in 64 KiB chunks, then its record.
+// file puts content in 64 KiB chunks into the content cache, then
+// publishes its record (no source serves content in these tests).
 func (p *publisher) file(path string, data []byte, mode uint32, mtime time.Time) {
 	var refs []wire.ChunkRef
 	for off := 0; off < len(data); off += 64 << 10 {
@@ -75,7 +79,7 @@ func (p *publisher) file(path string, data []byte, mode uint32, mtime time.Time)
 		refs = append(refs, wire.ChunkRef{Hash: h, Size: uint32(len(c))})
 	}
 	p.record(wire.Record{Path: path, Type: wire.File, Mode: mode, MTime: mtime.UnixNano(),
-		Size: int64(len(data)), Hash: wire.Sum(data), Chunks: refs})
+		Size: int64(len(data)), Hash: wire.Sum(data), Chunks: refs, Cached: true})
 }
 
 func startReplica(t testing.TB, nc *nats.Conn, root, data string) (*Replica, context.CancelFunc, chan error) {

@@ -9,7 +9,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/jetsync/jetsync/pkg/apply"
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -356,21 +355,4 @@ func (p *pipeline) checkPosition(ctx context.Context) error {
 		return errRestart
 	}
 	return nil
-}
-
-// brokerContent fetches chunks by direct get.
-type brokerContent struct {
-	stream jetstream.Stream
-	folder string
-}
-
-func (b brokerContent) Chunk(ctx context.Context, h wire.Hash) ([]byte, error) {
-	msg, err := b.stream.GetLastMsgForSubject(ctx, wire.ChunkSubject(b.folder, h))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, fmt.Errorf("%w: %s", apply.ErrChunkMissing, h)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("fetch chunk %s: %w", h, err)
-	}
-	return wire.DecodeChunk(nil, msg.Data, h)
 }

@@ -89,7 +89,6 @@ func (s *Source) classify(m index.Meta, info *jetstream.StreamInfo) (string, uin
 
 // forget updates the index for a loss and returns the new epoch.
 func (s *Source) forget(ctx context.Context, kind string, m index.Meta, info *jetstream.StreamInfo, lastGood uint64) (uint64, error) {
-	s.chunks.reset()
 	switch kind {
 	case lossFresh:
 		epoch := s.streamEpoch(ctx) + 1
@@ -99,16 +98,16 @@ func (s *Source) forget(ctx context.Context, kind string, m index.Meta, info *je
 		s.log.Warn("the broker lost the whole stream (it was recreated); republishing everything",
 			"stream_created", info.Created, "known_created", time.Unix(0, m.Created), "epoch", m.Epoch+1)
 		s.metrics.loss.WithLabelValues(lossStore).Inc()
-		lost, err := s.ix.ResetAll()
-		s.log.Info("marked everything unpublished", "entries", lost.Entries, "chunks", lost.Chunks)
+		n, err := s.ix.ResetAll()
+		s.log.Info("marked everything unpublished", "entries", n)
 		return m.Epoch + 1, err
 	default:
 		s.log.Warn("the broker lost acknowledged messages (lost tail); republishing them",
 			"broker_last_seq", info.State.LastSeq, "acked_seq", max(m.LastAcked, s.pub.highest.Load()),
 			"kept_up_to", lastGood, "epoch", m.Epoch+1)
 		s.metrics.loss.WithLabelValues(lossTail).Inc()
-		lost, err := s.ix.MarkLost(lastGood)
-		s.log.Info("marked lost entries unpublished", "entries", lost.Entries, "chunks", lost.Chunks)
+		n, err := s.ix.MarkLost(lastGood)
+		s.log.Info("marked lost entries unpublished", "entries", n)
 		return m.Epoch + 1, err
 	}
 }
@@ -228,13 +227,23 @@ func (s *Source) streamEpoch(ctx context.Context) uint64 {
 	return m.Epoch
 }
 
-// ensureStream creates or updates the folder stream, retrying until the
-// broker answers, and returns its current info.
+// ensureStream creates or updates the folder's state stream (upgrading
+// one of an older release) and its content cache, retrying until the
+// broker answers, and returns the state stream's current info.
 func (s *Source) ensureStream(ctx context.Context) (*jetstream.StreamInfo, error) {
 	var info *jetstream.StreamInfo
 	err := bus.Retry(ctx, s.log, "ensure stream", func(ctx context.Context) error {
+		if n, err := bus.Upgrade(ctx, s.js, s.cfg.Folder); err != nil {
+			return err
+		} else if n > 0 {
+			s.log.Info("upgraded the folder stream: removed the content chunks of an older release",
+				"chunks", n, "stream", wire.StreamName(s.cfg.Folder))
+		}
 		st, err := bus.EnsureStream(ctx, s.js, s.cfg.Folder, s.cfg.StreamOptions)
 		if err != nil {
+			return err
+		}
+		if err := bus.EnsureCache(ctx, s.js, s.cfg.Folder, s.cfg.ContentCache, s.cfg.StreamOptions.Replicas); err != nil {
 			return err
 		}
 		info, err = st.Info(ctx)

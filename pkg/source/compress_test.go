@@ -1,15 +1,14 @@
 package source
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
-// TestCompressionSetting: text content is published with the configured
-// codec, both inline and in chunks.
+// TestCompressionSetting: text content is published (inline) and served
+// (chunks) with the configured codec.
 func TestCompressionSetting(t *testing.T) {
 	t.Parallel()
 	for comp, want := range map[wire.Compression]byte{wire.NoCompression: wire.CodecRaw,
@@ -27,9 +26,9 @@ func TestCompressionSetting(t *testing.T) {
 		if big == nil || len(big.Chunks) == 0 {
 			t.Fatalf("compression %v: big file record %+v, want chunks", comp, big)
 		}
-		msg, err := f.stream().GetLastMsgForSubject(context.Background(), wire.ChunkSubject(f.folder, big.Chunks[0].Hash))
-		if err != nil || msg.Data[1] != want {
-			t.Fatalf("compression %v: first chunk codec %v (%v), want %d", comp, msg, err, want)
+		item, _, err := f.content(wire.ContentChunks, "big.txt", big.Chunks[0].Hash)
+		if err != nil || item.Payload[1] != want {
+			t.Fatalf("compression %v: first chunk served as %v (%v), want codec %d", comp, item, err, want)
 		}
 		f.converged(0)
 		r.stop(t)

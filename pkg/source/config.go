@@ -16,11 +16,10 @@ import (
 // Defaults for zero Config fields.
 const (
 	DefaultScanInterval = 10 * time.Minute
-	// DefaultGCInterval is how often chunks no current file needs are
-	// removed from the broker.
-	DefaultGCInterval = time.Hour
-	DefaultDebounce   = 20 * time.Millisecond
-	DefaultWorkers    = 4
+	DefaultDebounce     = 20 * time.Millisecond
+	DefaultWorkers      = 4
+	// DefaultContentCache bounds the broker's content cache of a folder.
+	DefaultContentCache = 1 << 30
 )
 
 // Config describes one source folder.
@@ -48,9 +47,10 @@ type Config struct {
 	// was published (0 keeps tombstones forever). Replicas learn it from
 	// the folder meta and reconcile when they were away longer.
 	TombstoneTTL time.Duration
-	// GCInterval is the period of the chunk garbage collection; 0 means
-	// DefaultGCInterval, a negative value disables it.
-	GCInterval time.Duration
+	// ContentCache bounds, in bytes, the broker's cache of the content of
+	// live changes (see docs/PROTOCOL.md); 0 means DefaultContentCache, a
+	// negative value turns the cache off (and removes it from the broker).
+	ContentCache int64
 	// Compression is how content is compressed before it is published
 	// (the zero value: not at all). It spends CPU on both sides to store
 	// and move fewer bytes, which pays only when the broker or a replica
@@ -72,8 +72,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("check config: tombstone TTL %s is below the broker's 1s minimum", c.TombstoneTTL)
 	}
 	c.Root = filepath.Clean(c.Root)
-	if c.GCInterval == 0 {
-		c.GCInterval = DefaultGCInterval
+	if c.ContentCache == 0 {
+		c.ContentCache = DefaultContentCache
 	}
 	if c.ScanInterval == 0 {
 		c.ScanInterval = DefaultScanInterval

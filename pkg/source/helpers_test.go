@@ -284,13 +284,32 @@ func (f *fixture) records() (map[string]*wire.Record, error) {
 	return out, nil
 }
 
-func (f *fixture) hasChunk(h wire.Hash) bool {
+// content asks the source's content service for one hash of path, as a
+// replica does, and returns the reply's item with the decoded content.
+func (f *fixture) content(kind byte, path string, h wire.Hash) (wire.ContentItem, []byte, error) {
 	f.t.Helper()
-	msg, err := f.stream().GetLastMsgForSubject(context.Background(), wire.ChunkSubject(f.folder, h))
+	req, err := wire.EncodeContentRequest(wire.ContentRequest{Kind: kind, Path: path, Limit: 1 << 20, Hashes: []wire.Hash{h}})
 	if err != nil {
-		return false
+		return wire.ContentItem{}, nil, err
 	}
-	_, err = wire.DecodeChunk(nil, msg.Data, h)
+	msg, err := f.nc.Request(wire.ContentSubject(f.folder), req, 5*time.Second)
+	if err != nil {
+		return wire.ContentItem{}, nil, err
+	}
+	items, err := wire.DecodeContentReply(msg.Data, 1)
+	if err != nil {
+		return wire.ContentItem{}, nil, err
+	}
+	if items[0].Status != wire.ContentOK {
+		return items[0], nil, fmt.Errorf("status %d", items[0].Status)
+	}
+	data, err := wire.DecodeChunk(nil, items[0].Payload, h)
+	return items[0], data, err
+}
+
+func (f *fixture) hasChunk(path string, h wire.Hash) bool {
+	f.t.Helper()
+	_, _, err := f.content(wire.ContentChunks, path, h)
 	return err == nil
 }
 
@@ -379,14 +398,11 @@ func (f *fixture) compareFile(p string, r *wire.Record) string {
 	}
 	refs := r.Chunks
 	for _, m := range r.Manifest {
-		msg, err := f.stream().GetLastMsgForSubject(context.Background(), wire.ChunkSubject(f.folder, m.Hash))
+		_, blob, err := f.content(wire.ContentManifest, p, m.Hash)
 		if err != nil {
-			return fmt.Sprintf("%s: manifest blob missing: %v", p, err)
+			return fmt.Sprintf("%s: manifest blob not served: %v", p, err)
 		}
-		blob, err := wire.DecodeChunk(nil, msg.Data, m.Hash)
-		if err == nil {
-			refs, err = wire.DecodeManifest(refs, blob)
-		}
+		refs, err = wire.DecodeManifest(refs, blob)
 		if err != nil {
 			return fmt.Sprintf("%s: manifest blob: %v", p, err)
 		}
@@ -394,8 +410,8 @@ func (f *fixture) compareFile(p string, r *wire.Record) string {
 	var off int64
 	checked := make(map[wire.Hash]bool)
 	for _, c := range refs {
-		if !checked[c.Hash] && !f.hasChunk(c.Hash) {
-			return fmt.Sprintf("%s: chunk %s missing", p, c.Hash)
+		if !checked[c.Hash] && !f.hasChunk(p, c.Hash) {
+			return fmt.Sprintf("%s: chunk %s not served", p, c.Hash)
 		}
 		checked[c.Hash] = true
 		if wire.Sum(data[off:off+int64(c.Size)]) != c.Hash {

@@ -42,8 +42,6 @@ func (s *Source) live(ctx context.Context, batches <-chan watch.Batch, watchFail
 	defer scan.Stop()
 	retryTick := time.NewTicker(retryMin / 4)
 	defer retryTick.Stop()
-	gc := newScanTimer(s.cfg.GCInterval)
-	defer gc.Stop()
 	r := retryPacer{wait: retryMin}
 	for {
 		var err error
@@ -57,9 +55,6 @@ func (s *Source) live(ctx context.Context, batches <-chan watch.Batch, watchFail
 		case <-scan.C():
 			err = s.step(ctx, s.fullScan)
 			scan.Reset()
-		case <-gc.C():
-			err = s.step(ctx, s.collectGarbage)
-			gc.Reset()
 		case <-retryTick.C:
 			if r.due(&s.retry) {
 				err = s.step(ctx, s.retryRound)

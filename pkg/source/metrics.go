@@ -18,7 +18,9 @@ type metrics struct {
 	lastSeq     prometheus.Gauge
 	loss        *prometheus.CounterVec
 	watchedDirs prometheus.GaugeFunc
-	purged      prometheus.Counter
+	served      *prometheus.CounterVec
+	servedBytes prometheus.Counter
+	cacheErrors prometheus.Counter
 }
 
 func newMetrics(folder string, reg prometheus.Registerer, watched func() float64) (*metrics, error) {
@@ -30,9 +32,9 @@ func newMetrics(folder string, reg prometheus.Registerer, watched func() float64
 		records: prometheus.NewCounter(prometheus.CounterOpts(opts("published_records_total",
 			"State records acknowledged by the broker."))),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts(opts("published_bytes_total",
-			"Chunk payload bytes sent and acknowledged, after compression."))),
+			"Content bytes published to the broker (inline in records, and to the content cache), after compression."))),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts(opts("chunks_skipped_total",
-			"Chunks not sent because the broker already has them."))),
+			"Chunks of live changes not sent to the content cache because it has them or replicas do."))),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts(opts("errors_total",
 			"Errors by kind (stat, readdir, read, unstable, publish, index).")), []string{"kind"}),
 		scan: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "jetsync", Subsystem: "source",
@@ -42,15 +44,19 @@ func newMetrics(folder string, reg prometheus.Registerer, watched func() float64
 			"Highest stream sequence acknowledged to the source."))),
 		loss: prometheus.NewCounterVec(prometheus.CounterOpts(opts("broker_loss_total",
 			"Detected broker data losses: kind=tail (recent messages) or store (whole stream).")), []string{"kind"}),
-		purged: prometheus.NewCounter(prometheus.CounterOpts(opts("chunks_purged_total",
-			"Chunks removed from the broker because no current file needs them."))),
+		served: prometheus.NewCounterVec(prometheus.CounterOpts(opts("content_served_total",
+			"Hashes asked of the content service, by answer: ok, gone (changed since published), later (did not fit the reply), bad_request, error.")), []string{"status"}),
+		servedBytes: prometheus.NewCounter(prometheus.CounterOpts(opts("content_served_bytes_total",
+			"Chunk payload bytes sent by the content service, after compression."))),
+		cacheErrors: prometheus.NewCounter(prometheus.CounterOpts(opts("cache_errors_total",
+			"Chunks the content cache did not take (the content service serves them)."))),
 		watchedDirs: prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("watched_dirs",
 			"Directories watched for changes.")), watched),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.records, m.bytes, m.skipped, m.errors, m.scan, m.lastSeq, m.loss, m.watchedDirs, m.purged} {
+	for _, c := range []prometheus.Collector{m.records, m.bytes, m.skipped, m.errors, m.scan, m.lastSeq, m.loss, m.watchedDirs, m.served, m.servedBytes, m.cacheErrors} {
 		if err := reg.Register(c); err != nil {
 			var dup prometheus.AlreadyRegisteredError
 			if errors.As(err, &dup) {

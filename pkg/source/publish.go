@@ -37,6 +37,9 @@ type pendingAck struct {
 	base     uint64 // highest sequence acknowledged before this was sent
 	deadline time.Time
 	done     func(ack)
+	// other: published to another stream than the state stream (the
+	// content cache), whose sequences say nothing about lost state.
+	other bool
 }
 
 // publisher sends messages asynchronously and settles their acks in
@@ -64,10 +67,21 @@ func newPublisher(js jetstream.JetStream, abort <-chan struct{}, onLoss func(uin
 		abort: abort, onLoss: onLoss}
 }
 
-// publish sends msg and arranges for done to be called exactly once with
-// its outcome, from the reaper goroutine; done must not block. publish
-// waits for a free slot. On error done is not called.
+// publish sends msg to the state stream and arranges for done to be
+// called exactly once with its outcome, from the reaper goroutine; done
+// must not block. publish waits for a free slot. On error done is not
+// called.
 func (p *publisher) publish(ctx context.Context, msg *nats.Msg, done func(ack)) error {
+	return p.send(ctx, msg, false, done)
+}
+
+// publishOther is publish for a message of another stream (the content
+// cache): its ack is settled in order but not checked for lost state.
+func (p *publisher) publishOther(ctx context.Context, msg *nats.Msg, done func(ack)) error {
+	return p.send(ctx, msg, true, done)
+}
+
+func (p *publisher) send(ctx context.Context, msg *nats.Msg, other bool, done func(ack)) error {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -84,7 +98,7 @@ func (p *publisher) publish(ctx context.Context, msg *nats.Msg, done func(ack)) 
 		return fmt.Errorf("publish %s: %w", msg.Subject, err)
 	}
 	// Never blocks: the queue has as many places as there are slots.
-	p.queue <- &pendingAck{fut: fut, base: base, deadline: time.Now().Add(ackTimeout), done: done}
+	p.queue <- &pendingAck{fut: fut, base: base, deadline: time.Now().Add(ackTimeout), done: done, other: other}
 	return nil
 }
 
@@ -129,7 +143,7 @@ func (p *publisher) wait(ctx context.Context, pa *pendingAck) ack {
 
 func (p *publisher) settle(pa *pendingAck, a ack) {
 	<-p.slots
-	if a.err == nil {
+	if a.err == nil && !pa.other {
 		p.observe(a.seq, a.dup, pa.base)
 	}
 	pa.done(a)

@@ -20,12 +20,6 @@ import (
 // job: on success the entry goes to the index with its sequence. On error
 // nothing was sent and the caller settles the job.
 func (s *Source) publishRecord(ctx context.Context, rec *wire.Record, e *index.Entry) error {
-	return s.publishRecordAfter(ctx, rec, e, chunkDeps{})
-}
-
-// publishRecordAfter is publishRecord for a record whose chunks deps were
-// sent before it: its ack counts only if theirs succeeded.
-func (s *Source) publishRecordAfter(ctx context.Context, rec *wire.Record, e *index.Entry, deps chunkDeps) error {
 	rec.Epoch = s.epoch.Load()
 	rec.Time = time.Now().UnixNano()
 	data, err := wire.EncodeRecord(rec)
@@ -37,11 +31,6 @@ func (s *Source) publishRecordAfter(ctx context.Context, rec *wire.Record, e *in
 		msg.Header = nats.Header{jetstream.MsgTTLHeader: []string{strconv.Itoa(int(s.cfg.TombstoneTTL.Seconds()))}}
 	}
 	return s.pub.publish(ctx, msg, func(a ack) {
-		if a.err == nil {
-			// The record is stored but a chunk it needs may not be: treat
-			// it as failed, so the path is looked at and published again.
-			a.err = deps.failed()
-		}
 		if a.err == nil && rec.Data != nil {
 			s.countPublished(len(data)) // the record carries the content
 		}

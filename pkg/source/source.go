@@ -42,7 +42,7 @@ type Source struct {
 	track     tracker
 	retry     retrySet
 	pub       *publisher
-	chunks    *chunkTable
+	cache     recentChunks // chunks recently sent to the content cache
 	epoch     atomic.Uint64
 	created   atomic.Int64 // unix ns creation time of the stream in sync with
 	synced    atomic.Bool  // the broker was checked once; the monitor may compare
@@ -80,7 +80,6 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Source, error) {
 		nc:          nc,
 		js:          js,
 		log:         cfg.Logger.With("component", "source", "folder", cfg.Folder),
-		chunks:      newChunkTable(),
 		abort:       make(chan struct{}),
 		recoverCh:   make(chan struct{}, 1),
 		statusCh:    make(chan struct{}, 1),
@@ -134,7 +133,7 @@ func (s *Source) Run(ctx context.Context) (err error) {
 // outlive ctx long enough to drain; the returned func stops them.
 func (s *Source) startPipeline(ctx context.Context) func() {
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.com = newCommitter(s.ix, s.chunks, s.log, s.countError)
+	s.com = newCommitter(s.ix, s.log, s.countError)
 	s.com.stop = pctx.Done()
 	var wg sync.WaitGroup
 	wg.Go(func() { s.pub.reap(pctx) })
@@ -160,6 +159,7 @@ func (s *Source) runServices(ctx context.Context) error {
 	}
 	g.Go(func() error { return s.reportStatus(gctx) })
 	g.Go(func() error { return s.monitor(gctx) })
+	g.Go(func() error { return s.serveContent(gctx) })
 	return g.Wait()
 }
 

@@ -7,10 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/index"
@@ -71,12 +68,12 @@ func (s *Source) readStable(ctx context.Context, sp *chunk.Splitter, path string
 	return nil, errUnstable
 }
 
-// fileRead is one consistent read of a file: its entry, and either the
-// chunks its record depends on or, for a small file, its content inline.
+// fileRead is one consistent read of a file: its entry, its content
+// inline for a small file, and whether its new chunks went to the cache.
 type fileRead struct {
 	e      *index.Entry
-	deps   chunkDeps
 	inline []byte // chunk payload of the whole content (wire.Record.Data)
+	cached bool
 }
 
 // readOnce lstats, opens without following symlinks, chunks and publishes,
@@ -94,11 +91,12 @@ func (s *Source) readOnce(ctx context.Context, sp *chunk.Splitter, path string) 
 	if st.Size > 0 && st.Size <= wire.MaxInlineSize {
 		return s.readInline(ctx, f, path, st)
 	}
-	e, deps, err := s.chunkFile(ctx, sp, f, path, st)
+	cache := s.cacheFor(path)
+	e, err := s.chunkFile(ctx, sp, f, path, st, cache)
 	if err != nil {
 		return nil, err
 	}
-	return &fileRead{e: e, deps: deps}, nil
+	return &fileRead{e: e, cached: cache != nil}, nil
 }
 
 // readInline reads a small file whole; its content travels in its record.
@@ -139,25 +137,24 @@ func (s *Source) settledStat(ctx context.Context, path string) (index.Stat, erro
 	}
 }
 
-func (s *Source) chunkFile(ctx context.Context, sp *chunk.Splitter, f *os.File, path string, st index.Stat) (*index.Entry, chunkDeps, error) {
+// chunkFile cuts the file into chunks and lists them in its entry. The
+// content itself stays here: replicas take it from their own disks, from
+// the content cache (cache, when not nil, sends this change's new chunks
+// there) or from this source's content service.
+func (s *Source) chunkFile(ctx context.Context, sp *chunk.Splitter, f *os.File, path string, st index.Stat, cache *cacheSend) (*index.Entry, error) {
 	e := &index.Entry{Path: path, Stat: st}
-	var deps chunkDeps
 	hash, n, err := sp.Split(ctxReader{ctx, f}, func(h wire.Hash, data []byte) error {
 		e.Chunks = append(e.Chunks, wire.ChunkRef{Hash: h, Size: uint32(len(data))})
-		w, err := s.sendChunk(ctx, h, data)
-		if err == nil {
-			err = deps.add(w)
-		}
-		return err
+		return s.cacheChunk(ctx, cache, h, data)
 	})
 	if err == nil {
 		err = checkUnchanged(f, st, n)
 	}
 	if err != nil {
-		return nil, chunkDeps{}, err
+		return nil, err
 	}
 	e.Hash = hash
-	return e, deps, s.putManifest(ctx, e, &deps)
+	return e, s.putManifest(ctx, e, cache)
 }
 
 // checkUnchanged compares the open file with the lstat taken before it was
@@ -175,94 +172,19 @@ func checkUnchanged(f *os.File, before index.Stat, n int64) error {
 }
 
 // putManifest moves a chunk list too long for a record into manifest
-// blobs, published like chunks.
-func (s *Source) putManifest(ctx context.Context, e *index.Entry, deps *chunkDeps) error {
+// blobs, which the source serves like chunks.
+func (s *Source) putManifest(ctx context.Context, e *index.Entry, cache *cacheSend) error {
 	if len(e.Chunks) <= wire.MaxInlineChunks {
 		return nil
 	}
 	for _, blob := range wire.EncodeManifest(e.Chunks) {
 		h := wire.Sum(blob)
 		e.Manifest = append(e.Manifest, wire.ChunkRef{Hash: h, Size: uint32(len(blob))})
-		w, err := s.sendChunk(ctx, h, blob)
-		if err == nil {
-			err = deps.add(w)
-		}
-		if err != nil {
+		if err := s.cacheChunk(ctx, cache, h, blob); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// sendChunk publishes a chunk unless the broker has it or it is already
-// on its way, and returns its publish (nil: it is in the index). Either
-// way the chunk was sent before sendChunk returns, so a record published
-// afterwards on the same connection is stored after it.
-func (s *Source) sendChunk(ctx context.Context, h wire.Hash, data []byte) (*chunkWait, error) {
-	if w := s.chunks.get(h); w != nil {
-		s.metrics.skipped.Inc()
-		return w, w.awaitSent(s.abort)
-	}
-	has, err := s.ix.HasChunk(h)
-	if err != nil {
-		return nil, err
-	}
-	if has {
-		s.metrics.skipped.Inc()
-		return nil, nil
-	}
-	w, fresh := s.chunks.claim(h)
-	if !fresh {
-		s.metrics.skipped.Inc()
-		return w, w.awaitSent(s.abort)
-	}
-	buf := payloadPool.Get().(*[]byte)
-	payload := wire.EncodeChunk(*buf, data, s.cfg.Compression)
-	// No Nats-Msg-Id: the broker would drop a republish of a chunk that
-	// garbage collection purged within the duplicate window and ack it as
-	// stored. One message per subject already keeps a single copy.
-	msg := &nats.Msg{Subject: wire.ChunkSubject(s.cfg.Folder, h), Data: payload}
-	err = s.pub.publish(ctx, msg, func(a ack) {
-		s.chunkAcked(h, w, len(payload), a)
-		if a.err == nil {
-			// Acknowledged: the client holds the message no longer (it
-			// keeps it only to retry before an ack).
-			putPayload(buf, payload)
-		}
-	})
-	close(w.sent)
-	if err != nil {
-		s.chunks.fail(h, w, err)
-		return nil, err
-	}
-	return w, nil
-}
-
-// payloadPool holds buffers for chunk payloads: a chunk of the chunker's
-// largest size and its header fit without growing.
-var payloadPool = sync.Pool{New: func() any { b := make([]byte, 0, payloadCap); return &b }}
-
-var payloadCap = wire.PayloadCap(chunk.MaxSize)
-
-// putPayload gives back the buffer of an acknowledged chunk payload, unless
-// encoding had to outgrow it.
-func putPayload(buf *[]byte, payload []byte) {
-	if cap(payload) == payloadCap {
-		*buf = payload[:0]
-		payloadPool.Put(buf)
-	}
-}
-
-func (s *Source) chunkAcked(h wire.Hash, w *chunkWait, n int, a ack) {
-	if a.err != nil {
-		s.chunks.fail(h, w, a.err)
-		return
-	}
-	s.countPublished(n)
-	// Queue the commit before waking the files that wait for the chunk, so
-	// a barrier that sees those files settled also covers the chunk.
-	s.com.put(commitItem{chunk: h, chunkSeq: a.seq, chunkWait: w})
-	w.finish(nil)
 }
 
 // countPublished counts n bytes of content published.
@@ -271,14 +193,14 @@ func (s *Source) countPublished(n int) {
 	s.metrics.bytes.Add(float64(n))
 }
 
-// publishFileRecord publishes the record of a file whose chunks are all
-// sent; its ack must find the chunk publishes fr.deps acknowledged.
+// publishFileRecord publishes the record of a file read by readStable.
 func (s *Source) publishFileRecord(ctx context.Context, fr *fileRead) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	e := fr.e
-	rec := &wire.Record{Path: e.Path, Type: wire.File, Mode: e.Mode, MTime: e.MTime, Size: e.Size, Hash: e.Hash}
+	rec := &wire.Record{Path: e.Path, Type: wire.File, Mode: e.Mode, MTime: e.MTime, Size: e.Size, Hash: e.Hash,
+		Cached: fr.cached && fr.inline == nil}
 	switch {
 	case fr.inline != nil:
 		rec.Data = fr.inline
@@ -287,7 +209,7 @@ func (s *Source) publishFileRecord(ctx context.Context, fr *fileRead) error {
 	default:
 		rec.Chunks = e.Chunks
 	}
-	return s.publishRecordAfter(ctx, rec, e, fr.deps)
+	return s.publishRecord(ctx, rec, e)
 }
 
 // fileFailed sorts a failure into: retry soon, wait for the next scan, or
@@ -336,48 +258,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		err = fmt.Errorf("%w: %w", errRead, err)
 	}
 	return n, err
-}
-
-// chunkDeps are the chunk publishes a file's record depends on.
-type chunkDeps struct {
-	ws      []*chunkWait
-	checked int // ws[:checked] are known to have succeeded
-}
-
-// add records w (nil: nothing to wait for) and reports a failure of any
-// earlier chunk already known, so a big file stops early.
-func (d *chunkDeps) add(w *chunkWait) error {
-	if w != nil {
-		d.ws = append(d.ws, w)
-	}
-	for ; d.checked < len(d.ws); d.checked++ {
-		w := d.ws[d.checked]
-		select {
-		case <-w.done:
-			if w.err != nil {
-				return w.err
-			}
-		default:
-			return nil
-		}
-	}
-	return nil
-}
-
-// failed is checked when the record's ack arrives: acks are settled in
-// publish order, so every chunk sent before the record is settled by then.
-func (d chunkDeps) failed() error {
-	for _, w := range d.ws[d.checked:] {
-		select {
-		case <-w.done:
-			if w.err != nil {
-				return fmt.Errorf("chunk of the record: %w", w.err)
-			}
-		default:
-			return errors.New("chunk of the record not acknowledged before the record")
-		}
-	}
-	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -19,15 +19,17 @@ type StreamStats struct {
 	Messages uint64 `json:"messages"`
 	Bytes    uint64 `json:"bytes"`
 	LastSeq  uint64 `json:"last_seq"`
-	Subjects uint64 `json:"subjects"` // path states, chunks and the meta message
+	Subjects uint64 `json:"subjects"` // path states and the meta message; chunks in the cache
 }
 
 // FolderStatus is everything known about one folder. NoStream is set when
 // daemons report on a folder whose stream does not exist (yet).
 type FolderStatus struct {
-	Folder   string              `json:"folder"`
-	Stream   StreamStats         `json:"stream"`
-	NoStream bool                `json:"no_stream,omitempty"`
+	Folder   string      `json:"folder"`
+	Stream   StreamStats `json:"stream"`
+	NoStream bool        `json:"no_stream,omitempty"`
+	// Cache is the folder's content cache, nil when it is off.
+	Cache    *StreamStats        `json:"cache,omitempty"`
 	Source   *bus.SourceStatus   `json:"source,omitempty"`
 	Replicas []bus.ReplicaStatus `json:"replicas"`
 }
@@ -51,6 +53,10 @@ func Collect(ctx context.Context, js jetstream.JetStream, folder string) ([]Fold
 	for f, st := range streams {
 		fs := folderOf(byFolder, f)
 		fs.Stream = st
+		if c, err := js.Stream(ctx, wire.CacheStreamName(f)); err == nil {
+			cs := statsOf(c.CachedInfo())
+			fs.Cache = &cs
+		}
 	}
 	if folder != "" && len(byFolder) == 0 {
 		return nil, fmt.Errorf("%w: %s", bus.ErrNoFolder, folder)

@@ -37,6 +37,9 @@ func writeFolder(w io.Writer, f FolderStatus, now time.Time) {
 		fmt.Fprintf(w, "  stream   %s messages, %s, %s subjects, last seq %d\n",
 			count(s.Messages), size(s.Bytes), count(s.Subjects), s.LastSeq)
 	}
+	if c := f.Cache; c != nil {
+		fmt.Fprintf(w, "  cache    %s chunks, %s\n", count(c.Messages), size(c.Bytes))
+	}
 	if f.Source == nil {
 		fmt.Fprintln(w, "  source   none reported")
 	} else {
@@ -73,6 +76,9 @@ func writeReplica(w io.Writer, r *bus.ReplicaStatus, now time.Time) {
 	fmt.Fprintf(w, "  replica  %s: %s, applied seq %d, pending %s, lag %s, updated %s%s\n",
 		orUnknown(r.ID), r.State, r.AppliedSeq, count(r.Pending), duration(lag),
 		ago(r.Updated, now), stale(r.Updated, now))
+	if r.WaitingFor != "" {
+		fmt.Fprintf(w, "%swaiting for the source: the content of %s is neither here nor cached\n", cont, oneLine(r.WaitingFor))
+	}
 	writeErrors(w, r.Errors, r.LastError)
 }
 

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -216,10 +217,13 @@ func TestVerifyEmptyStream(t *testing.T) {
 	checkDiffs(t, rep.Diffs, []Diff{{Path: "stray", Kind: KindExtra}}, "empty")
 }
 
-func TestVerifyOnlyChunksAndMeta(t *testing.T) {
+func TestVerifyOnlyCachedChunksAndMeta(t *testing.T) {
 	js := newJS(t)
 	ensureStream(t, js, "nostate")
 	publishRaw(t, js, wire.MetaSubject("nostate"), wire.EncodeMeta(wire.Meta{Epoch: 1}))
+	if err := bus.EnsureCache(context.Background(), js, "nostate", 64<<20, 1); err != nil {
+		t.Fatal(err)
+	}
 	publishRaw(t, js, wire.ChunkSubject("nostate", wire.Sum([]byte("x"))), wire.EncodeChunk(nil, []byte("x"), wire.NoCompression))
 	if rep := verify(t, js, "nostate", t.TempDir()); !rep.Equal || rep.StreamSeq != 0 {
 		t.Fatalf("no state records: %+v", rep)

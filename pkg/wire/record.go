@@ -14,8 +14,12 @@ const Version = 1
 
 // RecordVersion is the version of the state records this package writes.
 // Version 2 carries a small file's content as raw bytes after the JSON
-// object instead of base64 inside it; DecodeRecord reads both.
-const RecordVersion = 2
+// object instead of base64 inside it. Version 3 is version 2 whose chunks
+// are not in the state stream: they come from the content cache or the
+// source's content service, and a record may say it is cached. A replica
+// that cannot fetch that way must stop at a version 3 record rather than
+// wait for chunks that never come. DecodeRecord reads all three.
+const RecordVersion = 3
 
 const (
 	// MaxRecordLen bounds an encoded state record.
@@ -75,6 +79,11 @@ type Record struct {
 	Data   []byte
 	Target string // symlink target
 	Time   int64  // unix nanoseconds when published, for lag
+	// Cached says the source put the file's chunks into the folder's
+	// content cache when it published this record (version 3).
+	Cached bool
+	// V is the version the record was decoded from (0 for one built here).
+	V int
 }
 
 type recordJSON struct {
@@ -93,6 +102,7 @@ type recordJSON struct {
 	Target   string     `json:"target,omitempty"`
 	TargetB  []byte     `json:"target_b64,omitempty"`
 	Time     int64      `json:"time,omitempty"`
+	Cached   bool       `json:"cached,omitempty"` // version 3
 }
 
 // dataSep ends the JSON object of a version 2 record that carries
@@ -106,7 +116,7 @@ func EncodeRecord(r *Record) ([]byte, error) {
 		return nil, fmt.Errorf("encode record: %w", err)
 	}
 	j := recordJSON{V: RecordVersion, Epoch: r.Epoch, Type: r.Type, Mode: r.Mode, MTime: r.MTime,
-		Size: r.Size, Chunks: r.Chunks, Manifest: r.Manifest, Time: r.Time}
+		Size: r.Size, Chunks: r.Chunks, Manifest: r.Manifest, Time: r.Time, Cached: r.Cached}
 	j.Path, j.PathB = splitUTF8(r.Path)
 	j.Target, j.TargetB = splitUTF8(r.Target)
 	if r.Type == File {
@@ -122,7 +132,7 @@ func EncodeRecord(r *Record) ([]byte, error) {
 	return out, nil
 }
 
-// DecodeRecord parses and validates a state record of version 1 or 2.
+// DecodeRecord parses and validates a state record of version 1 to 3.
 // The record's Data aliases b.
 func DecodeRecord(b []byte) (*Record, error) {
 	if len(b) > MaxRecordLen {
@@ -140,7 +150,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 		if len(bytes.TrimSpace(data)) > 0 {
 			return nil, fmt.Errorf("%w: trailing data", ErrMalformed)
 		}
-	case RecordVersion:
+	case 2, RecordVersion:
 		if j.Data != nil {
 			return nil, fmt.Errorf("%w: version %d record with a data field", ErrMalformed, j.V)
 		}
@@ -148,9 +158,12 @@ func DecodeRecord(b []byte) (*Record, error) {
 			j.Data = data
 		}
 	default:
-		return nil, fmt.Errorf("%w: %d", ErrVersion, j.V)
+		return nil, versionError(j.V)
 	}
-	r := &Record{Epoch: j.Epoch, Type: j.Type, Mode: j.Mode, MTime: j.MTime, Size: j.Size,
+	if j.Cached && j.V < RecordVersion {
+		return nil, fmt.Errorf("%w: version %d record with a cached field", ErrMalformed, j.V)
+	}
+	r := &Record{V: j.V, Cached: j.Cached, Epoch: j.Epoch, Type: j.Type, Mode: j.Mode, MTime: j.MTime, Size: j.Size,
 		Chunks: j.Chunks, Manifest: j.Manifest, Data: j.Data, Time: j.Time}
 	var err error
 	if r.Path, err = joinUTF8(j.Path, j.PathB); err != nil {
@@ -269,4 +282,14 @@ func joinUTF8(s string, b []byte) (string, error) {
 		return string(b), nil
 	}
 	return s, nil
+}
+
+// versionError sorts a record version this build cannot read: only a
+// version newer than it knows is a future format to wait for (ErrVersion);
+// anything else (0, negative, absent) is garbage.
+func versionError(v int) error {
+	if v > RecordVersion {
+		return fmt.Errorf("%w: %d", ErrVersion, v)
+	}
+	return fmt.Errorf("%w: record version %d", ErrMalformed, v)
 }

@@ -10,9 +10,10 @@ import (
 
 // Subjects, for folder F:
 //
-//	jetsync.F.s.<pathkey>  latest state of one path (one message per subject)
-//	jetsync.F.c.<hash>     one content chunk or manifest blob, by hash
-//	jetsync.F.m            folder meta: the source's epoch
+//	jetsync.F.s.<pathkey>  latest state of one path (state stream)
+//	jetsync.F.m            folder meta: the source's epoch (state stream)
+//	jetsync.F.c.<hash>     one content chunk, by hash (cache stream)
+//	jetsync-content.F      content requests, answered by the source
 //
 // pathkey is base64url(BLAKE3(path))[:22] (128 bits), so subjects have a
 // fixed length whatever the path, and any byte may appear in a path.
@@ -32,8 +33,24 @@ func ValidFolder(f string) error {
 // StreamName is the JetStream stream holding everything of a folder.
 func StreamName(folder string) string { return "JETSYNC_" + folder }
 
-// FolderSubjects is the subject filter of a folder's stream.
-func FolderSubjects(folder string) string { return subjectRoot + "." + folder + ".>" }
+// CacheStreamName is the JetStream stream of a folder's content cache.
+// No state stream name ("JETSYNC_" + folder) can take this form.
+func CacheStreamName(folder string) string { return "JETSYNC-CACHE_" + folder }
+
+// LegacyFolderSubjects is the subject filter of a folder's stream as
+// releases before the content service created it: state records and every
+// chunk in one stream.
+func LegacyFolderSubjects(folder string) string { return subjectRoot + "." + folder + ".>" }
+
+// StateSubjects are the subjects of a folder's state stream.
+func StateSubjects(folder string) []string { return []string{StateFilter(folder), MetaSubject(folder)} }
+
+// CacheFilter matches every chunk subject of a folder's content cache.
+func CacheFilter(folder string) string { return subjectRoot + "." + folder + ".c.>" }
+
+// ContentSubject is where replicas ask the folder's source for content.
+// It lies outside every stream's subjects, so no stream stores requests.
+func ContentSubject(folder string) string { return subjectRoot + "-content." + folder }
 
 // StateFilter matches every state subject of a folder.
 func StateFilter(folder string) string { return subjectRoot + "." + folder + ".s.>" }

@@ -1,0 +1,178 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/jetsync/jetsync/pkg/apply"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// errSourceUnreachable marks content that is neither local nor cached
+// while the source does not answer: the record waits for the source.
+var errSourceUnreachable = errors.New("content not cached and the source does not answer")
+
+// Content fetching limits (variables so that tests can tune them).
+var (
+	// maxRequests bounds the content requests in flight to the source.
+	maxRequests = 16
+	// requestTimeout bounds one content request.
+	requestTimeout = 30 * time.Second
+	// sourceAttempts is how often one chunk is asked of an unreachable
+	// source (with backoff) before the record's apply gives up for now.
+	sourceAttempts = 5
+	// replyLimit is the largest reply a replica asks for.
+	replyLimit = 1 << 20
+)
+
+// fetcher is the replica's apply.Content: the content cache first when
+// the record says its chunks went there, then the source's content
+// service. (Local content was looked for before: see apply.Local.)
+type fetcher struct {
+	r      *Replica
+	nc     *nats.Conn
+	folder string
+	state  jetstream.Stream // holds the chunks of records of version 1 and 2 until the source upgrades
+	slots  chan struct{}
+
+	mu    sync.Mutex
+	cache jetstream.Stream // opened on first use
+}
+
+func newFetcher(r *Replica, state jetstream.Stream) *fetcher {
+	return &fetcher{r: r, nc: r.js.Conn(), folder: r.cfg.Folder, state: state, slots: make(chan struct{}, maxRequests)}
+}
+
+// Chunk implements apply.Content.
+func (f *fetcher) Chunk(ctx context.Context, w apply.Want) ([]byte, error) {
+	legacy := w.Rec.V > 0 && w.Rec.V < wire.RecordVersion
+	if legacy {
+		if data, ok := f.fromStream(ctx, f.state, w); ok {
+			return data, nil
+		}
+	}
+	if w.Rec.Cached || legacy {
+		if data, ok := f.fromStream(ctx, f.cacheStream(ctx), w); ok {
+			return data, nil
+		}
+	}
+	return f.fromSource(ctx, w)
+}
+
+// cacheStream returns the folder's content cache, nil while there is none.
+func (f *fetcher) cacheStream(ctx context.Context) jetstream.Stream {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cache == nil {
+		f.cache, _ = f.r.js.Stream(ctx, wire.CacheStreamName(f.folder))
+	}
+	return f.cache
+}
+
+// fromStream gets w's chunk from a stream by direct get, verified.
+func (f *fetcher) fromStream(ctx context.Context, st jetstream.Stream, w apply.Want) ([]byte, bool) {
+	if st == nil {
+		return nil, false
+	}
+	msg, err := st.GetLastMsgForSubject(ctx, wire.ChunkSubject(f.folder, w.Ref.Hash))
+	if err != nil {
+		f.r.metrics.content.WithLabelValues("cache_miss").Inc()
+		return nil, false
+	}
+	data, err := wire.DecodeChunk(nil, msg.Data, w.Ref.Hash)
+	if err != nil {
+		f.badContent("cache", w, err)
+		return nil, false
+	}
+	f.r.metrics.content.WithLabelValues("cache_hit").Inc()
+	return data, true
+}
+
+// fromSource asks the source, retrying with backoff while it does not
+// answer or answers with bytes that do not match; content it no longer
+// has is apply.ErrChunkMissing.
+func (f *fetcher) fromSource(ctx context.Context, w apply.Want) ([]byte, error) {
+	kind := wire.ContentChunks
+	if w.Manifest {
+		kind = wire.ContentManifest
+	}
+	req, err := wire.EncodeContentRequest(wire.ContentRequest{Kind: kind, Path: w.Rec.Path, Limit: replyLimit,
+		Hashes: []wire.Hash{w.Ref.Hash}})
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		data, err := f.ask(ctx, req, w)
+		switch {
+		case err == nil:
+			f.r.prog.setWaiting("")
+			return data, nil
+		case errors.Is(err, apply.ErrChunkMissing) || ctx.Err() != nil:
+			return nil, err
+		case attempt+1 >= sourceAttempts:
+			f.r.prog.setWaiting(w.Rec.Path)
+			return nil, err
+		}
+		sleep(ctx, backoff(attempt))
+	}
+}
+
+// ask sends one request and decodes its one-item reply.
+func (f *fetcher) ask(ctx context.Context, req []byte, w apply.Want) ([]byte, error) {
+	select {
+	case f.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	msg, err := f.nc.RequestWithContext(rctx, wire.ContentSubject(f.folder), req)
+	cancel()
+	<-f.slots
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		f.r.metrics.content.WithLabelValues("source_unreachable").Inc()
+		return nil, fmt.Errorf("%w: %w", errSourceUnreachable, err)
+	}
+	if code := msg.Header.Get(micro.ErrorCodeHeader); code != "" {
+		f.r.metrics.content.WithLabelValues("source_error").Inc()
+		return nil, fmt.Errorf("source refused the content request (%s): %s", code, msg.Header.Get(micro.ErrorHeader))
+	}
+	items, err := wire.DecodeContentReply(msg.Data, 1)
+	if err != nil {
+		f.badContent("source", w, err)
+		return nil, err
+	}
+	switch items[0].Status {
+	case wire.ContentGone:
+		f.r.metrics.content.WithLabelValues("source_gone").Inc()
+		return nil, fmt.Errorf("%w: %s of %s", apply.ErrChunkMissing, w.Ref.Hash, w.Rec.Path)
+	case wire.ContentLater:
+		return nil, fmt.Errorf("source sent no room for chunk %s", w.Ref.Hash)
+	}
+	data, err := wire.DecodeChunk(nil, items[0].Payload, w.Ref.Hash)
+	if err != nil {
+		f.badContent("source", w, err)
+		return nil, err
+	}
+	f.r.metrics.content.WithLabelValues("source_ok").Inc()
+	return data, nil
+}
+
+// badContent counts and logs content that does not decode or match its
+// hash; it is asked for again.
+func (f *fetcher) badContent(from string, w apply.Want, err error) {
+	f.r.metrics.content.WithLabelValues("bad_content").Inc()
+	f.r.metrics.errors.WithLabelValues("bad_content").Inc()
+	f.r.log.Warn("rejected content that does not match its hash", "from", from, "path", w.Rec.Path,
+		"chunk", w.Ref.Hash, "err", err, slog.String("action", "asking again"))
+}

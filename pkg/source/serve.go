@@ -1,0 +1,197 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/jetsync/jetsync/pkg/index"
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// ServiceName is the name of the content service in `nats micro ls`.
+const ServiceName = "jetsync-source"
+
+// contentReaders is how many content requests a source answers at once:
+// that many endpoints share the content subject in one queue group, each
+// answering its requests in turn.
+var contentReaders = 4
+
+// serveContent runs the folder's content service until ctx ends: replicas
+// ask it, through the broker, for chunks and manifest blobs they have
+// neither locally nor in the cache. Answers come from the files under the
+// root, read where the index says the published content is, and each
+// chunk is checked against its hash before it is sent.
+func (s *Source) serveContent(ctx context.Context) error {
+	root, err := os.OpenRoot(s.cfg.Root)
+	if err != nil {
+		return fmt.Errorf("serve content: %w", err)
+	}
+	defer root.Close()
+	svc, err := micro.AddService(s.nc, micro.Config{
+		Name:        ServiceName,
+		Version:     strconv.Itoa(wire.ContentVersion) + ".0.0",
+		Description: "jetsync source: content of folder " + s.cfg.Folder + " by hash",
+		Metadata:    map[string]string{"folder": s.cfg.Folder, "source": s.ix.ID()},
+	})
+	if err != nil {
+		return fmt.Errorf("serve content: %w", err)
+	}
+	defer func() { _ = svc.Stop() }()
+	srv := &contentServer{s: s, root: root}
+	for i := range contentReaders {
+		err := svc.AddEndpoint("content-"+strconv.Itoa(i), micro.HandlerFunc(srv.handle),
+			micro.WithEndpointSubject(wire.ContentSubject(s.cfg.Folder)),
+			micro.WithEndpointMetadata(map[string]string{"folder": s.cfg.Folder}))
+		if err != nil {
+			return fmt.Errorf("serve content: %w", err)
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// contentServer answers content requests for one source.
+type contentServer struct {
+	s    *Source
+	root *os.Root
+}
+
+func (c *contentServer) handle(req micro.Request) {
+	r, err := wire.DecodeContentRequest(req.Data())
+	if err != nil {
+		c.s.metrics.served.WithLabelValues("bad_request").Inc()
+		c.s.log.Warn("rejected a content request", "err", err)
+		_ = req.Error("400", err.Error(), nil)
+		return
+	}
+	reply, err := c.answer(r)
+	if err != nil {
+		c.s.metrics.served.WithLabelValues("error").Inc()
+		c.s.log.Warn("cannot answer a content request", "path", r.Path, "err", err)
+		_ = req.Error("500", err.Error(), nil)
+		return
+	}
+	_ = req.Respond(reply)
+}
+
+// answer builds the reply to r: as many of its hashes as fit the reply,
+// in order, each either content or "gone".
+func (c *contentServer) answer(r wire.ContentRequest) ([]byte, error) {
+	e, err := c.s.ix.Get(r.Path)
+	if err != nil {
+		return nil, err
+	}
+	var find func(h wire.Hash) ([]byte, error)
+	if e != nil && e.Type == wire.File {
+		if r.Kind == wire.ContentManifest {
+			find = manifestFinder(e)
+		} else {
+			f := &chunkReader{root: c.root, e: e}
+			defer f.close()
+			find = f.read
+		}
+	}
+	limit := min(r.Limit, int(c.s.nc.MaxPayload()))
+	reply := wire.AppendContentReplyHeader(nil, len(r.Hashes))
+	full := false
+	for _, h := range r.Hashes {
+		data, err := lookup(find, h)
+		if err != nil {
+			return nil, err
+		}
+		status, payload := wire.ContentGone, []byte(nil)
+		if data != nil {
+			status, payload = wire.ContentOK, wire.EncodeChunk(nil, data, c.s.cfg.Compression)
+		}
+		if full || (status == wire.ContentOK && len(reply)+len(payload)+16 > limit && len(reply) > 8) {
+			full, status = true, wire.ContentLater
+		}
+		c.s.metrics.served.WithLabelValues(statusName[status]).Inc()
+		if status == wire.ContentOK {
+			c.s.metrics.servedBytes.Add(float64(len(payload)))
+		}
+		reply = wire.AppendContentItem(reply, status, payload)
+	}
+	return reply, nil
+}
+
+var statusName = map[byte]string{wire.ContentOK: "ok", wire.ContentGone: "gone", wire.ContentLater: "later"}
+
+func lookup(find func(wire.Hash) ([]byte, error), h wire.Hash) ([]byte, error) {
+	if find == nil {
+		return nil, nil
+	}
+	return find(h)
+}
+
+// manifestFinder finds the manifest blobs of e's chunk list.
+func manifestFinder(e *index.Entry) func(wire.Hash) ([]byte, error) {
+	var blobs map[wire.Hash][]byte
+	return func(h wire.Hash) ([]byte, error) {
+		if blobs == nil {
+			blobs = make(map[wire.Hash][]byte)
+			if len(e.Manifest) > 0 {
+				for _, b := range wire.EncodeManifest(e.Chunks) {
+					blobs[wire.Sum(b)] = b
+				}
+			}
+		}
+		return blobs[h], nil
+	}
+}
+
+// chunkReader reads chunks of one indexed file where its chunk list puts
+// them. Content that is not there any more (the file changed since it was
+// published) is nil: a newer state of the path is on its way.
+type chunkReader struct {
+	root *os.Root
+	e    *index.Entry
+	at   map[wire.Hash]span // where each chunk is, built on first use
+	f    *os.File
+	err  error
+}
+
+func (r *chunkReader) read(h wire.Hash) ([]byte, error) {
+	if r.at == nil {
+		r.at = make(map[wire.Hash]span, len(r.e.Chunks))
+		var off int64
+		for _, c := range r.e.Chunks {
+			if _, ok := r.at[c.Hash]; !ok {
+				r.at[c.Hash] = span{off, c.Size}
+			}
+			off += int64(c.Size)
+		}
+		r.f, r.err = r.root.Open(r.e.Path)
+	}
+	sp, ok := r.at[h]
+	if !ok || r.err != nil {
+		return nil, nil // not a chunk of this file, or the file is gone
+	}
+	buf := make([]byte, sp.n)
+	if _, err := r.f.ReadAt(buf, sp.off); errors.Is(err, io.EOF) {
+		return nil, nil // shorter than published: changed since
+	} else if err != nil {
+		return nil, fmt.Errorf("read %s: %w", r.e.Path, err)
+	}
+	if wire.Sum(buf) != h {
+		return nil, nil // changed since it was published
+	}
+	return buf, nil
+}
+
+type span struct {
+	off int64
+	n   uint32
+}
+
+func (r *chunkReader) close() {
+	if r.f != nil {
+		r.f.Close()
+	}
+}
