@@ -18,16 +18,27 @@ import (
 // replica must not take its copy back to that older state (and download
 // it) while the source is still republishing, but must apply it in the
 // end if the source never replaced it.
+// The held-back record must keep its content until then when the content
+// rides in the record (an inline file), not only when it is in chunks.
 func TestReconcileHoldsBackStaleStates(t *testing.T) {
+	t.Run("chunked", func(t *testing.T) { testHoldsBackStaleStates(t, false) })
+	t.Run("inline", func(t *testing.T) { testHoldsBackStaleStates(t, true) })
+}
+
+func testHoldsBackStaleStates(t *testing.T, inline bool) {
 	b := jstest.RunJetStream(t)
 	nc := jstest.Connect(t, b)
 	pub := newPublisher(t, nc)
+	file := pub.file
+	if inline {
+		file = pub.inlineFile
+	}
 	root, data := t.TempDir(), t.TempDir()
 	mt := time.Unix(1700000000, 0)
 	fNew, gNew := []byte("f, the newer state"), []byte("g, the newer state")
 	fOld, gOld := []byte("f, the lost-tail state"), []byte("g, an older state the source keeps")
-	pub.file("f", fNew, 0o644, mt)
-	pub.file("g", gNew, 0o644, mt)
+	file("f", fNew, 0o644, mt)
+	file("g", gNew, 0o644, mt)
 
 	r, stop, _ := startReplica(t, nc, root, data)
 	jstest.Eventually(t, 10*time.Second, fileIs(root, "g", gNew, 0o644, mt), "first sync")
@@ -39,8 +50,8 @@ func TestReconcileHoldsBackStaleStates(t *testing.T) {
 	// position and still holds older states of f and g, which the replica
 	// had passed long ago.
 	pub.epoch = 1
-	pub.file("f", fOld, 0o644, mt)
-	pub.file("g", gOld, 0o644, mt)
+	file("f", fOld, 0o644, mt)
+	file("g", gOld, 0o644, mt)
 	st, err := openStore(filepath.Join(data, "replica-"+folder+".db"))
 	if err != nil {
 		t.Fatal(err)
@@ -75,10 +86,15 @@ func TestReconcileHoldsBackStaleStates(t *testing.T) {
 	pub.p(wire.Meta{Epoch: 2, Source: "test", Partial: true})
 	// The source republishes f, keeps g's older state, and says the state
 	// is whole.
-	pub.file("f", fNew, 0o644, mt)
+	file("f", fNew, 0o644, mt)
 	pub.p(wire.Meta{Epoch: 2, Source: "test"})
 	jstest.Eventually(t, 10*time.Second, fileIs(root, "g", gOld, 0o644, mt), "g's kept state applied once whole")
 	jstest.Eventually(t, 10*time.Second, func() bool { return r.Progress().Settled }, "replica settles")
+	// A failed held-back record would end the session, and the next one
+	// would read the whole stream again.
+	if pr := r.Progress(); pr.Errors != 0 {
+		t.Errorf("%d errors, last: %s", pr.Errors, pr.LastError)
+	}
 	if got, _ := os.ReadFile(filepath.Join(root, "f")); string(got) != string(fNew) {
 		t.Fatalf("f = %q, want the republished state", got)
 	}

@@ -188,8 +188,11 @@ func (p *pipeline) finish(it *item) {
 	p.mu.Lock()
 	it.done = true
 	p.running--
-	if it.rec != nil {
-		it.rec.Data = nil // applied: only the path and metadata are committed
+	if it.rec != nil && !it.deferred {
+		// Applied: only the path and metadata are committed. A held-back
+		// record is applied later by applyDeferred and keeps the content
+		// of an inline file until then.
+		it.rec.Data = nil
 	}
 	if it.scheduled {
 		path := it.rec.Path
