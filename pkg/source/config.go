@@ -24,8 +24,10 @@ const (
 
 // Config describes one source folder.
 type Config struct {
-	Folder  string
-	Root    string // absolute path of the tree
+	Folder string
+	// Root is the absolute path of the tree. Run resolves it with
+	// watch.ResolveRoot, so it may lead to the tree through a symlink.
+	Root    string
 	DataDir string // the index lives in DataDir/source-<Folder>.db
 	// ScanInterval is the period of the safety-net full scan; 0 means
 	// DefaultScanInterval, a negative value disables it.

@@ -36,7 +36,7 @@ type Source struct {
 	log       *slog.Logger
 	metrics   *metrics
 	watcher   *watch.Watcher
-	indexRel  string // the index file's path inside the tree, if it is there
+	indexRel  string // the index file's path inside the tree, if it is there (set by Run)
 	started   atomic.Bool
 	prog      progress
 	track     tracker
@@ -88,7 +88,6 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Source, error) {
 		readDirFn:   os.ReadDir,
 		openFn:      os.OpenFile,
 	}
-	s.indexRel = relInside(cfg.Root, IndexPath(cfg.DataDir, cfg.Folder))
 	s.pub = newPublisher(js, s.abort, func(uint64) { s.requestRecovery() })
 	s.prog.setState(StateStarting)
 	s.watcher, err = watch.New(watch.Options{Root: cfg.Root, Debounce: cfg.Debounce, MaxWatches: cfg.MaxWatches,
@@ -111,13 +110,18 @@ func (s *Source) Run(ctx context.Context) (err error) {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("run source: already started")
 	}
-	if err := checkRoot(s.cfg.Root); err != nil {
+	root, err := watch.ResolveRoot(s.cfg.Root)
+	if err != nil {
 		return err
 	}
+	s.cfg.Root = root // what relative paths and the index's place are taken against
 	if s.ix, err = index.Open(IndexPath(s.cfg.DataDir, s.cfg.Folder)); err != nil {
 		return err
 	}
 	defer s.closeIndex(&err)
+	if s.indexRel, err = findIndex(s.cfg.Root, s.cfg.DataDir, s.cfg.Folder); err != nil {
+		return err
+	}
 	stopPipeline := s.startPipeline(ctx)
 	defer stopPipeline()
 
@@ -190,15 +194,16 @@ func (s *Source) closeIndex(err *error) {
 	}
 }
 
-func checkRoot(root string) error {
-	fi, err := os.Stat(root)
+// findIndex returns the index file's path inside the resolved root, or ""
+// if it is elsewhere. The data dir, which exists once the index is open,
+// is resolved too, so that the index is found inside the tree even when
+// the data dir is given through a symlink, the root's own included.
+func findIndex(root, dataDir, folder string) (string, error) {
+	dir, err := filepath.EvalSymlinks(dataDir)
 	if err != nil {
-		return fmt.Errorf("check root: %w", err)
+		return "", fmt.Errorf("resolve data dir: %w", err)
 	}
-	if !fi.IsDir() {
-		return fmt.Errorf("check root %s: not a directory", root)
-	}
-	return nil
+	return relInside(root, IndexPath(dir, folder)), nil
 }
 
 // abs maps a relative slash path to the file system.

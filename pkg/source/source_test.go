@@ -14,6 +14,7 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/chunk"
+	"github.com/jetsync/jetsync/pkg/jstest"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -245,6 +246,34 @@ func TestPeriodicScanCoversUnwatchedDirs(t *testing.T) {
 	f.converged(10 * time.Second)
 	if p := r.src.Progress(); !p.WatchCapped || p.Watched != 1 {
 		t.Errorf("progress = %+v", p)
+	}
+}
+
+// A root given through a symlink to a directory is watched like the
+// directory itself: a new file is published at once, not at the next
+// periodic scan. The index, kept inside the tree through the same link,
+// stays unpublished.
+func TestSymlinkedRootIsWatched(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	target := f.root
+	tree{"a.txt": file("a"), "d/": dir()}.create(t, target)
+	link := filepath.Join(t.TempDir(), "link")
+	must(t, os.Symlink(target, link))
+	f.root, f.data = link, filepath.Join(link, ".jetsync")
+	r := f.start(func(c *Config, _ *Source) { c.ScanInterval = time.Hour })
+	r.waitIdle(t)
+	if f.record("a.txt") == nil {
+		t.Fatal("a.txt not published by the initial scan")
+	}
+
+	must(t, os.WriteFile(filepath.Join(link, "d", "new.txt"), []byte("new"), 0o644))
+	jstest.Eventually(t, 5*time.Second, func() bool {
+		rec := f.record("d/new.txt")
+		return rec != nil && rec.Hash == wire.Sum([]byte("new"))
+	}, "d/new.txt not published before the periodic scan: %+v", r.src.Progress())
+	if rec := f.record(".jetsync/" + filepath.Base(IndexPath(f.data, f.folder))); rec != nil {
+		t.Errorf("the index inside the tree was published (%s, %d bytes)", rec.Type, rec.Size)
 	}
 }
 

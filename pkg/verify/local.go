@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -142,13 +141,4 @@ func kindOf(t fs.FileMode) string {
 
 func formatTime(ns int64) string {
 	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
-}
-
-// resolveRoot follows symlinks in the root path itself, once.
-func resolveRoot(root string) (string, error) {
-	p, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return "", fmt.Errorf("resolve root %s: %w", root, err)
-	}
-	return p, nil
 }

@@ -3,11 +3,11 @@ package verify
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/jetsync/jetsync/pkg/watch"
 )
 
 // MaxDiffs caps the differences a Report lists; beyond it Truncated is set
@@ -110,19 +110,12 @@ func Verify(ctx context.Context, js jetstream.JetStream, o Options) (*Report, er
 	return rep, nil
 }
 
-// checkRoot makes sure root is a directory and returns the path to walk:
-// a root given through a symlink is resolved, since the walk itself never
-// follows links.
+// checkRoot makes sure root is a directory and returns the path to walk,
+// resolved by the same rule as the source and its watcher, since the walk
+// itself never follows links.
 func checkRoot(root string) (string, error) {
 	if root == "" {
 		return "", errors.New("verify: no local root given")
 	}
-	fi, err := os.Stat(root)
-	if err != nil {
-		return "", fmt.Errorf("open root: %w", err)
-	}
-	if !fi.IsDir() {
-		return "", fmt.Errorf("open root %s: not a directory", root)
-	}
-	return resolveRoot(root)
+	return watch.ResolveRoot(root)
 }

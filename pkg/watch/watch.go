@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -21,7 +20,8 @@ const (
 
 // Options configures a Watcher. Zero values get the defaults noted.
 type Options struct {
-	// Root is the absolute path of the tree to watch.
+	// Root is the absolute path of the tree to watch. Run resolves it
+	// with ResolveRoot, so it may lead to the tree through a symlink.
 	Root string
 	// Debounce is the quiet period before a batch is flushed; default 20ms.
 	Debounce time.Duration
@@ -117,13 +117,9 @@ func New(opts Options) (*Watcher, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	prefix := opts.Root
-	if prefix[len(prefix)-1] != filepath.Separator {
-		prefix += string(filepath.Separator)
-	}
 	return &Watcher{
 		root:   opts.Root,
-		prefix: prefix,
+		prefix: rootPrefix(opts.Root),
 		opts:   opts,
 		log:    opts.Logger.With("component", "watch", "root", opts.Root),
 		ready:  make(chan struct{}),
@@ -157,9 +153,11 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Batch) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("run watcher: already started")
 	}
-	if err := checkRoot(w.root); err != nil {
+	root, err := ResolveRoot(w.root)
+	if err != nil {
 		return err
 	}
+	w.root, w.prefix = root, rootPrefix(root) // only this goroutine reads them from here on
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("create fsnotify watcher: %w", err)
@@ -180,15 +178,12 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Batch) error {
 	return w.loop(ctx, out)
 }
 
-func checkRoot(root string) error {
-	fi, err := os.Lstat(root)
-	if err != nil {
-		return fmt.Errorf("stat root: %w", err)
+// rootPrefix is root plus a trailing separator.
+func rootPrefix(root string) string {
+	if root[len(root)-1] == filepath.Separator {
+		return root
 	}
-	if !fi.IsDir() {
-		return fmt.Errorf("check root %s: not a directory", root)
-	}
-	return nil
+	return root + string(filepath.Separator)
 }
 
 func (w *Watcher) closeBackend(fsw *fsnotify.Watcher) {

@@ -284,6 +284,23 @@ func TestRunFailsOnMissingRoot(t *testing.T) {
 	}
 }
 
+// A root given through a symlink is watched as the directory it names:
+// relative paths come out the same.
+func TestSymlinkedRoot(t *testing.T) {
+	t.Parallel()
+	root := tempRoot(t)
+	mkdirAll(t, filepath.Join(root, "d"))
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(root, link); err != nil {
+		t.Fatal(err)
+	}
+	w, c := start(t, Options{Root: link})
+	eventually(t, waitFor, watchedIs(w, 2))
+
+	writeFile(t, filepath.Join(link, "d", "f"))
+	eventually(t, waitFor, func() bool { return c.hasPath("d/f") })
+}
+
 func TestRenameFile(t *testing.T) {
 	t.Parallel()
 	root := tempRoot(t)
