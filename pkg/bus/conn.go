@@ -38,7 +38,7 @@ func Connect(o ConnectOptions) (*nats.Conn, jetstream.JetStream, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
-		nats.CustomReconnectDelay(backoff),
+		nats.CustomReconnectDelay(reconnectDelay),
 		nats.ConnectHandler(func(nc *nats.Conn) {
 			log.Log(context.Background(), connected, "connected to broker", "url", nc.ConnectedUrlRedacted())
 		}),
@@ -76,11 +76,14 @@ func Connect(o ConnectOptions) (*nats.Conn, jetstream.JetStream, error) {
 	return nc, js, nil
 }
 
-// backoff doubles the wait per failed attempt up to 5 seconds.
-func backoff(attempts int) time.Duration {
-	d := 250 * time.Millisecond << min(attempts, 5)
-	return min(d, 5*time.Second)
+// Backoff is the wait after attempt failed attempts (counted from 0):
+// 250 ms, doubling, at most limit.
+func Backoff(attempt int, limit time.Duration) time.Duration {
+	return min(250*time.Millisecond<<min(max(attempt, 0), 16), limit)
 }
+
+// reconnectDelay paces reconnects: up to 5 seconds apart.
+func reconnectDelay(attempts int) time.Duration { return Backoff(attempts, 5*time.Second) }
 
 // Retry calls fn until it succeeds or ctx ends, backing off between
 // attempts and logging each failure. It is for start-up steps that need the
@@ -100,7 +103,7 @@ func Retry(ctx context.Context, log *slog.Logger, what string, fn func(context.C
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(backoff(attempt)):
+		case <-time.After(reconnectDelay(attempt)):
 		}
 	}
 }

@@ -12,13 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TempPrefix starts the names of jetsync's own temp files. The source never
-// publishes such names, Walk skips them and CleanTemps deletes them.
-const TempPrefix = ".jetsync.tmp."
-
 // IsTemp reports whether the base name of path marks a jetsync temp file.
 func IsTemp(path string) bool {
-	return strings.HasPrefix(base(path), TempPrefix)
+	return strings.HasPrefix(base(path), wire.TempPrefix)
 }
 
 // Root is a replica's folder root. It is safe for concurrent use; callers

@@ -174,7 +174,7 @@ func TestCommitSetsModeAndTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !IsTemp(tmp.Name()) || !strings.HasPrefix(tmp.Name(), TempPrefix) {
+	if !IsTemp(tmp.Name()) || !strings.HasPrefix(tmp.Name(), wire.TempPrefix) {
 		t.Errorf("temp name %q", tmp.Name())
 	}
 	if _, err := tmp.ReadFrom(strings.NewReader("hello")); err != nil {

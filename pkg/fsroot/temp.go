@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/wire"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,7 +68,7 @@ func (r *Root) createTemp(dir *parent, path string) (*Temp, error) {
 }
 
 func tempBase() string {
-	return fmt.Sprintf("%s%016x", TempPrefix, rand.Uint64())
+	return fmt.Sprintf("%s%016x", wire.TempPrefix, rand.Uint64())
 }
 
 // Name is the temp file's path in the root.

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 func TestWalk(t *testing.T) {
@@ -92,7 +94,7 @@ func TestCleanTemps(t *testing.T) {
 	writeFile(t, r, "d/keep", "x")
 	leaveTemp(t, r, "x")
 	leaveTemp(t, r, "d/e/y")
-	if err := os.Symlink("keep", filepath.Join(dir, TempPrefix+"link")); err != nil {
+	if err := os.Symlink("keep", filepath.Join(dir, wire.TempPrefix+"link")); err != nil {
 		t.Fatal(err)
 	}
 	n, err := r.CleanTemps()

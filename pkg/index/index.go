@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/wire"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -132,7 +133,7 @@ func (ix *Index) Get(path string) (*Entry, error) {
 }
 
 func getEntry(b *bolt.Bucket, path string, full bool) (*Entry, error) {
-	v := b.Get(keyOf(path))
+	v := b.Get(wire.SortKey(path))
 	if v == nil {
 		return nil, nil
 	}

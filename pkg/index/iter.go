@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 
+	"github.com/jetsync/jetsync/pkg/wire"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -109,7 +110,7 @@ func (it *Iter) take(c *bolt.Cursor, k, v []byte) ([]byte, []byte) {
 	if i := bytes.IndexByte(rest, sep); i >= 0 {
 		// A descendant of a child that has no entry of its own.
 		child := k[:len(it.prefix)+i]
-		it.page = append(it.page, &Entry{Path: pathOf(child)})
+		it.page = append(it.page, &Entry{Path: wire.SortPath(child)})
 		return c.Seek(after(child))
 	}
 	e := decodeLenient(k, v)
@@ -125,7 +126,7 @@ func (it *Iter) take(c *bolt.Cursor, k, v []byte) ([]byte, []byte) {
 // decodeLenient turns an undecodable value into an unknown entry, which
 // the source republishes and thereby repairs.
 func decodeLenient(k, v []byte) *Entry {
-	p := pathOf(k)
+	p := wire.SortPath(k)
 	e, err := decodeEntry(p, v, false)
 	if err != nil {
 		return &Entry{Path: p}

@@ -1,22 +1,9 @@
 package index
 
-import (
-	"bytes"
-	"strings"
-)
+import "github.com/jetsync/jetsync/pkg/wire"
 
 // sep replaces '/' in keys; it sorts before any byte of a name.
 const sep = 0x00
-
-// keyOf returns the bbolt key of a slash-separated path.
-func keyOf(path string) []byte {
-	return []byte(strings.ReplaceAll(path, "/", "\x00"))
-}
-
-// pathOf is the inverse of keyOf.
-func pathOf(key []byte) string {
-	return string(bytes.ReplaceAll(key, []byte{sep}, []byte{'/'}))
-}
 
 // childPrefix is the key prefix shared by everything below dir; "" is the
 // root, whose prefix is empty.
@@ -24,7 +11,7 @@ func childPrefix(dir string) []byte {
 	if dir == "" {
 		return nil
 	}
-	return append(keyOf(dir), sep)
+	return append(wire.SortKey(dir), sep)
 }
 
 // after returns the smallest key greater than every key that starts with

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/jetsync/jetsync/pkg/wire"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -56,7 +57,7 @@ func resetPage(b *bolt.Bucket, pos []byte, lost func(*Entry) bool) ([]byte, int,
 	for i := 0; k != nil && i < rewritePage; i++ {
 		// Undecodable values are left alone: readers already treat them as
 		// unpublished.
-		if e, err := decodeEntry(pathOf(k), v, true); err == nil && e.Seq != 0 && lost(e) {
+		if e, err := decodeEntry(wire.SortPath(k), v, true); err == nil && e.Seq != 0 && lost(e) {
 			e.Seq = 0
 			nv, err := encodeEntry(e)
 			if err != nil {

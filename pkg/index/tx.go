@@ -47,7 +47,7 @@ func (tx *Tx) Put(e *Entry) error {
 	if err != nil {
 		return err
 	}
-	k := keyOf(e.Path)
+	k := wire.SortKey(e.Path)
 	if old := tx.entries.Get(k); old != nil {
 		// A corrupt old value contributes nothing; the counters may then be
 		// off by one entry, which is better than refusing the repair.

@@ -116,20 +116,20 @@ func (p *pipeline) record(tx *bolt.Tx, it *item) error {
 		return nil
 	}
 	if it.deferred {
-		return tx.Bucket(bucketSeen).Put(pathKey(it.rec.Path), nil)
+		return tx.Bucket(bucketSeen).Put(wire.SortKey(it.rec.Path), nil)
 	}
 	if err := markDirsDue(tx, it.rec); err != nil {
 		return err
 	}
 	if p.reconciling && it.rec.Type != wire.Deleted {
-		if err := tx.Bucket(bucketSeen).Put(pathKey(it.rec.Path), nil); err != nil {
+		if err := tx.Bucket(bucketSeen).Put(wire.SortKey(it.rec.Path), nil); err != nil {
 			return err
 		}
 	}
 	if it.rec.Type == wire.Deleted || it.entry == nil {
 		return deleteTree(tx, it.rec.Path)
 	}
-	if err := tx.Bucket(bucketApplied).Put(pathKey(it.rec.Path), it.entry.marshal()); err != nil {
+	if err := tx.Bucket(bucketApplied).Put(wire.SortKey(it.rec.Path), it.entry.marshal()); err != nil {
 		return err
 	}
 	return putChunkLocs(tx, it.rec.Path, it.chunks)

@@ -21,7 +21,7 @@ func markDirsDue(tx *bolt.Tx, rec *wire.Record) error {
 		if d == "" || (d == rec.Path && rec.Type != wire.Dir) {
 			continue
 		}
-		if err := b.Put(pathKey(d), nil); err != nil {
+		if err := b.Put(wire.SortKey(d), nil); err != nil {
 			return err
 		}
 	}
@@ -50,7 +50,7 @@ func (p *pipeline) flushDirs(ctx context.Context) error {
 	}
 	dirs := make([]string, len(keys))
 	for i, k := range keys {
-		dirs[i] = keyPath(k)
+		dirs[i] = wire.SortPath(k)
 	}
 	sort.Slice(dirs, func(i, j int) bool { return depth(dirs[i]) > depth(dirs[j]) })
 	for _, d := range dirs {

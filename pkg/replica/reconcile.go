@@ -129,7 +129,7 @@ func (p *pipeline) removeUnseen() (int, error) {
 	err := p.r.store.db.View(func(tx *bolt.Tx) error {
 		seen := tx.Bucket(bucketSeen)
 		return p.r.root.Walk(func(path string, d fs.DirEntry) error {
-			if seen.Get(pathKey(path)) != nil {
+			if seen.Get(wire.SortKey(path)) != nil {
 				return nil
 			}
 			extra = append(extra, path)

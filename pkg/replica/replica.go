@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -123,9 +124,8 @@ func (r *Replica) close() {
 	r.root.Close()
 }
 
-func backoff(attempt int) time.Duration {
-	return min(250*time.Millisecond<<min(attempt, 7), 30*time.Second)
-}
+// backoff paces the replica's retries: up to 30 seconds apart.
+func backoff(attempt int) time.Duration { return bus.Backoff(attempt, 30*time.Second) }
 
 func sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)

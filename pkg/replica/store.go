@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -56,11 +55,6 @@ func openStore(path string) (*store, error) {
 }
 
 func (s *store) close() error { return s.db.Close() }
-
-// pathKey orders keys like a depth-first walk: '/' sorts below any name byte.
-func pathKey(p string) []byte { return []byte(strings.ReplaceAll(p, "/", "\x00")) }
-
-func keyPath(k []byte) string { return strings.ReplaceAll(string(k), "\x00", "/") }
 
 // position is where the replica stands in the stream.
 type position struct {
@@ -226,7 +220,7 @@ func (r *reader) bytes(n int) []byte {
 func (s *store) applied(path string) (*appliedEntry, error) {
 	var e *appliedEntry
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketApplied).Get(pathKey(path))
+		v := tx.Bucket(bucketApplied).Get(wire.SortKey(path))
 		if v == nil {
 			return nil
 		}

@@ -20,7 +20,7 @@ func (s *store) FindChunk(h wire.Hash) (string, int64, bool) {
 		if n <= 0 {
 			return nil
 		}
-		off, path = o, keyPath(v[n:])
+		off, path = o, wire.SortPath(v[n:])
 		return nil
 	})
 	return path, off, path != ""
@@ -28,7 +28,7 @@ func (s *store) FindChunk(h wire.Hash) (string, int64, bool) {
 
 func putChunkLocs(tx *bolt.Tx, path string, chunks []wire.ChunkRef) error {
 	b := tx.Bucket(bucketChunks)
-	key := pathKey(path)
+	key := wire.SortKey(path)
 	var off int64
 	for _, c := range chunks {
 		v := binary.AppendVarint(nil, off)
@@ -43,7 +43,7 @@ func putChunkLocs(tx *bolt.Tx, path string, chunks []wire.ChunkRef) error {
 // deleteTree drops the applied entries of path and everything under it.
 func deleteTree(tx *bolt.Tx, path string) error {
 	b := tx.Bucket(bucketApplied)
-	key := pathKey(path)
+	key := wire.SortKey(path)
 	if err := b.Delete(key); err != nil {
 		return err
 	}

@@ -327,7 +327,7 @@ func (f *fixture) diff() string {
 			return err
 		}
 		p := filepath.ToSlash(strings.TrimPrefix(abs, f.root+string(filepath.Separator)))
-		if strings.HasPrefix(d.Name(), TempPrefix) {
+		if strings.HasPrefix(d.Name(), wire.TempPrefix) {
 			return nil
 		}
 		fi, err := os.Lstat(abs)

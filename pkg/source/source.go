@@ -18,11 +18,8 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/index"
 	"github.com/jetsync/jetsync/pkg/watch"
+	"github.com/jetsync/jetsync/pkg/wire"
 )
-
-// TempPrefix starts the names of replica temp files, which a source never
-// publishes (a replica may share its tree with a source of another folder).
-const TempPrefix = ".jetsync.tmp."
 
 // drainTimeout bounds how long a stopping source waits for outstanding
 // acks before it commits the index and returns.
@@ -218,7 +215,7 @@ func (s *Source) abs(rel string) string {
 // the source's own index, should it live inside the tree.
 func (s *Source) ignored(rel string) bool {
 	base := rel[strings.LastIndexByte(rel, '/')+1:]
-	return strings.HasPrefix(base, TempPrefix) || (s.indexRel != "" && rel == s.indexRel)
+	return strings.HasPrefix(base, wire.TempPrefix) || (s.indexRel != "" && rel == s.indexRel)
 }
 
 // relInside returns p relative to root as a slash path, or "" if p is not

@@ -31,16 +31,16 @@ func TestInitialScanPublishesTree(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	tree{
-		"a/b.txt":        file("hello"),
-		"a/empty.txt":    file(""),
-		"a/big.bin":      file(randomBytes(t, 1<<20+12345)),
-		"a/sub/deep.txt": file("deep"),
-		"emptydir/":      dir(),
-		"sticky/":        {mode: fs.ModeSticky | 0o777},
-		"setuid":         {data: "x", mode: fs.ModeSetuid | 0o755},
-		"link":           link("a/b.txt"),
-		"dangling":       link("../nowhere"),
-		TempPrefix + "x": file("replica temp file"),
+		"a/b.txt":             file("hello"),
+		"a/empty.txt":         file(""),
+		"a/big.bin":           file(randomBytes(t, 1<<20+12345)),
+		"a/sub/deep.txt":      file("deep"),
+		"emptydir/":           dir(),
+		"sticky/":             {mode: fs.ModeSticky | 0o777},
+		"setuid":              {data: "x", mode: fs.ModeSetuid | 0o755},
+		"link":                link("a/b.txt"),
+		"dangling":            link("../nowhere"),
+		wire.TempPrefix + "x": file("replica temp file"),
 	}.create(t, f.root)
 	must(t, syscall.Mkfifo(filepath.Join(f.root, "fifo"), 0o644))
 
@@ -60,7 +60,7 @@ func TestInitialScanPublishesTree(t *testing.T) {
 	if rec := f.record("emptydir"); rec == nil || rec.Type != wire.Dir {
 		t.Errorf("empty dir = %+v", rec)
 	}
-	for _, p := range []string{TempPrefix + "x", "fifo"} {
+	for _, p := range []string{wire.TempPrefix + "x", "fifo"} {
 		if rec := f.record(p); rec != nil {
 			t.Errorf("%s published: %+v", p, rec)
 		}

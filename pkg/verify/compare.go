@@ -9,12 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/jetsync/jetsync/pkg/wire"
 	bolt "go.etcd.io/bbolt"
 )
-
-// TempPrefix starts the names of the replica's temp files, which are never
-// part of the state. It matches fsroot.TempPrefix.
-const TempPrefix = ".jetsync.tmp."
 
 // bufSize is the read buffer for hashing files.
 const bufSize = 1 << 20
@@ -55,7 +52,7 @@ func (m *merger) visit(path string, d fs.DirEntry, err error) error {
 		return nil // the folder root's own metadata is not part of the state
 	}
 	rel := filepath.ToSlash(strings.TrimPrefix(path, m.prefix))
-	if strings.HasPrefix(d.Name(), TempPrefix) {
+	if strings.HasPrefix(d.Name(), wire.TempPrefix) {
 		return skip(d)
 	}
 	if err := m.ctx.Err(); err != nil {

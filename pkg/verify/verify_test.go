@@ -191,9 +191,9 @@ func TestVerifyIgnoresTempFiles(t *testing.T) {
 	root := sample().create(t)
 	publishTree(t, js, "tmp", root)
 	inDir(t, filepath.Join(root, "a"), func() {
-		must(t, os.WriteFile(filepath.Join(root, "a", TempPrefix+"b.txt.123"), []byte("partial"), 0o600))
-		must(t, os.Mkdir(filepath.Join(root, "a", TempPrefix+"dir"), 0o700))
-		must(t, os.WriteFile(filepath.Join(root, "a", TempPrefix+"dir", "x"), nil, 0o600))
+		must(t, os.WriteFile(filepath.Join(root, "a", wire.TempPrefix+"b.txt.123"), []byte("partial"), 0o600))
+		must(t, os.Mkdir(filepath.Join(root, "a", wire.TempPrefix+"dir"), 0o700))
+		must(t, os.WriteFile(filepath.Join(root, "a", wire.TempPrefix+"dir", "x"), nil, 0o600))
 	})
 	// The root's own mode and mtime are not part of the state either.
 	must(t, os.Chmod(root, 0o700))

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
-
-	"github.com/jetsync/jetsync/test/treegen"
 )
 
 // Chunk benchmark inputs: random data (incompressible, so EncodeChunk tries
@@ -21,9 +19,9 @@ func benchChunks() []benchChunk {
 	var out []benchChunk
 	for _, kind := range []string{"random", "text"} {
 		for _, n := range benchChunkSizes {
-			data := treegen.Random(n, uint64(n))
+			data := testRandom(n, uint64(n))
 			if kind == "text" {
-				data = treegen.Text(n, uint64(n))
+				data = testText(n, uint64(n))
 			}
 			out = append(out, benchChunk{fmt.Sprintf("%s-%dKiB", kind, n>>10), data})
 		}
@@ -78,7 +76,7 @@ func benchRecord() *Record {
 	r := &Record{Epoch: 3, Path: "projects/website/assets/images/photo-0042.jpg", Type: File, Mode: 0o644,
 		MTime: 1700000000123456789, Time: 1700000001987654321}
 	for i := range 4 {
-		data := treegen.Random(100, uint64(i))
+		data := testRandom(100, uint64(i))
 		n := uint32(48<<10 + i*4096)
 		r.Chunks = append(r.Chunks, ChunkRef{Hash: Sum(data), Size: n})
 		r.Size += int64(n)

@@ -75,3 +75,17 @@ func Parent(p string) string {
 func IsUnder(p, dir string) bool {
 	return p == dir || (len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir)
 }
+
+// TempPrefix starts the names of the temp files a replica assembles
+// content in. A source never publishes such names (a tree may hold both a
+// replica of one folder and the source of another), verify ignores them,
+// and a replica removes leftovers at start.
+const TempPrefix = ".jetsync.tmp."
+
+// SortKey is the key under which the local stores keep a path: '/' becomes
+// NUL, which sorts before any byte of a name, so the keys of a subtree are
+// contiguous and in depth-first order. SortPath is its inverse.
+func SortKey(path string) []byte { return []byte(strings.ReplaceAll(path, "/", "\x00")) }
+
+// SortPath is the path of a SortKey.
+func SortPath(key []byte) string { return strings.ReplaceAll(string(key), "\x00", "/") }

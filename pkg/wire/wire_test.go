@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"github.com/jetsync/jetsync/test/treegen"
 	"slices"
 	"strings"
 	"testing"
@@ -288,8 +287,8 @@ func TestModeBitsRoundTrip(t *testing.T) {
 // Large chunks are sampled before a full compression attempt: random data
 // is stored raw without one, text and half-text chunks are compressed.
 func TestChunkCompressionSampling(t *testing.T) {
-	random := treegen.Random(64<<10, 1)
-	text := treegen.Text(64<<10, 2)
+	random := testRandom(64<<10, 1)
+	text := testText(64<<10, 2)
 	if mayCompress(random) {
 		t.Error("random 64 KiB: sample says compressible")
 	}

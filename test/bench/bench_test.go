@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 // digest is one line per entry, sorted, including mtimes of everything
@@ -164,8 +166,8 @@ func TestCompareDetectsDifferences(t *testing.T) {
 			return os.Mkdir(p, 0o755)
 		}, "type f!=d z"},
 		{"jetsync temp file", func(dst string) error {
-			return os.WriteFile(filepath.Join(dst, "a", jetsyncTempPrefix+"123"), nil, 0o644)
-		}, "extra a/" + jetsyncTempPrefix + "123"},
+			return os.WriteFile(filepath.Join(dst, "a", wire.TempPrefix+"123"), nil, 0o644)
+		}, "extra a/" + wire.TempPrefix + "123"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

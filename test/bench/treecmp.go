@@ -12,12 +12,13 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/jetsync/jetsync/pkg/wire"
 )
 
-// jetsyncTempPrefix names jetsync's in-flight temp files. They may appear
+// wire.TempPrefix names jetsync's in-flight temp files. They may appear
 // in DST while a copy is under way; waitEqual ignores them, but the final
 // verification after a run does not.
-const jetsyncTempPrefix = ".jetsync.tmp."
 
 // entry is what the comparison looks at for one path. The comparator uses
 // the standard library only, so it checks jetsync rather than trusting it.
@@ -81,7 +82,7 @@ func snapshot(root string, opt snapOptions) (tree, error) {
 		if p == root {
 			return nil
 		}
-		if opt.skipTemp && strings.HasPrefix(d.Name(), jetsyncTempPrefix) {
+		if opt.skipTemp && strings.HasPrefix(d.Name(), wire.TempPrefix) {
 			return nil
 		}
 		fi, err := d.Info()

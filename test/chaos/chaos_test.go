@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/wire"
 	"github.com/jetsync/jetsync/test/harness"
 	"github.com/jetsync/jetsync/test/treegen"
 )
@@ -208,7 +209,7 @@ func runSeed(t *testing.T, seed uint64, cfg config, st *stats) {
 		st.converge, converged = time.Since(start), true
 	})
 	if n := harness.CountTemps(dst); n > 0 {
-		t.Errorf("%d %s* temp files left in the replica after convergence", n, treegen.TempPrefix)
+		t.Errorf("%d %s* temp files left in the replica after convergence", n, wire.TempPrefix)
 	}
 	if err := harness.CheckAlive(t); err != nil {
 		t.Error(err)

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/wire"
 	"github.com/jetsync/jetsync/test/harness"
-	"github.com/jetsync/jetsync/test/treegen"
 )
 
 // freedTimeout bounds the wait for a replica to converge once space is
@@ -145,7 +145,7 @@ func mountTmpfs(t *testing.T, dir, size string) {
 // checkNoPartialFiles fails the test for any file of the replica's tree
 // visible under a final name whose content is not the source's current
 // one or the earlier version in older (a replica may lag, but what it shows
-// must be a complete version). Temp files (treegen.TempPrefix) are the
+// must be a complete version). Temp files (wire.TempPrefix) are the
 // only place a partial content may live.
 func checkNoPartialFiles(t *testing.T, src, dst string, older map[string][]byte) {
 	t.Helper()
@@ -153,7 +153,7 @@ func checkNoPartialFiles(t *testing.T, src, dst string, older map[string][]byte)
 		if err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), treegen.TempPrefix) {
+		if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), wire.TempPrefix) {
 			return nil
 		}
 		rel, err := filepath.Rel(dst, p)

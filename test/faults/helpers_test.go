@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/wire"
 	"github.com/jetsync/jetsync/test/harness"
 	"github.com/jetsync/jetsync/test/treegen"
 )
@@ -286,7 +287,7 @@ func regularFiles(t *testing.T, root string) []string {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), treegen.TempPrefix) {
+		if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), wire.TempPrefix) {
 			rel, err := filepath.Rel(root, p)
 			if err != nil {
 				return err

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/wire"
 	"github.com/jetsync/jetsync/test/treegen"
 )
 
@@ -190,11 +191,11 @@ func WaitListening(t testing.TB, addr string) {
 }
 
 // CountFiles counts regular files under dir, replica temp files
-// (treegen.TempPrefix) excluded.
+// (wire.TempPrefix) excluded.
 func CountFiles(dir string) int {
 	n := 0
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() && !strings.HasPrefix(d.Name(), treegen.TempPrefix) {
+		if err == nil && d.Type().IsRegular() && !strings.HasPrefix(d.Name(), wire.TempPrefix) {
 			n++
 		}
 		return nil
@@ -202,12 +203,12 @@ func CountFiles(dir string) int {
 	return n
 }
 
-// CountTemps counts leftover replica temp files (treegen.TempPrefix) under
+// CountTemps counts leftover replica temp files (wire.TempPrefix) under
 // dir.
 func CountTemps(dir string) int {
 	n := 0
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && strings.HasPrefix(d.Name(), treegen.TempPrefix) {
+		if err == nil && strings.HasPrefix(d.Name(), wire.TempPrefix) {
 			n++
 		}
 		return nil

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/wire"
 	"github.com/jetsync/jetsync/test/harness"
 	"github.com/jetsync/jetsync/test/treegen"
 )
@@ -208,7 +209,7 @@ func contentDiffs(a, b string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), treegen.TempPrefix) {
+		if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), wire.TempPrefix) {
 			rel, err := filepath.Rel(a, p)
 			if err != nil {
 				return err

@@ -15,11 +15,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// TempPrefix starts the names of a replica's temporary files; Compare
-// ignores them (and anything under a directory so named).
-const TempPrefix = ".jetsync.tmp."
+	"github.com/jetsync/jetsync/pkg/wire"
+)
 
 // entry is what Compare knows about one path.
 type entry struct {
@@ -37,7 +35,7 @@ type diff struct{ path, msg string }
 // content (SHA-256), permission bits including setuid, setgid and sticky,
 // mtime to the nanosecond (files, directories and symlinks) and symlink
 // target. Symlinks are never followed. The roots' own metadata and
-// TempPrefix entries are ignored. Differences are sorted by path, one
+// wire.TempPrefix entries are ignored. Differences are sorted by path, one
 // human-readable line each; none means the trees are equal.
 func Compare(a, b string) ([]string, error) { return compare(a, b, true) }
 
@@ -140,7 +138,7 @@ func walk(root string) (map[string]entry, error) {
 		if full == root {
 			return nil
 		}
-		if strings.HasPrefix(d.Name(), TempPrefix) {
+		if strings.HasPrefix(d.Name(), wire.TempPrefix) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}

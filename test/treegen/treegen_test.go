@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 func TestDefaultPlanHasEverything(t *testing.T) {
@@ -124,7 +126,7 @@ func TestCompareFindsEachDifference(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(b, "docs", TempPrefix+"123"), []byte("partial"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(b, "docs", wire.TempPrefix+"123"), []byte("partial"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	diffs, err := Compare(a, b)
@@ -139,7 +141,7 @@ func TestCompareFindsEachDifference(t *testing.T) {
 			t.Errorf("%s: no difference %q for %s in:\n%s", c.name, c.want, c.path, all)
 		}
 	}
-	if strings.Contains(all, TempPrefix) {
+	if strings.Contains(all, wire.TempPrefix) {
 		t.Errorf("temp file reported:\n%s", all)
 	}
 	meta, err := CompareMeta(a, b)
