@@ -59,6 +59,8 @@ type pipeline struct {
 	cmu   sync.Mutex
 	pos   position
 	epoch uint64 // epoch this session trusts
+	// broker is what the broker said at the last check (dispatcher only).
+	broker brokerState
 	// liveCaughtUp is the last time everything published was applied, as
 	// pos.CaughtUp but not throttled: pos.CaughtUp is persisted at most
 	// every caughtUpEvery, which may be longer than the tombstone TTL.

@@ -37,23 +37,22 @@ type Progress struct {
 }
 
 type progress struct {
-	mu             sync.Mutex
-	state          string
-	lastError      string
-	waiting        string
-	oldest         time.Time
-	cursor         atomic.Uint64
-	epoch          atomic.Uint64
-	applied        atomic.Int64
-	pending        atomic.Uint64
-	fetched        atomic.Int64
-	reused         atomic.Int64
-	errors         atomic.Int64
-	reconciled     atomic.Bool
-	settled        atomic.Bool
-	files          atomic.Int64
-	bytes          atomic.Int64
-	forceReconcile atomic.Bool
+	mu         sync.Mutex
+	state      string
+	lastError  string
+	waiting    string
+	oldest     time.Time
+	cursor     atomic.Uint64
+	epoch      atomic.Uint64
+	applied    atomic.Int64
+	pending    atomic.Uint64
+	fetched    atomic.Int64
+	reused     atomic.Int64
+	errors     atomic.Int64
+	reconciled atomic.Bool
+	settled    atomic.Bool
+	files      atomic.Int64
+	bytes      atomic.Int64
 }
 
 func (p *progress) setState(s string) { p.mu.Lock(); p.state = s; p.mu.Unlock() }

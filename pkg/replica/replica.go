@@ -98,12 +98,14 @@ func (r *Replica) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { r.reportLoop(ctx) })
 	defer wg.Wait()
+	var carried verdict
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		err := r.session(ctx)
+		err := r.session(ctx, carried)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, errRestart) || errors.Is(err, errReconnected) {
+		carried, _ = verdictOf(err)
+		if !carried.ok() || errors.Is(err, errReconnected) {
 			if errors.Is(err, errReconnected) {
 				r.log.Info("reconnected to the broker; following the stream again from the applied position")
 			}

@@ -13,10 +13,6 @@ import (
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
-// errRestart ends a session whose position turned out to be invalid; the
-// next session reconciles.
-var errRestart = errors.New("position no longer valid")
-
 // errReconnected ends a session after the connection to the broker was
 // re-established, possibly on another cluster node: the consumer is made
 // again at once instead of after it misses its heartbeats, and a consumer
@@ -27,8 +23,9 @@ var errReconnected = errors.New("reconnected to the broker")
 const reconnectPoll = 250 * time.Millisecond
 
 // session follows the stream from the stored position (or reconciles from
-// the start) until ctx ends or the position becomes invalid.
-func (r *Replica) session(ctx context.Context) error {
+// the start) until ctx ends or the position becomes invalid. carried is
+// the verdict that ended the previous session, if one did.
+func (r *Replica) session(ctx context.Context, carried verdict) error {
 	stream, err := r.openStream(ctx)
 	if err != nil {
 		return err
@@ -45,18 +42,22 @@ func (r *Replica) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	reason, loss := reconcileReason(pos, info, meta, time.Now(), r.prog.forceReconcile.Swap(false))
 	s := newPipeline(r, stream, pos, meta.Epoch)
-	if reason != "" {
-		r.log.Info("reconciling against the full published state", "reason", reason)
-		if sameStream := info.Created.UnixNano() == pos.Created; sameStream && (loss || meta.Partial) {
+	s.broker = brokerOf(info, meta)
+	v := judge(s.standing(true), s.broker, time.Now())
+	if v.ok() {
+		v = carried
+	}
+	if !v.ok() {
+		r.log.Info("reconciling against the full published state", "reason", v.reason)
+		if sameStream := info.Created.UnixNano() == pos.Created; sameStream && (v.loss || meta.Partial) {
 			// What the stream held before the replica's position may be
 			// older than what the replica applied since (a recreated
 			// stream holds only what the source published into it). After
 			// a lost tail the source republishes under a new epoch, and
 			// until then the stream is not its state.
 			s.suspectLast = min(info.State.LastSeq, pos.Cursor)
-			if loss {
+			if v.loss {
 				s.needEpoch = pos.Epoch + 1
 			}
 		}
@@ -100,30 +101,35 @@ func (r *Replica) openStream(ctx context.Context) (jetstream.Stream, error) {
 	}
 }
 
-// reconcileReason says why the stored position cannot be trusted, or "";
-// loss reports that the reason is data the broker lost.
-func reconcileReason(pos position, info *jetstream.StreamInfo, meta wire.Meta, now time.Time, forced bool) (reason string, loss bool) {
-	switch {
-	case pos.Cursor == 0:
-		return "first sync", false
-	case forced:
-		return "the source started a new epoch", true
-	case info.Created.UnixNano() != pos.Created:
-		return "the stream was recreated (broker lost its store?)", true
-	case info.State.LastSeq < pos.Cursor:
-		return fmt.Sprintf("the stream ends at %d, before our position %d (broker lost messages)", info.State.LastSeq, pos.Cursor), true
-	case meta.Epoch > pos.Epoch:
-		return fmt.Sprintf("the source moved to epoch %d (we were at %d)", meta.Epoch, pos.Epoch), true
-	case missedTombstones(pos.CaughtUp, meta.TombstoneTTL, now):
-		return fmt.Sprintf("behind for longer than the broker keeps tombstones (%s)", time.Duration(meta.TombstoneTTL)), false
-	}
-	return "", false
+// brokerOf is what the stream's info and the folder meta say.
+func brokerOf(info *jetstream.StreamInfo, meta wire.Meta) brokerState {
+	return brokerState{created: info.Created.UnixNano(), lastSeq: info.State.LastSeq, epoch: meta.Epoch,
+		tombstoneTTL: meta.TombstoneTTL}
 }
 
-// missedTombstones reports whether tombstones published after the replica
-// last caught up may already have expired from the broker.
-func missedTombstones(caughtUp, ttl int64, now time.Time) bool {
-	return ttl > 0 && caughtUp > 0 && now.UnixNano()-caughtUp > ttl
+// standing is what this session trusts about its position; atStart is set
+// for the check before the session reads anything.
+func (p *pipeline) standing(atStart bool) standing {
+	p.cmu.Lock()
+	defer p.cmu.Unlock()
+	p.mu.Lock()
+	lastSeen := p.lastSeen
+	p.mu.Unlock()
+	epoch := p.epoch
+	if atStart {
+		epoch = p.pos.Epoch // p.epoch already includes the meta's
+	}
+	return standing{atStart: atStart, cursor: p.pos.Cursor, lastSeen: lastSeen, created: p.pos.Created,
+		epoch: epoch, caughtUp: max(p.pos.CaughtUp, p.liveCaughtUp), reconciling: p.reconciling}
+}
+
+// restartUnless ends the session with the verdict on the broker's state b,
+// unless the position is still valid.
+func (p *pipeline) restartUnless(b brokerState) error {
+	if v := judge(p.standing(false), b, time.Now()); !v.ok() {
+		return &restartError{v}
+	}
+	return nil
 }
 
 func readMeta(ctx context.Context, stream jetstream.Stream, folder string) (wire.Meta, error) {
@@ -270,9 +276,12 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 		p.finish(p.enqueue(seq, nil))
 		return nil
 	}
-	if rec.Epoch > p.epoch && !p.reconciling {
-		p.r.prog.forceReconcile.Store(true)
-		return errRestart
+	// The record is news from the broker: its stream reaches seq, and its
+	// source is at least at its epoch.
+	p.broker.lastSeq = max(p.broker.lastSeq, seq)
+	p.broker.epoch = max(p.broker.epoch, rec.Epoch)
+	if err := p.restartUnless(p.broker); err != nil {
+		return err
 	}
 	p.maxEpoch = max(p.maxEpoch, rec.Epoch)
 	if p.deferStale(seq, rec) {
@@ -335,24 +344,6 @@ func (p *pipeline) checkPosition(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.cmu.Lock()
-	created, caughtUp := p.pos.Created, max(p.pos.CaughtUp, p.liveCaughtUp)
-	p.cmu.Unlock()
-	switch {
-	case info.Created.UnixNano() != created && !p.reconciling:
-		p.r.prog.forceReconcile.Store(true)
-		return errRestart
-	case info.State.LastSeq < p.lastSeen:
-		p.r.prog.forceReconcile.Store(true)
-		return errRestart
-	case meta.Epoch > p.epoch && !p.reconciling:
-		p.r.prog.forceReconcile.Store(true)
-		return errRestart
-	case !p.reconciling && missedTombstones(caughtUp, meta.TombstoneTTL, time.Now()):
-		p.r.log.Warn("behind for longer than the broker keeps tombstones; reconciling",
-			"tombstone_ttl", time.Duration(meta.TombstoneTTL))
-		p.r.prog.forceReconcile.Store(true)
-		return errRestart
-	}
-	return nil
+	p.broker = brokerOf(info, meta)
+	return p.restartUnless(p.broker)
 }
