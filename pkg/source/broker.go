@@ -71,13 +71,21 @@ func (s *Source) recover(ctx context.Context) (bool, error) {
 // classify says what the broker lost, and for a lost tail the last
 // sequence it still has of what it acknowledged.
 func (s *Source) classify(m index.Meta, info *jetstream.StreamInfo) (string, uint64) {
+	return lossOf(m.Created, max(m.LastAcked, s.pub.highest.Load()), s.pub.regressed.Load(), info)
+}
+
+// lossOf is the one judgement of what the broker lost. created is the
+// creation time of the stream the source is in sync with (0: none yet),
+// acked the highest sequence it acknowledged, regressed the lowest
+// sequence an ack went back to (0: none; see publisher.observe). For a
+// lost tail it also returns the last sequence the broker still has of what
+// it acknowledged.
+func lossOf(created int64, acked, regressed uint64, info *jetstream.StreamInfo) (string, uint64) {
 	last := info.State.LastSeq
-	acked := max(m.LastAcked, s.pub.highest.Load())
-	regressed := s.pub.regressed.Load()
 	switch {
-	case m.Created == 0:
+	case created == 0:
 		return lossFresh, 0
-	case m.Created != info.Created.UnixNano():
+	case created != info.Created.UnixNano():
 		return lossStore, 0
 	case regressed != 0:
 		return lossTail, min(last, regressed-1)
@@ -298,8 +306,8 @@ func (s *Source) brokerLost(ctx context.Context) bool {
 		s.log.Debug("broker check failed", "err", err)
 		return false
 	}
-	info := st.CachedInfo()
-	return info.Created.UnixNano() != s.created.Load() || info.State.LastSeq < acked
+	kind, _ := lossOf(s.created.Load(), acked, 0, st.CachedInfo())
+	return kind != lossNone
 }
 
 func (s *Source) requestRecovery() {
