@@ -24,8 +24,10 @@ var errSourceUnreachable = errors.New("content not cached and the source does no
 var (
 	// maxRequests bounds the content requests in flight to the source.
 	maxRequests = 16
-	// requestTimeout bounds one content request.
-	requestTimeout = 30 * time.Second
+	// requestTimeout bounds one content request: a source reads and sends
+	// at most a few chunks per request, so a request unanswered this long
+	// went to a source that died or was cut off.
+	requestTimeout = 10 * time.Second
 	// sourceAttempts is how often one chunk is asked of an unreachable
 	// source (with backoff) before the record's apply gives up for now.
 	sourceAttempts = 5

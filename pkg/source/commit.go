@@ -26,11 +26,14 @@ type commitItem struct {
 // committer writes acknowledged state to the index in batches; nothing
 // reaches the index before the broker acknowledged it.
 type committer struct {
-	ix    *index.Index
-	in    chan commitItem
-	log   *slog.Logger
-	onErr func(kind, msg string)
-	stop  <-chan struct{}
+	ix *index.Index
+	in chan commitItem
+	// committed is told of every entry once its batch is written (or
+	// failed to be written); may be nil.
+	committed func(*index.Entry)
+	log       *slog.Logger
+	onErr     func(kind, msg string)
+	stop      <-chan struct{}
 }
 
 func newCommitter(ix *index.Index, log *slog.Logger, onErr func(string, string)) *committer {
@@ -106,8 +109,13 @@ func (c *committer) commit(batch []commitItem) []commitItem {
 		c.onErr("index", err.Error())
 	}
 	for _, it := range batch {
-		if it.flush != nil {
+		switch {
+		case it.flush != nil:
 			close(it.flush)
+		case c.committed != nil && it.entry != nil:
+			c.committed(it.entry)
+		case c.committed != nil && it.unpublished != nil:
+			c.committed(it.unpublished)
 		}
 	}
 	return batch[:0]

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/nats-io/nats.go/micro"
 
@@ -56,6 +57,40 @@ func (s *Source) serveContent(ctx context.Context) error {
 	return nil
 }
 
+// freshEntries holds the entries of file records from their publish until
+// the index has them (entries are committed in batches after their acks):
+// a replica may ask for the content of a record as soon as it is stored,
+// and "gone" must mean that the file changed, not that the index is late.
+type freshEntries struct {
+	mu sync.Mutex
+	m  map[string]*index.Entry
+}
+
+func (f *freshEntries) put(e *index.Entry) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = make(map[string]*index.Entry)
+	}
+	f.m[e.Path] = e
+}
+
+func (f *freshEntries) get(path string) *index.Entry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.m[path]
+}
+
+// done forgets e once the index has it, unless a newer publish of its
+// path replaced it meanwhile.
+func (f *freshEntries) done(e *index.Entry) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m[e.Path] == e {
+		delete(f.m, e.Path)
+	}
+}
+
 // contentServer answers content requests for one source.
 type contentServer struct {
 	s    *Source
@@ -83,9 +118,12 @@ func (c *contentServer) handle(req micro.Request) {
 // answer builds the reply to r: as many of its hashes as fit the reply,
 // in order, each either content or "gone".
 func (c *contentServer) answer(r wire.ContentRequest) ([]byte, error) {
-	e, err := c.s.ix.Get(r.Path)
-	if err != nil {
-		return nil, err
+	e := c.s.fresh.get(r.Path)
+	if e == nil {
+		var err error
+		if e, err = c.s.ix.Get(r.Path); err != nil {
+			return nil, err
+		}
 	}
 	var find func(h wire.Hash) ([]byte, error)
 	if e != nil && e.Type == wire.File {

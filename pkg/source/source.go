@@ -40,6 +40,7 @@ type Source struct {
 	retry     retrySet
 	pub       *publisher
 	cache     recentChunks // chunks recently sent to the content cache
+	fresh     freshEntries // file entries published and not yet in the index
 	epoch     atomic.Uint64
 	created   atomic.Int64 // unix ns creation time of the stream in sync with
 	synced    atomic.Bool  // the broker was checked once; the monitor may compare
@@ -135,6 +136,7 @@ func (s *Source) Run(ctx context.Context) (err error) {
 func (s *Source) startPipeline(ctx context.Context) func() {
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.com = newCommitter(s.ix, s.log, s.countError)
+	s.com.committed = s.fresh.done
 	s.com.stop = pctx.Done()
 	var wg sync.WaitGroup
 	wg.Go(func() { s.pub.reap(pctx) })

@@ -209,7 +209,12 @@ func (s *Source) publishFileRecord(ctx context.Context, fr *fileRead) error {
 	default:
 		rec.Chunks = e.Chunks
 	}
-	return s.publishRecord(ctx, rec, e)
+	s.fresh.put(e)
+	err := s.publishRecord(ctx, rec, e)
+	if err != nil {
+		s.fresh.done(e) // nothing was sent
+	}
+	return err
 }
 
 // fileFailed sorts a failure into: retry soon, wait for the next scan, or
