@@ -15,6 +15,7 @@ type oneShot struct {
 	subSecs float64 // cp alone, for cp+sync
 	rss     int64
 	cpu     float64
+	store   int64 // jetsync: bytes of the broker's store once in sync
 }
 
 // copier copies src into dst (which does not exist yet) inside dir.
@@ -126,7 +127,22 @@ func (b *bench) runJetsyncOnce(src, dst, dir string) (oneShot, error) {
 		return oneShot{}, fmt.Errorf("jetsync run --once: %w; see %s", c.err, log)
 	}
 	u := c.usage()
-	return oneShot{secs: seconds(el), rss: u.maxRSS, cpu: u.cpu.Seconds()}, nil
+	return oneShot{secs: seconds(el), rss: u.maxRSS, cpu: u.cpu.Seconds(),
+		store: diskUsage(filepath.Join(dir, "state", "broker"))}, nil
+}
+
+// diskUsage is the size of the regular files under dir (0 if none).
+func diskUsage(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // initialResult: medians of every copier; ratios are jetsync's time over
@@ -150,8 +166,10 @@ func initialResult(profile string, samples map[string][]oneShot, entries int, by
 	if len(samples["rsync"]) > 0 {
 		fmt.Fprintf(&line, " | rsync %s (%s)", fmtSecs(rs), ratio(jet, rs))
 	}
+	store := med("jetsync", func(s oneShot) float64 { return float64(s.store) })
+	fmt.Fprintf(&line, " | broker store %s (%.1f %% of the tree)", fmtMB(store), 100*store/max(float64(bytes), 1))
 	fmt.Fprintf(&line, "   [%d entries, %s, %d rep(s)]", entries, fmtMB(float64(bytes)), len(samples["jetsync"]))
-	row := []string{cell("%.2f", jet), cell("%.0f", jetRSS/1e6),
+	row := []string{cell("%.2f", jet), cell("%.0f", jetRSS/1e6), cell("%.1f", store/1e6),
 		cell("%.1f", med("jetsync", func(s oneShot) float64 { return s.cpu })),
 		cell("%.2f", cpSync), cell("%.2f", cpOnly), cell("%.2f", rs), ratio(jet, cpSync), ratio(jet, rs)}
 	return result{part: "initial", profile: profile, line: line.String(), row: row}

@@ -20,7 +20,7 @@ type result struct {
 
 // mdColumns are the markdown table headers of each part, after "profile".
 var mdColumns = map[string][]string{
-	"initial": {"jetsync s", "jetsync peak RSS MB", "jetsync CPU s", "cp -a + sync s", "cp -a alone s", "rsync -a s", "jetsync / cp+sync", "jetsync / rsync"},
+	"initial": {"jetsync s", "jetsync peak RSS MB", "broker store MB", "jetsync CPU s", "cp -a + sync s", "cp -a alone s", "rsync -a s", "jetsync / cp+sync", "jetsync / rsync"},
 	"twobox":  {"jetsync s", "source+broker peak RSS MB", "replica peak RSS MB", "published MB", "fetched MB", "loopback MB", "rsync daemon s", "rsync loopback MB", "jetsync / rsync"},
 	"latency": {"files", "arrived", "p50 ms", "p90 ms", "p99 ms", "max ms", "RSS once in sync MB"},
 	"burst":   {"files", "write s", "last write → all in DST s", "delete all → gone in DST s"},
