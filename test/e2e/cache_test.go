@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,13 +83,13 @@ func TestCacheSmallerThanLiveBurst(t *testing.T) {
 
 	harness.Phase(t, "burst while the replica is stopped", func() {
 		harness.Must(t, replica.Stop())
-		before := readMetric(t, srcMetrics, "jetsync_source_published_bytes_total")
+		before := harness.ReadMetric(t, srcMetrics, "jetsync_source_published_bytes_total")
 		harness.Must(t, writeBurst(src, stage, "burst1", 4200, 0, nil))
 		waitPublished(t, url, folder, src)
 		// The cache got every chunk of the burst (random data is sent raw,
 		// so each byte counts once), and kept at most its bound of it.
 		harness.Eventually(t, 30*time.Second, func() (bool, string) {
-			sent := readMetric(t, srcMetrics, "jetsync_source_published_bytes_total") - before
+			sent := harness.ReadMetric(t, srcMetrics, "jetsync_source_published_bytes_total") - before
 			return sent >= burstFiles*burstFileSize, fmt.Sprintf("%.0f bytes of the %d of the burst sent to the cache", sent, burstFiles*burstFileSize)
 		})
 		checkCacheBound(t, js, folder, cacheBytes)
@@ -103,10 +100,10 @@ func TestCacheSmallerThanLiveBurst(t *testing.T) {
 		harness.Converge(t, 2*time.Minute, url, folder, src, dst)
 		// The counters start from zero with each run of the replica: these
 		// are the catch-up's alone.
-		series := scrapeMetrics(t, repMetrics)
-		hit := sumMetric(series, "jetsync_replica_content_total", `result="cache_hit"`)
-		miss := sumMetric(series, "jetsync_replica_content_total", `result="cache_miss"`)
-		fromSource := sumMetric(series, "jetsync_replica_content_total", `result="source_ok"`)
+		series := harness.ScrapeEventually(t, repMetrics)
+		hit := harness.Metric(series, "jetsync_replica_content_total", `result="cache_hit"`)
+		miss := harness.Metric(series, "jetsync_replica_content_total", `result="cache_miss"`)
+		fromSource := harness.Metric(series, "jetsync_replica_content_total", `result="source_ok"`)
 		t.Logf("replica content after the burst: cache_hit %.0f, cache_miss %.0f, source_ok %.0f", hit, miss, fromSource)
 		if hit == 0 {
 			t.Errorf("the replica took nothing from the cache; the newest part of the burst should still be there")
@@ -143,11 +140,11 @@ func TestCacheSmallerThanLiveBurst(t *testing.T) {
 		harness.Must(t, burstErr)
 		harness.Converge(t, 2*time.Minute, url, folder, src, dst)
 		checkCacheBound(t, js, folder, cacheBytes)
-		series := scrapeMetrics(t, repMetrics)
+		series := harness.ScrapeEventually(t, repMetrics)
 		t.Logf("replica content, started during the burst: cache_hit %.0f, cache_miss %.0f, source_ok %.0f",
-			sumMetric(series, "jetsync_replica_content_total", `result="cache_hit"`),
-			sumMetric(series, "jetsync_replica_content_total", `result="cache_miss"`),
-			sumMetric(series, "jetsync_replica_content_total", `result="source_ok"`))
+			harness.Metric(series, "jetsync_replica_content_total", `result="cache_hit"`),
+			harness.Metric(series, "jetsync_replica_content_total", `result="cache_miss"`),
+			harness.Metric(series, "jetsync_replica_content_total", `result="source_ok"`))
 	})
 }
 
@@ -396,71 +393,4 @@ func checkReplicasLive(out, folder string, ids ...string) string {
 		return ""
 	}
 	return fmt.Sprintf("folder %s not in the status", folder)
-}
-
-// scrapeMetrics reads a daemon's Prometheus endpoint: series (name and
-// labels, as printed) to value. The endpoint may be a moment late after a
-// start.
-func scrapeMetrics(t *testing.T, addr string) map[string]float64 {
-	t.Helper()
-	var out map[string]float64
-	harness.Eventually(t, 30*time.Second, func() (bool, string) {
-		var err error
-		out, err = scrapeOnce(addr)
-		if err != nil {
-			return false, err.Error()
-		}
-		return true, ""
-	})
-	return out
-}
-
-func scrapeOnce(addr string) (map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s/metrics: %s", addr, resp.Status)
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		i := strings.LastIndexByte(line, ' ')
-		if line == "" || strings.HasPrefix(line, "#") || i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out, sc.Err()
-}
-
-// sumMetric sums the series of name whose labels include every one of
-// labels (each as printed, e.g. `result="cache_hit"`).
-func sumMetric(series map[string]float64, name string, labels ...string) float64 {
-	var sum float64
-	for s, v := range series {
-		base, lbls, _ := strings.Cut(s, "{")
-		if base == name && !slices.ContainsFunc(labels, func(l string) bool { return !strings.Contains(lbls, l) }) {
-			sum += v
-		}
-	}
-	return sum
-}
-
-// readMetric scrapes addr and returns sumMetric(name, labels...).
-func readMetric(t *testing.T, addr, name string, labels ...string) float64 {
-	t.Helper()
-	return sumMetric(scrapeMetrics(t, addr), name, labels...)
 }

@@ -155,12 +155,12 @@ func TestBrokerLostStore(t *testing.T) {
 				t.Errorf("%s still exists in the replica", rel)
 			}
 		}
-		series, err := scrape(r.repMetrics)
+		series, err := harness.Scrape(r.repMetrics)
 		harness.Must(t, err)
-		fetched := metric(series, "jetsync_replica_fetched_bytes_total")
-		reused := metric(series, "jetsync_replica_reused_bytes_total")
-		unchanged := metric(series, "jetsync_replica_unchanged_total")
-		removed := metric(series, "jetsync_replica_removed_extra_total")
+		fetched := harness.Metric(series, "jetsync_replica_fetched_bytes_total")
+		reused := harness.Metric(series, "jetsync_replica_reused_bytes_total")
+		unchanged := harness.Metric(series, "jetsync_replica_unchanged_total")
+		removed := harness.Metric(series, "jetsync_replica_removed_extra_total")
 		files := len(regularFiles(t, r.src))
 		t.Logf("restarted replica: fetched %.0f B, reused %.0f B, unchanged %.0f records, removed %.0f extra; source has %d files, changed %d B, renamed %d B",
 			fetched, reused, unchanged, removed, files, changedSize, renamedSize)

@@ -1,18 +1,14 @@
 package faults
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,68 +105,7 @@ func fullLog(p *harness.Proc) string {
 	return string(b)
 }
 
-// scrape reads a Prometheus text endpoint: series (name plus labels, as
-// printed) to value.
-func scrape(addr string) (map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s/metrics: %s", addr, resp.Status)
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		out[line[:i]] = v
-	}
-	return out, sc.Err()
-}
-
-// metric sums the series of name whose labels include every one of labels
-// (each written as in the exposition, e.g. `kind="tail"`).
-func metric(series map[string]float64, name string, labels ...string) float64 {
-	var sum float64
-	for s, v := range series {
-		base, lbls, _ := strings.Cut(s, "{")
-		if base != name {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			if !strings.Contains(lbls, l) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			sum += v
-		}
-	}
-	return sum
-}
-
-// readMetric scrapes addr once and returns metric(name, labels...),
+// readMetric scrapes addr once and returns harness.Metric(name, labels...),
 // failing the test if the endpoint cannot be read.
 func readMetric(t *testing.T, addr, name string, labels ...string) float64 {
 	t.Helper()
@@ -178,25 +113,25 @@ func readMetric(t *testing.T, addr, name string, labels ...string) float64 {
 	// The endpoint may be a moment late after a (re)start.
 	harness.Eventually(t, 30*time.Second, func() (bool, string) {
 		var err error
-		series, err = scrape(addr)
+		series, err = harness.Scrape(addr)
 		if err != nil {
 			return false, err.Error()
 		}
 		return true, ""
 	})
-	return metric(series, name, labels...)
+	return harness.Metric(series, name, labels...)
 }
 
-// waitMetric waits until metric(name, labels...) at addr satisfies ok.
+// waitMetric waits until harness.Metric(name, labels...) at addr satisfies ok.
 func waitMetric(t *testing.T, timeout time.Duration, addr, name string, ok func(float64) bool, labels ...string) float64 {
 	t.Helper()
 	var v float64
 	harness.Eventually(t, timeout, func() (bool, string) {
-		series, err := scrape(addr)
+		series, err := harness.Scrape(addr)
 		if err != nil {
 			return false, err.Error()
 		}
-		v = metric(series, name, labels...)
+		v = harness.Metric(series, name, labels...)
 		if !ok(v) {
 			return false, fmt.Sprintf("%s{%s} = %v", name, strings.Join(labels, ","), v)
 		}
