@@ -205,7 +205,15 @@ func (r *chunkReader) read(h wire.Hash) ([]byte, error) {
 			}
 			off += int64(c.Size)
 		}
-		r.f, r.err = r.root.Open(r.e.Path)
+		// Not blocking (a FIFO now at the path would hold the endpoint
+		// until a writer came), and only a regular file: a FIFO, device
+		// or directory there holds none of the published content.
+		r.f, r.err = r.root.OpenFile(r.e.Path, os.O_RDONLY|openFlags, 0)
+		if r.err == nil {
+			if fi, err := r.f.Stat(); err != nil || !fi.Mode().IsRegular() {
+				r.err = errNotRegular
+			}
+		}
 	}
 	sp, ok := r.at[h]
 	if !ok || r.err != nil {
@@ -222,6 +230,8 @@ func (r *chunkReader) read(h wire.Hash) ([]byte, error) {
 	}
 	return buf, nil
 }
+
+var errNotRegular = errors.New("not a regular file")
 
 type span struct {
 	off int64
