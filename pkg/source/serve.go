@@ -138,7 +138,7 @@ func (c *contentServer) answer(r wire.ContentRequest) ([]byte, error) {
 	limit := min(r.Limit, int(c.s.nc.MaxPayload()))
 	reply := wire.AppendContentReplyHeader(nil, len(r.Hashes))
 	full := false
-	for _, h := range r.Hashes {
+	for i, h := range r.Hashes {
 		data, err := lookup(find, h)
 		if err != nil {
 			return nil, err
@@ -147,7 +147,9 @@ func (c *contentServer) answer(r wire.ContentRequest) ([]byte, error) {
 		if data != nil {
 			status, payload = wire.ContentOK, wire.EncodeChunk(nil, data, c.s.cfg.Compression)
 		}
-		if full || (status == wire.ContentOK && len(reply)+len(payload)+16 > limit && len(reply) > 8) {
+		// Room is kept for the status byte of every hash after this one.
+		rest := len(r.Hashes) - i - 1
+		if full || (status == wire.ContentOK && len(reply)+len(payload)+16+rest > limit && len(reply) > 8) {
 			full, status = true, wire.ContentLater
 		}
 		c.s.metrics.served.WithLabelValues(statusName[status]).Inc()
