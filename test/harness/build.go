@@ -69,7 +69,7 @@ func BuildBinary() (path string, cleanup func(), err error) {
 			return
 		}
 		out := filepath.Join(dir, "jetsync")
-		if err := build(root, out); err != nil {
+		if err := build(root, out, "jetsync"); err != nil {
 			os.RemoveAll(dir)
 			built.err = err
 			return
@@ -81,16 +81,82 @@ func BuildBinary() (path string, cleanup func(), err error) {
 }
 
 // build compiles ./cmd/jetsync of the module at root into out, without
-// the race detector.
-func build(root, out string) error {
+// the race detector; what names it in messages.
+func build(root, out, what string) error {
 	start := time.Now()
 	cmd := exec.Command(goTool(), "build", "-o", out, "./cmd/jetsync")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOFLAGS="+withoutRace(os.Getenv("GOFLAGS")))
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build jetsync: %v\n%s", err, b)
+		return fmt.Errorf("build %s: %v\n%s", what, err, b)
 	}
-	fmt.Fprintf(os.Stderr, "e2e: built jetsync in %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "e2e: built %s in %s\n", what, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// BuildCommit builds ./cmd/jetsync as it was at commit rev of the git
+// repository that holds the module (an older release, for an upgrade
+// test), the way BuildBinary builds Bin: same toolchain, GOFLAGS without
+// -race. The commit's files are exported with `git archive` into a
+// temporary directory of t, and the binary is built into another one:
+// nothing is written to the repository. It skips t if git, the
+// repository or the commit is not at hand (a source tarball, a shallow
+// clone), and fails it if the build fails.
+func BuildCommit(t testing.TB, rev string) Binary {
+	t.Helper()
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skipf("needs git to build jetsync at %s: %v", rev, err)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gitOut := func(args ...string) (string, error) {
+		b, err := exec.Command(git, append([]string{"-C", root}, args...)...).Output()
+		return strings.TrimSpace(string(b)), err
+	}
+	if _, err := gitOut("rev-parse", "--verify", "--quiet", rev+"^{commit}"); err != nil {
+		t.Skipf("commit %s is not in the git repository at %s (not a git clone, or a shallow one?): %v", rev, root, err)
+	}
+	// The module may be a subdirectory of the repository.
+	prefix, err := gitOut("rev-parse", "--show-prefix")
+	if err != nil {
+		t.Fatalf("git rev-parse --show-prefix in %s: %v", root, err)
+	}
+	tree := t.TempDir()
+	if err := gitArchive(git, root, rev, tree); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "jetsync-"+rev)
+	if err := build(filepath.Join(tree, filepath.FromSlash(prefix)), out, "jetsync at "+rev); err != nil {
+		t.Fatal(err)
+	}
+	return Binary(out)
+}
+
+// gitArchive writes the files of commit rev of the repository at root
+// into dir: `git archive rev | tar -x -C dir`.
+func gitArchive(git, root, rev, dir string) error {
+	archive := exec.Command(git, "-C", root, "archive", "--format=tar", rev)
+	untar := exec.Command("tar", "-x", "-C", dir)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	untar.Stdin = pipe
+	var archiveErr, untarErr strings.Builder
+	archive.Stderr, untar.Stderr = &archiveErr, &untarErr
+	if err := untar.Start(); err != nil {
+		return fmt.Errorf("tar: %w", err)
+	}
+	if err := archive.Run(); err != nil {
+		_ = untar.Wait()
+		return fmt.Errorf("git archive %s: %v\n%s", rev, err, archiveErr.String())
+	}
+	if err := untar.Wait(); err != nil {
+		return fmt.Errorf("untar git archive %s: %v\n%s", rev, err, untarErr.String())
+	}
 	return nil
 }
 

@@ -9,8 +9,14 @@ import (
 // extra is appended to its arguments.
 func StartBroker(t testing.TB, data, addr string, extra ...string) *Proc {
 	t.Helper()
+	return Binary(bin(t)).StartBroker(t, data, addr, extra...)
+}
+
+// StartBroker is StartBroker with binary b.
+func (b Binary) StartBroker(t testing.TB, data, addr string, extra ...string) *Proc {
+	t.Helper()
 	args := append([]string{"broker", "--data", data, "--listen", addr, "--log-format", "text"}, extra...)
-	p := Start(t, "broker", args...)
+	p := b.Start(t, "broker", args...)
 	WaitListening(t, addr)
 	return p
 }
@@ -19,9 +25,15 @@ func StartBroker(t testing.TB, data, addr string, extra ...string) *Proc {
 // data, as the daemon called name. extra is appended to its arguments.
 func StartSource(t testing.TB, name, natsURL, folder, path, data string, extra ...string) *Proc {
 	t.Helper()
+	return Binary(bin(t)).StartSource(t, name, natsURL, folder, path, data, extra...)
+}
+
+// StartSource is StartSource with binary b.
+func (b Binary) StartSource(t testing.TB, name, natsURL, folder, path, data string, extra ...string) *Proc {
+	t.Helper()
 	args := append([]string{"source", "--folder", folder, "--path", path, "--data", data,
 		"--nats", natsURL, "--log-format", "text"}, extra...)
-	return Start(t, name, args...)
+	return b.Start(t, name, args...)
 }
 
 // StartReplica runs `jetsync replica` of folder into path, with its data
@@ -29,9 +41,15 @@ func StartSource(t testing.TB, name, natsURL, folder, path, data string, extra .
 // to its arguments.
 func StartReplica(t testing.TB, name, natsURL, folder, path, data, id string, extra ...string) *Proc {
 	t.Helper()
+	return Binary(bin(t)).StartReplica(t, name, natsURL, folder, path, data, id, extra...)
+}
+
+// StartReplica is StartReplica with binary b.
+func (b Binary) StartReplica(t testing.TB, name, natsURL, folder, path, data, id string, extra ...string) *Proc {
+	t.Helper()
 	args := append([]string{"replica", "--folder", folder, "--path", path, "--data", data,
 		"--nats", natsURL, "--id", id, "--log-format", "text"}, extra...)
-	return Start(t, name, args...)
+	return b.Start(t, name, args...)
 }
 
 // Trio is a broker, a source and one replica, each its own process.

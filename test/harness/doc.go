@@ -3,7 +3,8 @@
 // BuildBinary), starts brokers, sources and replicas as separate processes
 // (Start, StartBroker, StartSource, StartReplica, StartTrio), stops, kills
 // and restarts them, and waits for trees to converge (Eventually,
-// Converge).
+// Converge). Another build, such as an older release for an upgrade test
+// (BuildCommit), runs through the methods of Binary.
 //
 // Every daemon writes its stdout and stderr to a log file under
 // t.TempDir(). When a test fails, the tail of every daemon's log is

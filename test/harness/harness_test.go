@@ -54,3 +54,16 @@ func TestCountFiles(t *testing.T) {
 		t.Errorf("FreeAddr = %q", addr)
 	}
 }
+
+// A commit the repository does not have (as in a shallow clone) skips
+// the test that wants it built, rather than failing it.
+func TestBuildCommitSkipsWithoutTheCommit(t *testing.T) {
+	var ran bool
+	t.Run("build", func(t *testing.T) {
+		BuildCommit(t, "0000000000000000000000000000000000000000")
+		ran = true
+	})
+	if ran {
+		t.Error("BuildCommit of a commit that does not exist returned")
+	}
+}

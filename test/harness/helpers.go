@@ -98,9 +98,15 @@ func (r CLIResult) String() string {
 // command cannot be run at all.
 func RunCLI(t testing.TB, timeout time.Duration, args ...string) CLIResult {
 	t.Helper()
+	return Binary(bin(t)).RunCLI(t, timeout, args...)
+}
+
+// RunCLI is RunCLI with binary b.
+func (b Binary) RunCLI(t testing.TB, timeout time.Duration, args ...string) CLIResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin(t), args...)
+	cmd := exec.CommandContext(ctx, string(b), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -123,8 +129,14 @@ func RunCLI(t testing.TB, timeout time.Duration, args ...string) CLIResult {
 // for at most 2 minutes.
 func Verify(t testing.TB, natsURL, folder, dir string, extra ...string) CLIResult {
 	t.Helper()
+	return Binary(bin(t)).Verify(t, natsURL, folder, dir, extra...)
+}
+
+// Verify is Verify with binary b.
+func (b Binary) Verify(t testing.TB, natsURL, folder, dir string, extra ...string) CLIResult {
+	t.Helper()
 	args := append([]string{"verify", "--nats", natsURL, "--folder", folder, "--path", dir, "--log-format", "text"}, extra...)
-	return RunCLI(t, 2*time.Minute, args...)
+	return b.RunCLI(t, 2*time.Minute, args...)
 }
 
 // Converge waits until every dst equals src (SameTree) and `jetsync

@@ -56,7 +56,19 @@ func topName(t testing.TB) string { return strings.SplitN(t.Name(), "/", 2)[0] }
 // daemon cannot be started.
 func Start(t testing.TB, name string, args ...string) *Proc {
 	t.Helper()
-	p := &Proc{name: name, bin: bin(t), args: args, log: filepath.Join(t.TempDir(), name+".log")}
+	return Binary(bin(t)).Start(t, name, args...)
+}
+
+// Binary is a jetsync binary to run: Bin, the binary under test, or
+// another build, such as an older release for an upgrade test
+// (BuildCommit). Its methods do what the package's functions of the same
+// name do (those run Bin), with this binary.
+type Binary string
+
+// Start is Start with binary b.
+func (b Binary) Start(t testing.TB, name string, args ...string) *Proc {
+	t.Helper()
+	p := &Proc{name: name, bin: string(b), args: args, log: filepath.Join(t.TempDir(), name+".log")}
 	key := topName(t)
 	registry.Lock()
 	if len(registry.procs[key]) == 0 {
@@ -289,7 +301,9 @@ func dumpLogsOnce(t testing.TB) {
 
 // KeepLogs copies the full logs of every daemon of t's top-level test to
 // the directory named by JETSYNC_E2E_LOGS, if set (a CI artifact, or for
-// debugging), as <test>-<daemon>.log. It is called for failed tests.
+// debugging), as <test>-<daemon>.log (-<daemon>-2.log and so on for
+// daemons of the same name, e.g. a broker of an older release and its
+// upgrade). It is called for failed tests.
 func KeepLogs(t testing.TB) {
 	dir := os.Getenv("JETSYNC_E2E_LOGS")
 	if dir == "" {
@@ -298,10 +312,16 @@ func KeepLogs(t testing.TB) {
 	registry.Lock()
 	procs := registry.procs[topName(t)]
 	registry.Unlock()
+	seen := map[string]int{}
 	for _, p := range procs {
+		seen[p.name]++
+		name := p.name
+		if n := seen[p.name]; n > 1 {
+			name = fmt.Sprintf("%s-%d", p.name, n)
+		}
 		b, err := os.ReadFile(p.log)
 		if err == nil {
-			dst := filepath.Join(dir, topName(t)+"-"+p.name+".log")
+			dst := filepath.Join(dir, topName(t)+"-"+name+".log")
 			err = os.MkdirAll(dir, 0o755)
 			if err == nil {
 				err = os.WriteFile(dst, b, 0o644)
