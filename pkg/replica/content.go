@@ -120,7 +120,9 @@ func (f *fetcher) fromSource(ctx context.Context, w apply.Want) ([]byte, error) 
 		case errors.Is(err, apply.ErrChunkMissing) || ctx.Err() != nil:
 			return nil, err
 		case attempt+1 >= sourceAttempts:
-			f.r.prog.setWaiting(w.Rec.Path)
+			if errors.Is(err, errSourceUnreachable) {
+				f.r.prog.setWaiting(w.Rec.Path) // a source that answers, even badly, is not waited for
+			}
 			return nil, err
 		}
 		sleep(ctx, backoff(attempt))

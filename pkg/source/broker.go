@@ -177,7 +177,7 @@ func (s *Source) completeMeta(ctx context.Context) error {
 
 // refreshMeta republishes the folder meta, same epoch, when its settings
 // differ from this run's configuration (an operator changed
-// --tombstone-ttl), once per run.
+// --tombstone-ttl) or it is of an older version, once per run.
 func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
 	if s.metaFresh.Load() {
 		return nil
@@ -191,7 +191,10 @@ func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
 	if err == nil {
 		if m, derr := wire.DecodeMeta(msg.Data); derr == nil && m.Epoch == epoch {
 			partial = m.Partial
-			if m.TombstoneTTL == int64(s.cfg.TombstoneTTL) {
+			// A meta of an older version (written by a release that kept
+			// content in the stream) is rewritten: it is what stops the
+			// replicas of that release (see wire.MetaVersion).
+			if m.TombstoneTTL == int64(s.cfg.TombstoneTTL) && m.V == wire.MetaVersion {
 				s.metaPartial.Store(partial)
 				s.metaFresh.Store(true)
 				return nil

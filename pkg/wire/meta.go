@@ -24,9 +24,17 @@ type Meta struct {
 	Partial bool `json:"partial,omitempty"`
 }
 
+// MetaVersion is the version of the folder meta this package writes.
+// Version 2 has the fields of version 1 and says that the folder's content
+// is not in its state stream (see RecordVersion 3): a replica of a release
+// that fetched chunks from the state stream stops at session start, with
+// an unsupported version, before it reads any record. DecodeMeta reads
+// both.
+const MetaVersion = 2
+
 // EncodeMeta returns the wire form of m.
 func EncodeMeta(m Meta) []byte {
-	m.V = Version
+	m.V = MetaVersion
 	b, _ := json.Marshal(m)
 	return b
 }
@@ -40,8 +48,11 @@ func DecodeMeta(b []byte) (Meta, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("%w: meta: %v", ErrMalformed, err)
 	}
-	if m.V != Version {
+	switch {
+	case m.V > MetaVersion:
 		return m, fmt.Errorf("%w: meta %d", ErrVersion, m.V)
+	case m.V < Version:
+		return m, fmt.Errorf("%w: meta version %d", ErrMalformed, m.V)
 	}
 	return m, nil
 }

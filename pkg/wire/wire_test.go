@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -309,5 +310,25 @@ func TestChunkCompressionSampling(t *testing.T) {
 	}
 	if got, err := DecodeChunk(nil, p, Sum(mixed)); err != nil || !bytes.Equal(got, mixed) {
 		t.Fatalf("round trip: %v", err)
+	}
+}
+
+// The folder meta reads versions 1 (releases whose content was in the
+// state stream) and 2; a newer one is a future format, 0 is garbage.
+func TestMetaVersions(t *testing.T) {
+	for _, v := range []int{1, 2} {
+		m, err := DecodeMeta([]byte(fmt.Sprintf(`{"v":%d,"epoch":3}`, v)))
+		if err != nil || m.Epoch != 3 {
+			t.Errorf("meta version %d: %+v, %v", v, m, err)
+		}
+	}
+	if _, err := DecodeMeta([]byte(`{"v":3,"epoch":3}`)); !errors.Is(err, ErrVersion) {
+		t.Errorf("meta version 3: %v, want ErrVersion", err)
+	}
+	if _, err := DecodeMeta([]byte(`{"epoch":3}`)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("meta without version: %v, want malformed", err)
+	}
+	if m, _ := DecodeMeta(EncodeMeta(Meta{})); m.V != MetaVersion {
+		t.Errorf("encoded meta of version %d", m.V)
 	}
 }
