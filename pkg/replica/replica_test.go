@@ -83,7 +83,7 @@ func (p *publisher) file(path string, data []byte, mode uint32, mtime time.Time)
 }
 
 // inlineFile publishes a record that carries the content itself, as the
-// source does for files of at most wire.MaxInlineSize bytes.
+// source does for small files (of at most wire.MaxInlineSize bytes).
 func (p *publisher) inlineFile(path string, data []byte, mode uint32, mtime time.Time) {
 	p.record(wire.Record{Path: path, Type: wire.File, Mode: mode, MTime: mtime.UnixNano(),
 		Size: int64(len(data)), Hash: wire.Sum(data), Data: wire.EncodeChunk(nil, data, wire.SmallCompression)})

@@ -392,7 +392,7 @@ func (f *fixture) compareFile(p string, r *wire.Record) string {
 		if err != nil || !bytes.Equal(got, data) {
 			return fmt.Sprintf("%s: inline content does not match the file (%v)", p, err)
 		}
-		if len(r.Chunks)+len(r.Manifest) > 0 || len(data) > wire.MaxInlineSize {
+		if len(r.Chunks)+len(r.Manifest) > 0 || len(data) > wire.InlineSize {
 			return fmt.Sprintf("%s: inline content with chunks, or for %d bytes", p, len(data))
 		}
 	}

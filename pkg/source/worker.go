@@ -88,7 +88,7 @@ func (s *Source) readOnce(ctx context.Context, sp *chunk.Splitter, path string) 
 		return nil, goneOr(err)
 	}
 	defer f.Close()
-	if st.Size > 0 && st.Size <= wire.MaxInlineSize {
+	if st.Size > 0 && st.Size <= wire.InlineSize {
 		return s.readInline(ctx, f, path, st)
 	}
 	cache := s.cacheFor(path)

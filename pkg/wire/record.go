@@ -29,10 +29,15 @@ const (
 	MaxInlineChunks = 1024
 	// MaxFileSize bounds the size a record may announce (1 PiB).
 	MaxFileSize = 1 << 50
-	// MaxInlineSize is the largest file whose content travels in its
-	// record (Record.Data) instead of in chunk messages: one message and
-	// no fetch per small file.
+	// MaxInlineSize is the largest file whose content a record may carry
+	// (Record.Data) instead of a chunk list. Sources of this release
+	// inline only up to InlineSize; older ones did up to this size.
 	MaxInlineSize = 32 << 10
+	// InlineSize is the largest file a source puts in its record: one
+	// message and no fetch per small file, for a broker store that stays
+	// a small fraction of the tree (files of up to 4 KiB are about 5 % of
+	// the bytes of a tree of 1-64 KiB files, up to 32 KiB about half).
+	InlineSize = 4 << 10
 )
 
 var (

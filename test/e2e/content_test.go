@@ -157,7 +157,7 @@ func TestSourceDownCachedAndUncachedChanges(t *testing.T) {
 	harness.Converge(t, 2*time.Minute, url, folder, src, dst)
 	js := dialBroker(t, url)
 
-	// Both files are over 32 KiB, so they are chunked, not inline. Each
+	// Both files are over wire.InlineSize, so they are chunked, not inline. Each
 	// is written beside the tree and renamed in, so that the source never
 	// sees it half written.
 	const pathA, pathB = "changes/live-A.bin", "changes/offline-B.bin"
