@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/index"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -105,19 +106,32 @@ func (c *contentServer) handle(req micro.Request) {
 		_ = req.Error("400", err.Error(), nil)
 		return
 	}
-	reply, err := c.answer(r)
+	buf := replyPool.Get().(*[]byte)
+	defer replyPool.Put(buf)
+	reply, err := c.answer((*buf)[:0], r)
 	if err != nil {
 		c.s.metrics.served.WithLabelValues("error").Inc()
 		c.s.log.Warn("cannot answer a content request", "path", r.Path, "err", err)
 		_ = req.Error("500", err.Error(), nil)
 		return
 	}
-	_ = req.Respond(reply)
+	_ = req.Respond(reply) // copied into the connection's buffer before it returns
+	if cap(reply) <= replyCap {
+		*buf = reply[:0]
+	}
 }
 
-// answer builds the reply to r: as many of its hashes as fit the reply,
-// in order, each either content or "gone".
-func (c *contentServer) answer(r wire.ContentRequest) ([]byte, error) {
+// Buffers of the content service, reused between requests: a reply, and
+// a chunk read from a file and its encoded payload.
+var (
+	replyCap  = 1<<20 + 64<<10
+	replyPool = sync.Pool{New: func() any { b := make([]byte, 0, replyCap); return &b }}
+	readPool  = sync.Pool{New: func() any { b := make([]byte, chunk.MaxSize); return &b }}
+)
+
+// answer appends to dst the reply to r: as many of its hashes as fit the
+// reply, in order, each either content or "gone".
+func (c *contentServer) answer(dst []byte, r wire.ContentRequest) ([]byte, error) {
 	e := c.s.fresh.get(r.Path)
 	if e == nil {
 		var err error
@@ -125,7 +139,7 @@ func (c *contentServer) answer(r wire.ContentRequest) ([]byte, error) {
 			return nil, err
 		}
 	}
-	var find func(h wire.Hash) ([]byte, error)
+	var find func(h wire.Hash, dst []byte) ([]byte, error)
 	if e != nil && e.Type == wire.File {
 		if r.Kind == wire.ContentManifest {
 			find = manifestFinder(e)
@@ -136,16 +150,19 @@ func (c *contentServer) answer(r wire.ContentRequest) ([]byte, error) {
 		}
 	}
 	limit := min(r.Limit, int(c.s.nc.MaxPayload()))
-	reply := wire.AppendContentReplyHeader(nil, len(r.Hashes))
+	reply := wire.AppendContentReplyHeader(dst, len(r.Hashes))
+	rbuf, pbuf := readPool.Get().(*[]byte), payloadPool.Get().(*[]byte)
+	defer readPool.Put(rbuf)
+	defer payloadPool.Put(pbuf)
 	full := false
 	for i, h := range r.Hashes {
-		data, err := lookup(find, h)
+		data, err := lookup(find, h, *rbuf)
 		if err != nil {
 			return nil, err
 		}
 		status, payload := wire.ContentGone, []byte(nil)
 		if data != nil {
-			status, payload = wire.ContentOK, wire.EncodeChunk(nil, data, c.s.cfg.Compression)
+			status, payload = wire.ContentOK, wire.EncodeChunk(*pbuf, data, c.s.cfg.Compression)
 		}
 		// Room is kept for the status byte of every hash after this one.
 		rest := len(r.Hashes) - i - 1
@@ -163,17 +180,17 @@ func (c *contentServer) answer(r wire.ContentRequest) ([]byte, error) {
 
 var statusName = map[byte]string{wire.ContentOK: "ok", wire.ContentGone: "gone", wire.ContentLater: "later"}
 
-func lookup(find func(wire.Hash) ([]byte, error), h wire.Hash) ([]byte, error) {
+func lookup(find func(wire.Hash, []byte) ([]byte, error), h wire.Hash, dst []byte) ([]byte, error) {
 	if find == nil {
 		return nil, nil
 	}
-	return find(h)
+	return find(h, dst)
 }
 
 // manifestFinder finds the manifest blobs of e's chunk list.
-func manifestFinder(e *index.Entry) func(wire.Hash) ([]byte, error) {
+func manifestFinder(e *index.Entry) func(wire.Hash, []byte) ([]byte, error) {
 	var blobs map[wire.Hash][]byte
-	return func(h wire.Hash) ([]byte, error) {
+	return func(h wire.Hash, _ []byte) ([]byte, error) {
 		if blobs == nil {
 			blobs = make(map[wire.Hash][]byte)
 			if len(e.Manifest) > 0 {
@@ -197,7 +214,8 @@ type chunkReader struct {
 	err  error
 }
 
-func (r *chunkReader) read(h wire.Hash) ([]byte, error) {
+// read returns chunk h, in dst when it has room.
+func (r *chunkReader) read(h wire.Hash, dst []byte) ([]byte, error) {
 	if r.at == nil {
 		r.at = make(map[wire.Hash]span, len(r.e.Chunks))
 		var off int64
@@ -221,7 +239,11 @@ func (r *chunkReader) read(h wire.Hash) ([]byte, error) {
 	if !ok || r.err != nil {
 		return nil, nil // not a chunk of this file, or the file is gone
 	}
-	buf := make([]byte, sp.n)
+	buf := dst[:0]
+	if cap(buf) < int(sp.n) {
+		buf = make([]byte, sp.n)
+	}
+	buf = buf[:sp.n]
 	if _, err := r.f.ReadAt(buf, sp.off); errors.Is(err, io.EOF) {
 		return nil, nil // shorter than published: changed since
 	} else if err != nil {
