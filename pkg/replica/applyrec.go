@@ -28,7 +28,11 @@ func (p *pipeline) apply(ctx context.Context, it *item) error {
 		return err
 	}
 	p.r.metrics.applied.WithLabelValues(string(rec.Type)).Inc()
-	p.r.metrics.fetched.Add(float64(res.Fetched))
+	if rec.Data != nil {
+		// Content fetched from the cache or the source is counted as it
+		// arrives (fetcher.got); inline content comes with the record.
+		p.r.metrics.fetched.Add(float64(res.Fetched))
+	}
 	p.r.metrics.reused.Add(float64(res.Reused))
 	p.r.prog.add(res.Fetched, res.Reused)
 	it.chunks = res.Chunks

@@ -95,6 +95,7 @@ func (f *fetcher) fromStream(ctx context.Context, st jetstream.Stream, w apply.W
 		return nil, false
 	}
 	f.r.metrics.content.WithLabelValues("cache_hit").Inc()
+	f.got(data)
 	return data, true
 }
 
@@ -169,8 +170,13 @@ func (f *fetcher) ask(ctx context.Context, req []byte, w apply.Want) ([]byte, er
 		return nil, err
 	}
 	f.r.metrics.content.WithLabelValues("source_ok").Inc()
+	f.got(data)
 	return data, nil
 }
+
+// got counts content fetched as it arrives, so that the metric shows a
+// big file's progress, and what an interrupted apply fetched.
+func (f *fetcher) got(data []byte) { f.r.metrics.fetched.Add(float64(len(data))) }
 
 // badContent counts and logs content that does not decode or match its
 // hash; it is asked for again.

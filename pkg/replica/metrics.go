@@ -24,7 +24,7 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 		unchanged: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_unchanged_total",
 			Help: "Records skipped because the path already matched.", ConstLabels: labels}),
 		fetched: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_fetched_bytes_total",
-			Help: "Content bytes fetched from the content cache or the source.", ConstLabels: labels}),
+			Help: "Content bytes fetched from the content cache or the source (counted as they arrive), and inline content of applied records.", ConstLabels: labels}),
 		reused: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_reused_bytes_total",
 			Help: "Content bytes copied from local files instead of fetched.", ConstLabels: labels}),
 		removedExtra: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_removed_extra_total",
