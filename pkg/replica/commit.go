@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -67,15 +65,7 @@ func (p *pipeline) commit() error {
 	if !p.reconciling {
 		p.pos.Epoch = max(p.pos.Epoch, p.epoch)
 	}
-	err := p.r.store.db.Update(func(tx *bolt.Tx) error {
-		for _, it := range done {
-			if err := p.record(tx, it); err != nil {
-				return err
-			}
-		}
-		return p.r.store.setPosition(tx, p.savedPosition())
-	})
-	if err != nil {
+	if err := p.r.store.commit(p.changes(done), p.savedPosition()); err != nil {
 		return fmt.Errorf("commit position %d: %w", p.pos.Cursor, err)
 	}
 	p.r.prog.setPosition(p.pos.Cursor)
@@ -111,28 +101,27 @@ func (p *pipeline) savedPosition() position {
 	return p.pos
 }
 
-func (p *pipeline) record(tx *bolt.Tx, it *item) error {
-	if it.rec == nil || it.skip {
-		return nil
-	}
-	if it.deferred {
-		return tx.Bucket(bucketSeen).Put(wire.SortKey(it.rec.Path), nil)
-	}
-	if err := markDirsDue(tx, it.rec); err != nil {
-		return err
-	}
-	if p.reconciling && it.rec.Type != wire.Deleted {
-		if err := tx.Bucket(bucketSeen).Put(wire.SortKey(it.rec.Path), nil); err != nil {
-			return err
+// changes is what the index must record for items: the records that were
+// applied or held back, in stream order.
+func (p *pipeline) changes(items []*item) []change {
+	out := make([]change, 0, len(items))
+	for _, it := range items {
+		if c, ok := p.change(it); ok {
+			out = append(out, c)
 		}
 	}
-	if it.rec.Type == wire.Deleted || it.entry == nil {
-		return deleteTree(tx, it.rec.Path)
+	return out
+}
+
+// change is what the index must record for it; false when nothing (a bad
+// or superseded message). During a reconcile every path still published
+// is marked seen, so that the reconcile keeps it.
+func (p *pipeline) change(it *item) (change, bool) {
+	if it.rec == nil || it.skip {
+		return change{}, false
 	}
-	if err := tx.Bucket(bucketApplied).Put(wire.SortKey(it.rec.Path), it.entry.marshal()); err != nil {
-		return err
-	}
-	return putChunkLocs(tx, it.rec.Path, it.chunks)
+	return change{rec: it.rec, entry: it.entry, chunks: it.chunks, heldBack: it.deferred,
+		seen: p.reconciling && it.rec.Type != wire.Deleted}, true
 }
 
 // oldestTime is the publish time of the oldest record not yet applied.
@@ -161,8 +150,7 @@ func (p *pipeline) markCaughtUp() error {
 		return nil
 	}
 	p.pos.CaughtUp = now
-	err := p.r.store.db.Update(func(tx *bolt.Tx) error { return p.r.store.setPosition(tx, p.pos) })
-	if err != nil {
+	if err := p.r.store.setPosition(p.pos); err != nil {
 		return fmt.Errorf("record caught-up time: %w", err)
 	}
 	return nil

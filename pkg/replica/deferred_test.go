@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/jetsync/jetsync/pkg/jstest"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -61,7 +59,7 @@ func testHoldsBackStaleStates(t *testing.T, inline bool) {
 		t.Fatal(err)
 	}
 	pos.Cursor = 1 << 20
-	if err := st.db.Update(func(tx *bolt.Tx) error { return st.setPosition(tx, pos) }); err != nil {
+	if err := st.setPosition(pos); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.close(); err != nil {

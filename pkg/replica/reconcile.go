@@ -110,7 +110,7 @@ func (p *pipeline) finishReconcile(ctx context.Context) error {
 		if err := tx.DeleteBucket(bucketSeen); err != nil {
 			return err
 		}
-		return p.r.store.setPosition(tx, p.pos)
+		return putPosition(tx, p.pos)
 	})
 	if err != nil {
 		return fmt.Errorf("finish reconcile: %w", err)
@@ -207,18 +207,26 @@ func (p *pipeline) applyDeferred(ctx context.Context) error {
 		if msg.Sequence != it.seq {
 			continue
 		}
-		applied := &item{seq: it.seq, rec: it.rec}
-		if err := p.apply(ctx, applied); err != nil {
-			p.r.applyFailed(it.rec.Path, err)
-			return fmt.Errorf("apply held-back record: %w", err)
-		}
-		if err := p.syncDirs([]*item{applied}); err != nil {
+		if err := p.applyHeldBack(ctx, it); err != nil {
 			return err
 		}
-		err = p.r.store.db.Update(func(tx *bolt.Tx) error { return p.record(tx, applied) })
-		if err != nil {
-			return fmt.Errorf("record held-back record of %s: %w", it.rec.Path, err)
-		}
+	}
+	return nil
+}
+
+// applyHeldBack applies a held-back record and records it as the
+// committer would, durable first, but leaves the position alone.
+func (p *pipeline) applyHeldBack(ctx context.Context, it *item) error {
+	applied := &item{seq: it.seq, rec: it.rec}
+	if err := p.apply(ctx, applied); err != nil {
+		p.r.applyFailed(it.rec.Path, err)
+		return fmt.Errorf("apply held-back record: %w", err)
+	}
+	if err := p.syncDirs([]*item{applied}); err != nil {
+		return err
+	}
+	if err := p.r.store.record(p.changes([]*item{applied})); err != nil {
+		return fmt.Errorf("record held-back record of %s: %w", it.rec.Path, err)
 	}
 	return nil
 }

@@ -79,10 +79,92 @@ func (s *store) position() (position, error) {
 	return p, err
 }
 
-func (s *store) setPosition(tx *bolt.Tx, p position) error {
+// setPosition records p on its own, for a position that covers nothing
+// new (the caught-up time).
+func (s *store) setPosition(p position) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return putPosition(tx, p) })
+}
+
+// putPosition writes p in tx, so that callers can make it durable
+// together with what it covers.
+func putPosition(tx *bolt.Tx, p position) error {
 	b := tx.Bucket(bucketMeta)
 	return errors.Join(putU64(b, keyCursor, p.Cursor), putU64(b, keyEpoch, p.Epoch),
 		putU64(b, keyCreated, uint64(p.Created)), putU64(b, keyCaughtUp, uint64(p.CaughtUp)))
+}
+
+// change is what applying one record changes in the index.
+type change struct {
+	rec *wire.Record
+	// entry is what was applied; nil forgets the path and everything
+	// under it (as does a Deleted record).
+	entry  *appliedEntry
+	chunks []wire.ChunkRef // where the file's chunks can now be read locally
+	// seen: a reconcile is running and the path is part of the published
+	// state, so the reconcile must keep it.
+	seen bool
+	// heldBack: a reconcile holds the record back (see deferStale); it is
+	// not applied yet, so only its path is marked seen.
+	heldBack bool
+}
+
+// commit records changes and the position that covers them in one
+// transaction: the position never claims a change the index lacks, so
+// the broker's copy is acknowledged only after a durable apply.
+func (s *store) commit(changes []change, pos position) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := putChanges(tx, changes); err != nil {
+			return err
+		}
+		return putPosition(tx, pos)
+	})
+}
+
+// record records changes in one transaction and leaves the position
+// alone: a reconcile's held-back records are applied while its position
+// stays at 0.
+func (s *store) record(changes []change) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return putChanges(tx, changes) })
+}
+
+// putChanges writes changes in stream order, so that a later record of a
+// path overrides an earlier one.
+func putChanges(tx *bolt.Tx, changes []change) error {
+	for _, c := range changes {
+		if err := putChange(tx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putChange writes c, with the directories it disturbed marked due in
+// the same transaction, so that a kill cannot lose one.
+func putChange(tx *bolt.Tx, c change) error {
+	if c.heldBack {
+		return putSeen(tx, c.rec.Path)
+	}
+	if err := markDirsDue(tx, c.rec); err != nil {
+		return err
+	}
+	if c.seen {
+		if err := putSeen(tx, c.rec.Path); err != nil {
+			return err
+		}
+	}
+	if c.rec.Type == wire.Deleted || c.entry == nil {
+		return deleteTree(tx, c.rec.Path)
+	}
+	if err := tx.Bucket(bucketApplied).Put(wire.SortKey(c.rec.Path), c.entry.marshal()); err != nil {
+		return err
+	}
+	return putChunkLocs(tx, c.rec.Path, c.chunks)
+}
+
+// putSeen marks path as part of the published state the running
+// reconcile reads.
+func putSeen(tx *bolt.Tx, path string) error {
+	return tx.Bucket(bucketSeen).Put(wire.SortKey(path), nil)
 }
 
 func getU64(b *bolt.Bucket, k []byte) uint64 {
