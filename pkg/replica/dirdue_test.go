@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/jetsync/jetsync/pkg/jstest"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -38,13 +36,15 @@ func TestDirectoryMetaDueSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = st.db.Update(func(tx *bolt.Tx) error {
-		if n := tx.Bucket(bucketDirDue).Stats().KeyN; n != 0 {
-			t.Errorf("%d directories still due after the replica went idle", n)
-		}
-		return markDirsDue(tx, &wire.Record{Path: "d/f", Type: wire.File})
-	})
-	if err != nil {
+	if due, err := st.dirsDue(); err != nil || len(due) != 0 {
+		t.Errorf("directories still due after the replica went idle: %q (%v)", due, err)
+	}
+	// The state a commit of a change to d/f leaves behind.
+	e, err := st.applied("d/f")
+	if err != nil || e == nil {
+		t.Fatalf("d/f not recorded as applied: %v", err)
+	}
+	if err := st.record([]change{{rec: &wire.Record{Path: "d/f", Type: wire.File}, entry: e}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.close(); err != nil {

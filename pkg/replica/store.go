@@ -315,3 +315,45 @@ func (s *store) applied(path string) (*appliedEntry, error) {
 	}
 	return e, err
 }
+
+// markDirsDue records, in the transaction that commits the change, the
+// directories whose mtime a change disturbed: the parent always, and the
+// directory itself for a Dir record. The root has no record to restore.
+func markDirsDue(tx *bolt.Tx, rec *wire.Record) error {
+	b := tx.Bucket(bucketDirDue)
+	for _, d := range []string{wire.Parent(rec.Path), rec.Path} {
+		if d == "" || (d == rec.Path && rec.Type != wire.Dir) {
+			continue
+		}
+		if err := b.Put(wire.SortKey(d), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dirsDue lists the directories whose mode and mtime must be set again.
+func (s *store) dirsDue() ([]string, error) {
+	var dirs []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDirDue).ForEach(func(k, _ []byte) error {
+			dirs = append(dirs, wire.SortPath(k))
+			return nil
+		})
+	})
+	return dirs, err
+}
+
+// clearDirsDue drops the marks of dirs once their metadata is set: until
+// then a kill leaves them due, and the work is done again.
+func (s *store) clearDirsDue(dirs []string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDirDue)
+		for _, d := range dirs {
+			if err := b.Delete(wire.SortKey(d)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
