@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/jetsync/jetsync/pkg/bus"
 
@@ -16,23 +14,14 @@ import (
 )
 
 // startReconcile reads the whole published state from the first message
-// and remembers every live path in the seen bucket; finishReconcile then
-// removes whatever the local tree has beyond it.
+// and remembers every live path in the store's seen set; finishReconcile
+// then removes whatever the local tree has beyond it.
 func (p *pipeline) startReconcile() error {
 	p.reconciling = true
 	p.pos.Cursor = 0
 	p.lastSeen = 0
 	p.r.prog.setState("reconciling")
-	err := p.r.store.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketSeen) != nil {
-			if err := tx.DeleteBucket(bucketSeen); err != nil {
-				return err
-			}
-		}
-		_, err := tx.CreateBucket(bucketSeen)
-		return err
-	})
-	if err != nil {
+	if err := p.r.store.beginReconcile(); err != nil {
 		return fmt.Errorf("start reconcile: %w", err)
 	}
 	return nil
@@ -106,13 +95,7 @@ func (p *pipeline) finishReconcile(ctx context.Context) error {
 	p.mu.Lock()
 	p.pos.Cursor = max(p.pos.Cursor, p.lastSeen)
 	p.mu.Unlock()
-	err = p.r.store.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketSeen); err != nil {
-			return err
-		}
-		return putPosition(tx, p.pos)
-	})
-	if err != nil {
+	if err := p.r.store.endReconcile(p.pos); err != nil {
 		return fmt.Errorf("finish reconcile: %w", err)
 	}
 	p.r.prog.setPosition(p.pos.Cursor)
@@ -125,20 +108,7 @@ func (p *pipeline) finishReconcile(ctx context.Context) error {
 // removeUnseen walks the local tree and removes every path the published
 // state does not have. A removed directory takes its subtree with it.
 func (p *pipeline) removeUnseen() (int, error) {
-	var extra []string
-	err := p.r.store.db.View(func(tx *bolt.Tx) error {
-		seen := tx.Bucket(bucketSeen)
-		return p.r.root.Walk(func(path string, d fs.DirEntry) error {
-			if seen.Get(wire.SortKey(path)) != nil {
-				return nil
-			}
-			extra = append(extra, path)
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		})
-	})
+	extra, err := p.r.store.unseen(p.r.root.Walk)
 	if err != nil {
 		return 0, fmt.Errorf("walk local tree: %w", err)
 	}
@@ -149,14 +119,8 @@ func (p *pipeline) removeUnseen() (int, error) {
 		if err := p.r.root.SyncDir(wire.Parent(path)); err != nil {
 			return 0, err
 		}
-		err := p.r.store.db.Update(func(tx *bolt.Tx) error {
-			if err := deleteTree(tx, path); err != nil {
-				return err
-			}
-			return markDirsDue(tx, &wire.Record{Path: path, Type: wire.Deleted})
-		})
-		if err != nil {
-			return 0, err
+		if err := p.r.store.forgetRemoved(path); err != nil {
+			return 0, fmt.Errorf("forget removed path %s: %w", path, err)
 		}
 		p.r.metrics.removedExtra.Inc()
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -159,6 +160,64 @@ func putChange(tx *bolt.Tx, c change) error {
 		return err
 	}
 	return putChunkLocs(tx, c.rec.Path, c.chunks)
+}
+
+// beginReconcile starts an empty seen set, dropping the one an
+// interrupted reconcile left: what it saw may have changed since.
+func (s *store) beginReconcile() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketSeen) != nil {
+			if err := tx.DeleteBucket(bucketSeen); err != nil {
+				return err
+			}
+		}
+		_, err := tx.CreateBucket(bucketSeen)
+		return err
+	})
+}
+
+// unseen returns the paths walk visits that the reconcile did not see,
+// a directory without what lies beneath it (it goes as a whole). The
+// seen set is read in one transaction for the whole walk.
+func (s *store) unseen(walk func(func(path string, d fs.DirEntry) error) error) ([]string, error) {
+	var extra []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seen := tx.Bucket(bucketSeen)
+		return walk(func(path string, d fs.DirEntry) error {
+			if seen.Get(wire.SortKey(path)) != nil {
+				return nil
+			}
+			extra = append(extra, path)
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		})
+	})
+	return extra, err
+}
+
+// forgetRemoved forgets a path the reconcile removed, and everything
+// under it, and marks its parent due, whose mtime the removal changed.
+func (s *store) forgetRemoved(path string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := deleteTree(tx, path); err != nil {
+			return err
+		}
+		return markDirsDue(tx, &wire.Record{Path: path, Type: wire.Deleted})
+	})
+}
+
+// endReconcile drops the seen set and records pos, the position the
+// reconcile reached, in one transaction: a kill before it leaves the
+// position at 0 and the reconcile is done again.
+func (s *store) endReconcile(pos position) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketSeen); err != nil {
+			return err
+		}
+		return putPosition(tx, pos)
+	})
 }
 
 // putSeen marks path as part of the published state the running
