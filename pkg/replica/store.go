@@ -35,6 +35,8 @@ var errBadValue = errors.New("unreadable index value")
 // be found locally, and its position in the stream.
 type store struct{ db *bolt.DB }
 
+// openStore opens the index at path, creating what a new one lacks; the
+// seen set is made only by a reconcile.
 func openStore(path string) (*store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
@@ -55,6 +57,7 @@ func openStore(path string) (*store, error) {
 	return &store{db: db}, nil
 }
 
+// close releases the index file and its lock for the next run.
 func (s *store) close() error { return s.db.Close() }
 
 // position is where the replica stands in the stream.
@@ -67,6 +70,8 @@ type position struct {
 	CaughtUp int64
 }
 
+// position reads where the last run stopped; a new index is at 0, which
+// makes the replica reconcile.
 func (s *store) position() (position, error) {
 	var p position
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -92,6 +97,40 @@ func putPosition(tx *bolt.Tx, p position) error {
 	b := tx.Bucket(bucketMeta)
 	return errors.Join(putU64(b, keyCursor, p.Cursor), putU64(b, keyEpoch, p.Epoch),
 		putU64(b, keyCreated, uint64(p.Created)), putU64(b, keyCaughtUp, uint64(p.CaughtUp)))
+}
+
+// getU64 reads a counter; a missing or short value is 0, as in a new
+// index.
+func getU64(b *bolt.Bucket, k []byte) uint64 {
+	v := b.Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// putU64 writes v big-endian, the encoding existing indexes hold.
+func putU64(b *bolt.Bucket, k []byte, v uint64) error {
+	return b.Put(k, binary.BigEndian.AppendUint64(nil, v))
+}
+
+// applied is what the replica last applied to path; nil when nothing or
+// unreadable, which only costs a re-check of the local file.
+func (s *store) applied(path string) (*appliedEntry, error) {
+	var e *appliedEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketApplied).Get(wire.SortKey(path))
+		if v == nil {
+			return nil
+		}
+		var err error
+		e, err = unmarshalApplied(v)
+		return err
+	})
+	if errors.Is(err, errBadValue) {
+		return nil, nil
+	}
+	return e, err
 }
 
 // change is what applying one record changes in the index.
@@ -162,6 +201,48 @@ func putChange(tx *bolt.Tx, c change) error {
 	return putChunkLocs(tx, c.rec.Path, c.chunks)
 }
 
+// markDirsDue records, in the transaction that commits the change, the
+// directories whose mtime a change disturbed: the parent always, and the
+// directory itself for a Dir record. The root has no record to restore.
+func markDirsDue(tx *bolt.Tx, rec *wire.Record) error {
+	b := tx.Bucket(bucketDirDue)
+	for _, d := range []string{wire.Parent(rec.Path), rec.Path} {
+		if d == "" || (d == rec.Path && rec.Type != wire.Dir) {
+			continue
+		}
+		if err := b.Put(wire.SortKey(d), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dirsDue lists the directories whose mode and mtime must be set again.
+func (s *store) dirsDue() ([]string, error) {
+	var dirs []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDirDue).ForEach(func(k, _ []byte) error {
+			dirs = append(dirs, wire.SortPath(k))
+			return nil
+		})
+	})
+	return dirs, err
+}
+
+// clearDirsDue drops the marks of dirs once their metadata is set: until
+// then a kill leaves them due, and the work is done again.
+func (s *store) clearDirsDue(dirs []string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDirDue)
+		for _, d := range dirs {
+			if err := b.Delete(wire.SortKey(d)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // beginReconcile starts an empty seen set, dropping the one an
 // interrupted reconcile left: what it saw may have changed since.
 func (s *store) beginReconcile() error {
@@ -174,6 +255,12 @@ func (s *store) beginReconcile() error {
 		_, err := tx.CreateBucket(bucketSeen)
 		return err
 	})
+}
+
+// putSeen marks path as part of the published state the running
+// reconcile reads.
+func putSeen(tx *bolt.Tx, path string) error {
+	return tx.Bucket(bucketSeen).Put(wire.SortKey(path), nil)
 }
 
 // unseen returns the paths walk visits that the reconcile did not see,
@@ -217,202 +304,5 @@ func (s *store) endReconcile(pos position) error {
 			return err
 		}
 		return putPosition(tx, pos)
-	})
-}
-
-// putSeen marks path as part of the published state the running
-// reconcile reads.
-func putSeen(tx *bolt.Tx, path string) error {
-	return tx.Bucket(bucketSeen).Put(wire.SortKey(path), nil)
-}
-
-func getU64(b *bolt.Bucket, k []byte) uint64 {
-	v := b.Get(k)
-	if len(v) != 8 {
-		return 0
-	}
-	return binary.BigEndian.Uint64(v)
-}
-
-func putU64(b *bolt.Bucket, k []byte, v uint64) error {
-	return b.Put(k, binary.BigEndian.AppendUint64(nil, v))
-}
-
-// appliedEntry is the state the replica applied to a path, and what the
-// path looked like on disk right after, so an unchanged path is skipped
-// with one lstat.
-type appliedEntry struct {
-	Type   wire.Type
-	Mode   uint32
-	MTime  int64
-	Size   int64
-	Hash   wire.Hash
-	Target string
-	Disk   fingerprint
-}
-
-// fingerprint is what lstat says about a path. Any write, chmod, chown
-// or rename changes the ctime, so a file edited in place with its size
-// and mtime put back still shows as changed.
-type fingerprint struct {
-	Ino   uint64
-	Size  int64
-	MTime int64
-	Mode  uint32
-	CTime int64 // 0 where the platform has none, and in entries of format 1
-}
-
-// same reports whether f and g describe the same, untouched file. A ctime
-// of 0 on either side is unknown (an entry recorded before ctimes were)
-// and not compared, so such entries still save a read.
-func (f fingerprint) same(g fingerprint) bool {
-	if f.CTime == 0 || g.CTime == 0 {
-		f.CTime, g.CTime = 0, 0
-	}
-	return f == g
-}
-
-func (e *appliedEntry) matches(r *wire.Record) bool {
-	return e.Type == r.Type && e.Mode == r.Mode && e.MTime == r.MTime && e.Size == r.Size &&
-		e.Hash == r.Hash && e.Target == r.Target
-}
-
-var typeCodes = map[wire.Type]byte{wire.File: 1, wire.Dir: 2, wire.Symlink: 3}
-
-func (e *appliedEntry) marshal() []byte {
-	b := []byte{2, typeCodes[e.Type]}
-	b = binary.AppendUvarint(b, uint64(e.Mode))
-	b = binary.AppendVarint(b, e.MTime)
-	b = binary.AppendVarint(b, e.Size)
-	b = append(b, e.Hash[:]...)
-	b = binary.AppendUvarint(b, e.Disk.Ino)
-	b = binary.AppendVarint(b, e.Disk.Size)
-	b = binary.AppendVarint(b, e.Disk.MTime)
-	b = binary.AppendUvarint(b, uint64(e.Disk.Mode))
-	b = binary.AppendVarint(b, e.Disk.CTime)
-	return append(b, e.Target...)
-}
-
-func unmarshalApplied(b []byte) (*appliedEntry, error) {
-	// Format 1 has no ctime; 2 adds it after the mode.
-	if len(b) < 2 || (b[0] != 1 && b[0] != 2) {
-		return nil, errBadValue
-	}
-	e := &appliedEntry{}
-	for t, c := range typeCodes {
-		if c == b[1] {
-			e.Type = t
-		}
-	}
-	r := reader{b: b[2:]}
-	e.Mode = uint32(r.uvarint())
-	e.MTime = r.varint()
-	e.Size = r.varint()
-	copy(e.Hash[:], r.bytes(32))
-	e.Disk.Ino = r.uvarint()
-	e.Disk.Size = r.varint()
-	e.Disk.MTime = r.varint()
-	e.Disk.Mode = uint32(r.uvarint())
-	if b[0] >= 2 {
-		e.Disk.CTime = r.varint()
-	}
-	e.Target = string(r.b)
-	if r.err || e.Type == "" {
-		return nil, errBadValue
-	}
-	return e, nil
-}
-
-type reader struct {
-	b   []byte
-	err bool
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) bytes(n int) []byte {
-	if len(r.b) < n {
-		r.err = true
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (s *store) applied(path string) (*appliedEntry, error) {
-	var e *appliedEntry
-	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketApplied).Get(wire.SortKey(path))
-		if v == nil {
-			return nil
-		}
-		var err error
-		e, err = unmarshalApplied(v)
-		return err
-	})
-	if errors.Is(err, errBadValue) {
-		return nil, nil
-	}
-	return e, err
-}
-
-// markDirsDue records, in the transaction that commits the change, the
-// directories whose mtime a change disturbed: the parent always, and the
-// directory itself for a Dir record. The root has no record to restore.
-func markDirsDue(tx *bolt.Tx, rec *wire.Record) error {
-	b := tx.Bucket(bucketDirDue)
-	for _, d := range []string{wire.Parent(rec.Path), rec.Path} {
-		if d == "" || (d == rec.Path && rec.Type != wire.Dir) {
-			continue
-		}
-		if err := b.Put(wire.SortKey(d), nil); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// dirsDue lists the directories whose mode and mtime must be set again.
-func (s *store) dirsDue() ([]string, error) {
-	var dirs []string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDirDue).ForEach(func(k, _ []byte) error {
-			dirs = append(dirs, wire.SortPath(k))
-			return nil
-		})
-	})
-	return dirs, err
-}
-
-// clearDirsDue drops the marks of dirs once their metadata is set: until
-// then a kill leaves them due, and the work is done again.
-func (s *store) clearDirsDue(dirs []string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketDirDue)
-		for _, d := range dirs {
-			if err := b.Delete(wire.SortKey(d)); err != nil {
-				return err
-			}
-		}
-		return nil
 	})
 }
