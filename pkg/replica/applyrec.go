@@ -15,26 +15,26 @@ func (p *pipeline) apply(ctx context.Context, it *item) error {
 	if rec.Type == wire.Deleted {
 		res, err := p.applier.Apply(ctx, rec)
 		it.syncDirs = res.SyncDirs
-		p.r.metrics.applied.WithLabelValues(string(rec.Type)).Inc()
+		p.metrics.applied.WithLabelValues(string(rec.Type)).Inc()
 		return err
 	}
 	if p.unchanged(rec) {
-		it.entry, _ = p.r.store.applied(rec.Path)
-		p.r.metrics.unchanged.Inc()
+		it.entry, _ = p.store.applied(rec.Path)
+		p.metrics.unchanged.Inc()
 		return nil
 	}
 	res, err := p.applier.Apply(ctx, rec)
 	if err != nil {
 		return err
 	}
-	p.r.metrics.applied.WithLabelValues(string(rec.Type)).Inc()
+	p.metrics.applied.WithLabelValues(string(rec.Type)).Inc()
 	if rec.Data != nil {
 		// Content fetched from the cache or the source is counted as it
 		// arrives (fetcher.got); inline content comes with the record.
-		p.r.metrics.fetched.Add(float64(res.Fetched))
+		p.metrics.fetched.Add(float64(res.Fetched))
 	}
-	p.r.metrics.reused.Add(float64(res.Reused))
-	p.r.prog.add(res.Fetched, res.Reused)
+	p.metrics.reused.Add(float64(res.Reused))
+	p.prog.add(res.Fetched, res.Reused)
 	it.chunks = res.Chunks
 	it.syncDirs = res.SyncDirs
 	it.entry = p.entryFor(rec, res.Info)
@@ -47,18 +47,18 @@ func (p *pipeline) unchanged(rec *wire.Record) bool {
 	if rec.Type == wire.Dir {
 		return false // cheap to re-apply, and its mtime is handled later
 	}
-	e, err := p.r.store.applied(rec.Path)
+	e, err := p.store.applied(rec.Path)
 	if err != nil || e == nil || !e.matches(rec) {
 		return false
 	}
-	fi, err := p.r.root.Lstat(rec.Path)
+	fi, err := p.root.Lstat(rec.Path)
 	return err == nil && fingerprintOf(fi).same(e.Disk)
 }
 
 // knownHash is apply.Applier.Known: the hash recorded for a file this
 // replica wrote, as long as its fingerprint shows it untouched since.
 func (p *pipeline) knownHash(path string, fi fs.FileInfo) (wire.Hash, bool) {
-	e, err := p.r.store.applied(path)
+	e, err := p.store.applied(path)
 	if err != nil || e == nil || e.Type != wire.File || !fingerprintOf(fi).same(e.Disk) {
 		return wire.Hash{}, false
 	}
@@ -71,7 +71,7 @@ func (p *pipeline) entryFor(rec *wire.Record, fi fs.FileInfo) *appliedEntry {
 	e := &appliedEntry{Type: rec.Type, Mode: rec.Mode, MTime: rec.MTime, Size: rec.Size,
 		Hash: rec.Hash, Target: rec.Target}
 	if fi == nil {
-		if lfi, err := p.r.root.Lstat(rec.Path); err == nil {
+		if lfi, err := p.root.Lstat(rec.Path); err == nil {
 			fi = lfi
 		}
 	}
@@ -95,6 +95,6 @@ func (p *pipeline) superseded(ctx context.Context, it *item, err error) bool {
 	if err == nil {
 		return false
 	}
-	msg, gerr := p.stream.GetLastMsgForSubject(ctx, wire.StateSubject(p.r.cfg.Folder, it.rec.Path))
+	msg, gerr := p.stream.GetLastMsgForSubject(ctx, wire.StateSubject(p.folder, it.rec.Path))
 	return gerr == nil && msg.Sequence > it.seq
 }

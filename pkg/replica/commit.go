@@ -65,12 +65,12 @@ func (p *pipeline) commit() error {
 	if !p.reconciling {
 		p.pos.Epoch = max(p.pos.Epoch, p.epoch)
 	}
-	if err := p.r.store.commit(p.changes(done), p.savedPosition()); err != nil {
+	if err := p.store.commit(p.changes(done), p.savedPosition()); err != nil {
 		return fmt.Errorf("commit position %d: %w", p.pos.Cursor, err)
 	}
-	p.r.prog.setPosition(p.pos.Cursor)
-	p.r.prog.epoch.Store(p.pos.Epoch)
-	p.r.prog.setLag(p.oldestTime())
+	p.prog.setPosition(p.pos.Cursor)
+	p.prog.epoch.Store(p.pos.Epoch)
+	p.prog.setLag(p.oldestTime())
 	return nil
 }
 
@@ -84,7 +84,7 @@ func (p *pipeline) syncDirs(items []*item) error {
 				continue
 			}
 			seen[d] = true
-			if err := p.r.root.SyncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := p.root.SyncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("sync directory: %w", err)
 			}
 		}
@@ -150,7 +150,7 @@ func (p *pipeline) markCaughtUp() error {
 		return nil
 	}
 	p.pos.CaughtUp = now
-	if err := p.r.store.setPosition(p.pos); err != nil {
+	if err := p.store.setPosition(p.pos); err != nil {
 		return fmt.Errorf("record caught-up time: %w", err)
 	}
 	return nil

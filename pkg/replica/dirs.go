@@ -19,21 +19,21 @@ func (p *pipeline) flushDirs(ctx context.Context) error {
 	if err := p.commit(); err != nil {
 		return err
 	}
-	dirs, err := p.r.store.dirsDue()
+	dirs, err := p.store.dirsDue()
 	if err != nil || len(dirs) == 0 {
 		return err
 	}
 	sort.Slice(dirs, func(i, j int) bool { return depth(dirs[i]) > depth(dirs[j]) })
 	for _, d := range dirs {
-		e, err := p.r.store.applied(d)
+		e, err := p.store.applied(d)
 		if err != nil || e == nil || e.Type != wire.Dir {
 			continue
 		}
 		if err := p.applier.SetDirMeta(d, e.Mode, e.MTime); err != nil {
-			p.r.applyFailed(d, err)
+			p.applyFailed(d, err)
 		}
 	}
-	if err := p.r.store.clearDirsDue(dirs); err != nil {
+	if err := p.store.clearDirsDue(dirs); err != nil {
 		return fmt.Errorf("clear directories due: %w", err)
 	}
 	return nil

@@ -2,12 +2,15 @@ package replica
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsync/jetsync/pkg/apply"
+	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -51,7 +54,18 @@ var (
 // records of different paths in any order and in parallel, so a slow big
 // file holds up only later records of its own path.
 type pipeline struct {
-	r       *Replica
+	// What the session works with, taken from its Replica: the pipeline
+	// needs no more of it.
+	store         *store
+	root          *fsroot.Root
+	log           *slog.Logger
+	metrics       *metrics
+	prog          *progress
+	folder        string
+	conn          *nats.Conn // watched for reconnects
+	checkInterval time.Duration
+	workers       int
+
 	stream  jetstream.Stream
 	applier *apply.Applier
 	// cmu serialises commits and guards pos, epoch and reconciling, which
@@ -65,7 +79,6 @@ type pipeline struct {
 	// pos.CaughtUp but not throttled: pos.CaughtUp is persisted at most
 	// every caughtUpEvery, which may be longer than the tombstone TTL.
 	liveCaughtUp int64
-	workers      int
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -95,14 +108,18 @@ type pipeline struct {
 	waitedForSource bool
 }
 
+// newPipeline makes a session's pipeline at pos, trusting at least the
+// epoch the folder meta announced.
 func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch uint64) *pipeline {
-	p := &pipeline{r: r, stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
-		maxEpoch: metaEpoch, lastSeen: pos.Cursor, workers: r.cfg.Workers, busy: make(map[string][]*item)}
+	p := &pipeline{store: r.store, root: r.root, log: r.log, metrics: r.metrics, prog: &r.prog,
+		folder: r.cfg.Folder, conn: r.js.Conn(), checkInterval: r.cfg.CheckInterval, workers: r.cfg.Workers,
+		stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
+		maxEpoch: metaEpoch, lastSeen: pos.Cursor, busy: make(map[string][]*item)}
 	p.cond = sync.NewCond(&p.mu)
-	p.applier = &apply.Applier{Root: r.root, Local: r.store,
+	p.applier = &apply.Applier{Root: p.root, Local: p.store,
 		Content: newFetcher(r, stream), Known: p.knownHash}
-	r.prog.setPosition(pos.Cursor)
-	r.prog.epoch.Store(pos.Epoch)
+	p.prog.setPosition(pos.Cursor)
+	p.prog.epoch.Store(pos.Epoch)
 	return p
 }
 
@@ -247,10 +264,10 @@ func (p *pipeline) applyItem(ctx context.Context, it *item) {
 	for attempt := 0; ; attempt++ {
 		err := p.apply(ctx, it)
 		if err == nil {
-			p.r.prog.applied.Add(1)
+			p.prog.applied.Add(1)
 			if it.rec.Type == wire.File {
-				p.r.prog.files.Add(1)
-				p.r.prog.bytes.Add(it.rec.Size)
+				p.prog.files.Add(1)
+				p.prog.bytes.Add(it.rec.Size)
 			}
 			p.finish(it)
 			return
@@ -263,7 +280,7 @@ func (p *pipeline) applyItem(ctx context.Context, it *item) {
 			p.finish(it)
 			return
 		}
-		p.r.applyFailed(it.rec.Path, err)
+		p.applyFailed(it.rec.Path, err)
 		sleep(ctx, backoff(attempt))
 	}
 }

@@ -90,15 +90,19 @@ func (r *Replica) Progress() Progress {
 	return out
 }
 
-func (r *Replica) noteError(err error) {
-	r.prog.errors.Add(1)
-	r.prog.mu.Lock()
-	r.prog.lastError = err.Error()
-	r.prog.mu.Unlock()
+// noteError counts err and keeps it as the last error for the status
+// report.
+func (p *progress) noteError(err error) {
+	p.errors.Add(1)
+	p.mu.Lock()
+	p.lastError = err.Error()
+	p.mu.Unlock()
 }
 
-func (r *Replica) applyFailed(path string, err error) {
-	r.noteError(err)
+// applyFailed reports a record that could not be applied and is retried,
+// by kind, so that a full disk or a permission problem shows as such.
+func (p *pipeline) applyFailed(path string, err error) {
+	p.prog.noteError(err)
 	kind := "other"
 	switch {
 	case fsroot.IsNoSpace(err):
@@ -108,14 +112,16 @@ func (r *Replica) applyFailed(path string, err error) {
 	case errors.Is(err, wire.ErrCorrupt):
 		kind = "corrupt"
 	}
-	r.metrics.errors.WithLabelValues(kind).Inc()
-	r.log.Error("apply failed, will retry", "path", path, "err", err, "kind", kind)
+	p.metrics.errors.WithLabelValues(kind).Inc()
+	p.log.Error("apply failed, will retry", "path", path, "err", err, "kind", kind)
 }
 
-func (r *Replica) badMessage(subject string, err error) {
-	r.noteError(err)
-	r.metrics.errors.WithLabelValues("bad_message").Inc()
-	r.log.Error("rejected message", "subject", subject, "err", err)
+// badMessage reports a message skipped because it cannot be read, so
+// that a broken publisher shows in the status and the metrics.
+func (p *pipeline) badMessage(subject string, err error) {
+	p.prog.noteError(err)
+	p.metrics.errors.WithLabelValues("bad_message").Inc()
+	p.log.Error("rejected message", "subject", subject, "err", err)
 }
 
 // reportLoop publishes the replica's status for `jetsync status`.

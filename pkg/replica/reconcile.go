@@ -20,8 +20,8 @@ func (p *pipeline) startReconcile() error {
 	p.reconciling = true
 	p.pos.Cursor = 0
 	p.lastSeen = 0
-	p.r.prog.setState("reconciling")
-	if err := p.r.store.beginReconcile(); err != nil {
+	p.prog.setState("reconciling")
+	if err := p.store.beginReconcile(); err != nil {
 		return fmt.Errorf("start reconcile: %w", err)
 	}
 	return nil
@@ -38,25 +38,25 @@ func (p *pipeline) stateWhole(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	p.lastStateCheck = time.Now()
-	meta, err := readMeta(ctx, p.stream, p.r.cfg.Folder)
+	meta, err := readMeta(ctx, p.stream, p.folder)
 	if err != nil {
 		return false, err
 	}
 	if meta.Epoch == 0 || meta.Epoch < p.needEpoch {
 		if !p.waitedForSource {
-			p.r.log.Info("waiting for the source to republish what the broker lost; keeping local paths meanwhile")
+			p.log.Info("waiting for the source to republish what the broker lost; keeping local paths meanwhile")
 			p.waitedForSource = true
 		}
 		return false, nil
 	}
 	if meta.Partial {
 		if !p.waitedForSource {
-			p.r.log.Info("the source is still publishing its full state; keeping local paths it has not published yet")
+			p.log.Info("the source is still publishing its full state; keeping local paths it has not published yet")
 			p.waitedForSource = true
 		}
 		return false, nil
 	}
-	last, err := bus.LastStateSeq(ctx, p.stream, p.r.cfg.Folder)
+	last, err := bus.LastStateSeq(ctx, p.stream, p.folder)
 	if err != nil {
 		return false, err
 	}
@@ -89,40 +89,40 @@ func (p *pipeline) finishReconcile(ctx context.Context) error {
 	p.reconciling = false
 	p.epoch = max(p.epoch, p.maxEpoch)
 	p.pos.Epoch = p.epoch
-	p.r.prog.epoch.Store(p.epoch)
+	p.prog.epoch.Store(p.epoch)
 	p.pos.Created = info.Created.UnixNano()
 	p.pos.CaughtUp = time.Now().UnixNano()
 	p.mu.Lock()
 	p.pos.Cursor = max(p.pos.Cursor, p.lastSeen)
 	p.mu.Unlock()
-	if err := p.r.store.endReconcile(p.pos); err != nil {
+	if err := p.store.endReconcile(p.pos); err != nil {
 		return fmt.Errorf("finish reconcile: %w", err)
 	}
-	p.r.prog.setPosition(p.pos.Cursor)
-	p.r.prog.setState("live")
-	p.r.prog.reconciled.Store(true)
-	p.r.log.Info("reconcile done", "removed_extra", removed, "position", p.pos.Cursor, "epoch", p.epoch)
+	p.prog.setPosition(p.pos.Cursor)
+	p.prog.setState("live")
+	p.prog.reconciled.Store(true)
+	p.log.Info("reconcile done", "removed_extra", removed, "position", p.pos.Cursor, "epoch", p.epoch)
 	return nil
 }
 
 // removeUnseen walks the local tree and removes every path the published
 // state does not have. A removed directory takes its subtree with it.
 func (p *pipeline) removeUnseen() (int, error) {
-	extra, err := p.r.store.unseen(p.r.root.Walk)
+	extra, err := p.store.unseen(p.root.Walk)
 	if err != nil {
 		return 0, fmt.Errorf("walk local tree: %w", err)
 	}
 	for _, path := range extra {
-		if err := p.r.root.RemoveAll(path); err != nil {
+		if err := p.root.RemoveAll(path); err != nil {
 			return 0, err
 		}
-		if err := p.r.root.SyncDir(wire.Parent(path)); err != nil {
+		if err := p.root.SyncDir(wire.Parent(path)); err != nil {
 			return 0, err
 		}
-		if err := p.r.store.forgetRemoved(path); err != nil {
+		if err := p.store.forgetRemoved(path); err != nil {
 			return 0, fmt.Errorf("forget removed path %s: %w", path, err)
 		}
-		p.r.metrics.removedExtra.Inc()
+		p.metrics.removedExtra.Inc()
 	}
 	return len(extra), nil
 }
@@ -144,7 +144,7 @@ func (p *pipeline) deferStale(seq uint64, rec *wire.Record) bool {
 	if !p.reconciling || seq > p.suspectLast || len(p.deferred) >= maxDeferred {
 		return false
 	}
-	e, err := p.r.store.applied(rec.Path)
+	e, err := p.store.applied(rec.Path)
 	switch {
 	case err != nil:
 		return false
@@ -161,7 +161,7 @@ func (p *pipeline) deferStale(seq uint64, rec *wire.Record) bool {
 func (p *pipeline) applyDeferred(ctx context.Context) error {
 	defer func() { p.deferred = nil }()
 	for _, it := range p.deferred {
-		msg, err := p.stream.GetLastMsgForSubject(ctx, wire.StateSubject(p.r.cfg.Folder, it.rec.Path))
+		msg, err := p.stream.GetLastMsgForSubject(ctx, wire.StateSubject(p.folder, it.rec.Path))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue // purged: a newer state replaced it, or it expired
 		}
@@ -183,13 +183,13 @@ func (p *pipeline) applyDeferred(ctx context.Context) error {
 func (p *pipeline) applyHeldBack(ctx context.Context, it *item) error {
 	applied := &item{seq: it.seq, rec: it.rec}
 	if err := p.apply(ctx, applied); err != nil {
-		p.r.applyFailed(it.rec.Path, err)
+		p.applyFailed(it.rec.Path, err)
 		return fmt.Errorf("apply held-back record: %w", err)
 	}
 	if err := p.syncDirs([]*item{applied}); err != nil {
 		return err
 	}
-	if err := p.r.store.record(p.changes([]*item{applied})); err != nil {
+	if err := p.store.record(p.changes([]*item{applied})); err != nil {
 		return fmt.Errorf("record held-back record of %s: %w", it.rec.Path, err)
 	}
 	return nil

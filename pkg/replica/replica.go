@@ -112,7 +112,7 @@ func (r *Replica) Run(ctx context.Context) error {
 			attempt = -1
 			continue
 		}
-		r.noteError(err)
+		r.prog.noteError(err)
 		r.log.Warn("replication interrupted, retrying", "err", err)
 		sleep(ctx, backoff(attempt))
 	}

@@ -150,7 +150,7 @@ func readMeta(ctx context.Context, stream jetstream.Stream, folder string) (wire
 // run wires consumer → dispatcher → workers → committer.
 func (p *pipeline) run(ctx context.Context) error {
 	cons, err := p.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{wire.StateFilter(p.r.cfg.Folder)},
+		FilterSubjects: []string{wire.StateFilter(p.folder)},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    p.pos.Cursor + 1,
 		// In a cluster, a consumer recreated right after a node died can be
@@ -166,7 +166,7 @@ func (p *pipeline) run(ctx context.Context) error {
 		return fmt.Errorf("read consumer info: %w", err)
 	}
 	p.caughtUp = ci.NumPending == 0
-	p.r.prog.pending.Store(ci.NumPending)
+	p.prog.pending.Store(ci.NumPending)
 	it, err := cons.Messages(jetstream.PullMaxMessages(512))
 	if err != nil {
 		return fmt.Errorf("start consuming: %w", err)
@@ -212,9 +212,9 @@ func pump(ctx context.Context, it jetstream.MessagesContext, out chan<- jetstrea
 func (p *pipeline) dispatch(ctx context.Context, msgs <-chan jetstream.Msg) error {
 	idle := time.NewTicker(idleAfter)
 	defer idle.Stop()
-	check := time.NewTicker(p.r.cfg.CheckInterval)
+	check := time.NewTicker(p.checkInterval)
 	defer check.Stop()
-	conn := p.r.js.Conn()
+	conn := p.conn
 	reconnects := conn.Stats().Reconnects
 	reconnected := time.NewTicker(reconnectPoll)
 	defer reconnected.Stop()
@@ -254,12 +254,12 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 	if err != nil {
 		return fmt.Errorf("read message metadata: %w", err)
 	}
-	p.r.prog.pending.Store(md.NumPending)
+	p.prog.pending.Store(md.NumPending)
 	p.caughtUp = md.NumPending == 0
-	p.r.prog.settled.Store(false)
+	p.prog.settled.Store(false)
 	seq := md.Sequence.Stream
 	rec, err := wire.DecodeRecord(m.Data())
-	if err == nil && wire.StateSubject(p.r.cfg.Folder, rec.Path) != m.Subject() {
+	if err == nil && wire.StateSubject(p.folder, rec.Path) != m.Subject() {
 		err = fmt.Errorf("%w: path does not belong to its subject", wire.ErrMalformed)
 	}
 	if errors.Is(err, wire.ErrVersion) {
@@ -268,11 +268,11 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 		// this replica is upgraded. What came before it is applied and
 		// committed first.
 		p.barrier(ctx)
-		p.r.metrics.errors.WithLabelValues("version").Inc()
+		p.metrics.errors.WithLabelValues("version").Inc()
 		return fmt.Errorf("message %d on %s: %w; upgrade jetsync on this replica", seq, m.Subject(), err)
 	}
 	if err != nil {
-		p.r.badMessage(m.Subject(), err)
+		p.badMessage(m.Subject(), err)
 		p.finish(p.enqueue(seq, nil))
 		return nil
 	}
@@ -306,7 +306,7 @@ func (p *pipeline) destructive(rec *wire.Record) bool {
 	if rec.Type == wire.Deleted {
 		return true
 	}
-	fi, err := p.r.root.Lstat(rec.Path)
+	fi, err := p.root.Lstat(rec.Path)
 	return err == nil && fi.IsDir() != (rec.Type == wire.Dir)
 }
 
@@ -327,7 +327,7 @@ func (p *pipeline) onIdle(ctx context.Context) error {
 		}
 	}
 	settled := p.caughtUp && !p.reconciling
-	p.r.prog.settled.Store(settled)
+	p.prog.settled.Store(settled)
 	if settled {
 		return p.markCaughtUp()
 	}
@@ -340,7 +340,7 @@ func (p *pipeline) checkPosition(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read stream info: %w", err)
 	}
-	meta, err := readMeta(ctx, p.stream, p.r.cfg.Folder)
+	meta, err := readMeta(ctx, p.stream, p.folder)
 	if err != nil {
 		return err
 	}
