@@ -106,17 +106,17 @@ func (p *pipeline) savedPosition() position {
 func (p *pipeline) changes(items []*item) []change {
 	out := make([]change, 0, len(items))
 	for _, it := range items {
-		if c, ok := p.change(it); ok {
+		if c, ok := p.changeOf(it); ok {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// change is what the index must record for it; false when nothing (a bad
+// changeOf is what the index must record for it; false when nothing (a bad
 // or superseded message). During a reconcile every path still published
 // is marked seen, so that the reconcile keeps it.
-func (p *pipeline) change(it *item) (change, bool) {
+func (p *pipeline) changeOf(it *item) (change, bool) {
 	if it.rec == nil || it.skip {
 		return change{}, false
 	}
