@@ -94,8 +94,88 @@ func (f *freshEntries) done(e *index.Entry) {
 
 // contentServer answers content requests for one source.
 type contentServer struct {
-	s    *Source
-	root *os.Root
+	s       *Source
+	root    *os.Root
+	layouts layoutCache
+}
+
+// layout is where the published content of one file lies: its entry, and
+// the offset of each chunk. Building it decodes the whole chunk list
+// (4,096 chunks for a 256 MiB file), which a big file's requests, one per
+// chunk, must not repeat.
+type layout struct {
+	e  *index.Entry
+	at map[wire.Hash]span
+}
+
+func newLayout(e *index.Entry) *layout {
+	l := &layout{e: e, at: make(map[wire.Hash]span, len(e.Chunks))}
+	var off int64
+	for _, c := range e.Chunks {
+		if _, ok := l.at[c.Hash]; !ok {
+			l.at[c.Hash] = span{off, c.Size}
+		}
+		off += int64(c.Size)
+	}
+	return l
+}
+
+// layoutCache keeps the layouts of the files asked for lately. A layout is
+// used only while it is of the entry the source currently has for its
+// path (the one being published, else the index's, compared by its
+// header): a changed file gets a new one.
+type layoutCache struct {
+	mu sync.Mutex
+	m  map[string]*layout
+}
+
+// layoutCacheSize bounds the cache: replicas pull a few files at a time.
+const layoutCacheSize = 32
+
+// get returns the layout of the file at path, nil if the source has no
+// published file there.
+func (c *layoutCache) get(s *Source, path string) (*layout, error) {
+	e := s.fresh.get(path)
+	if e == nil {
+		if l := c.lookup(path); l != nil {
+			head, err := s.ix.Head(path)
+			if err != nil {
+				return nil, err
+			}
+			if head != nil && sameHead(l.e, head) {
+				return l, nil
+			}
+		}
+		var err error
+		if e, err = s.ix.Get(path); err != nil || e == nil || e.Type != wire.File {
+			return nil, err
+		}
+	} else if l := c.lookup(path); l != nil && l.e == e {
+		return l, nil
+	}
+	l := newLayout(e)
+	c.store(path, l)
+	return l, nil
+}
+
+// sameHead reports whether a and b describe the same published version.
+func sameHead(a, b *index.Entry) bool {
+	return a.Stat == b.Stat && a.Hash == b.Hash && a.Seq == b.Seq
+}
+
+func (c *layoutCache) lookup(path string) *layout {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[path]
+}
+
+func (c *layoutCache) store(path string, l *layout) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= layoutCacheSize {
+		c.m = make(map[string]*layout) // crude, and enough for a handful of files in flight
+	}
+	c.m[path] = l
 }
 
 func (c *contentServer) handle(req micro.Request) {
@@ -132,19 +212,16 @@ var (
 // answer appends to dst the reply to r: as many of its hashes as fit the
 // reply, in order, each either content or "gone".
 func (c *contentServer) answer(dst []byte, r wire.ContentRequest) ([]byte, error) {
-	e := c.s.fresh.get(r.Path)
-	if e == nil {
-		var err error
-		if e, err = c.s.ix.Get(r.Path); err != nil {
-			return nil, err
-		}
+	l, err := c.layouts.get(c.s, r.Path)
+	if err != nil {
+		return nil, err
 	}
 	var find func(h wire.Hash, dst []byte) ([]byte, error)
-	if e != nil && e.Type == wire.File {
+	if l != nil {
 		if r.Kind == wire.ContentManifest {
-			find = manifestFinder(e)
+			find = manifestFinder(l.e)
 		} else {
-			f := &chunkReader{root: c.root, e: e}
+			f := &chunkReader{root: c.root, l: l}
 			defer f.close()
 			find = f.read
 		}
@@ -208,34 +285,27 @@ func manifestFinder(e *index.Entry) func(wire.Hash, []byte) ([]byte, error) {
 // published) is nil: a newer state of the path is on its way.
 type chunkReader struct {
 	root *os.Root
-	e    *index.Entry
-	at   map[wire.Hash]span // where each chunk is, built on first use
+	l    *layout
 	f    *os.File
 	err  error
+	open bool
 }
 
 // read returns chunk h, in dst when it has room.
 func (r *chunkReader) read(h wire.Hash, dst []byte) ([]byte, error) {
-	if r.at == nil {
-		r.at = make(map[wire.Hash]span, len(r.e.Chunks))
-		var off int64
-		for _, c := range r.e.Chunks {
-			if _, ok := r.at[c.Hash]; !ok {
-				r.at[c.Hash] = span{off, c.Size}
-			}
-			off += int64(c.Size)
-		}
+	if !r.open {
+		r.open = true
 		// Not blocking (a FIFO now at the path would hold the endpoint
 		// until a writer came), and only a regular file: a FIFO, device
 		// or directory there holds none of the published content.
-		r.f, r.err = r.root.OpenFile(r.e.Path, os.O_RDONLY|openFlags, 0)
+		r.f, r.err = r.root.OpenFile(r.l.e.Path, os.O_RDONLY|openFlags, 0)
 		if r.err == nil {
 			if fi, err := r.f.Stat(); err != nil || !fi.Mode().IsRegular() {
 				r.err = errNotRegular
 			}
 		}
 	}
-	sp, ok := r.at[h]
+	sp, ok := r.l.at[h]
 	if !ok || r.err != nil {
 		return nil, nil // not a chunk of this file, or the file is gone
 	}
@@ -247,7 +317,7 @@ func (r *chunkReader) read(h wire.Hash, dst []byte) ([]byte, error) {
 	if _, err := r.f.ReadAt(buf, sp.off); errors.Is(err, io.EOF) {
 		return nil, nil // shorter than published: changed since
 	} else if err != nil {
-		return nil, fmt.Errorf("read %s: %w", r.e.Path, err)
+		return nil, fmt.Errorf("read %s: %w", r.l.e.Path, err)
 	}
 	if wire.Sum(buf) != h {
 		return nil, nil // changed since it was published
