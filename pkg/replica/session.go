@@ -108,19 +108,19 @@ func brokerOf(info *jetstream.StreamInfo, meta wire.Meta) brokerState {
 }
 
 // standing is what this session trusts about its position; atStart is set
-// for the check before the session reads anything.
+// for the check before the session reads anything. It runs on the
+// dispatcher's goroutine (or before the session's goroutines start), the
+// only writer of every field it reads but the cursor and the position's
+// epoch, which the committer writes and which it reads only at start: it
+// takes no lock, so the dispatcher never waits for a commit to judge a
+// record.
 func (p *pipeline) standing(atStart bool) standing {
-	p.cmu.Lock()
-	defer p.cmu.Unlock()
-	p.mu.Lock()
-	lastSeen := p.lastSeen
-	p.mu.Unlock()
-	epoch := p.epoch
+	s := standing{atStart: atStart, lastSeen: p.lastSeen, created: p.pos.Created, epoch: p.epoch,
+		caughtUp: max(p.pos.CaughtUp, p.liveCaughtUp), reconciling: p.reconciling}
 	if atStart {
-		epoch = p.pos.Epoch // p.epoch already includes the meta's
+		s.cursor, s.epoch = p.pos.Cursor, p.pos.Epoch // p.epoch already includes the meta's
 	}
-	return standing{atStart: atStart, cursor: p.pos.Cursor, lastSeen: lastSeen, created: p.pos.Created,
-		epoch: epoch, caughtUp: max(p.pos.CaughtUp, p.liveCaughtUp), reconciling: p.reconciling}
+	return s
 }
 
 // restartUnless ends the session with the verdict on the broker's state b,
