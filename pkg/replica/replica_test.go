@@ -34,7 +34,7 @@ func newPublisher(t testing.TB, nc *nats.Conn) *publisher {
 	if _, err := bus.EnsureStream(context.Background(), js, folder, bus.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := bus.EnsureCache(context.Background(), js, folder, 64<<20, 1); err != nil {
+	if err := bus.EnsureCache(context.Background(), js, folder, 1<<30, 1); err != nil { // holds every test file, the benchmarks' 64 MiB one too
 		t.Fatal(err)
 	}
 	p := &publisher{t: t, js: js, epoch: 1}

@@ -12,7 +12,8 @@ import (
 
 // Publish pipeline benchmarks: a source started on a prepared tree against
 // a real embedded JetStream, timed from start until it reports idle (the
-// initial scan done, every chunk and record acknowledged). Every iteration
+// initial scan done: every file read, chunked and hashed, every record
+// acknowledged; content is not published, replicas pull it). Every iteration
 // uses a fresh broker and data dir so nothing is deduplicated; the tree is
 // shared. Broker start and source shutdown are not timed.
 
