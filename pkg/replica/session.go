@@ -233,7 +233,11 @@ func (p *pipeline) dispatch(ctx context.Context, msgs <-chan jetstream.Msg) erro
 			}
 			last = time.Now()
 		case <-idle.C:
-			if time.Since(last) < idleAfter {
+			// Quiet, or caught up with what the broker holds: under a
+			// steady flow of changes a replica is seldom quiet for
+			// idleAfter, yet it must finish a reconcile and note that it
+			// caught up (onIdle waits for the records in flight).
+			if time.Since(last) < idleAfter && !p.caughtUp {
 				continue
 			}
 			if err := p.onIdle(ctx); err != nil {

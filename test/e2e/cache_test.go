@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsync/jetsync/pkg/bus"
@@ -57,7 +56,7 @@ func TestCacheSmallerThanLiveBurst(t *testing.T) {
 		"--content-cache", fmt.Sprintf("%dMiB", cacheBytes>>20), "--metrics", srcMetrics)
 	replica := harness.StartReplica(t, "replica", url, folder, dst, filepath.Join(root, "replica-data"), "r1",
 		"--metrics", repMetrics)
-	js := connectJS(t, url)
+	js := harness.DialJetStream(t, url)
 	harness.Phase(t, "initial sync", func() {
 		harness.Converge(t, 2*time.Minute, url, folder, src, dst)
 	})
@@ -329,17 +328,6 @@ func checkCacheBound(t *testing.T, js jetstream.JetStream, folder string, bound 
 		t.Errorf("cache holds %d messages from sequence %d: a burst of %d bytes into %d should have left the newest and evicted the oldest",
 			info.State.Msgs, info.State.FirstSeq, burstFiles*burstFileSize, bound)
 	}
-}
-
-// connectJS connects the test itself to the broker, to look at streams.
-func connectJS(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.Name("jetsync e2e test"))
-	harness.Must(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	harness.Must(t, err)
-	return js
 }
 
 // cacheInfo reads the folder's content cache stream, by the name the

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -155,7 +154,7 @@ func TestSourceDownCachedAndUncachedChanges(t *testing.T) {
 	replica := harness.StartReplica(t, "replica", url, folder, dst, filepath.Join(root, "replica-data"), "r1",
 		"--metrics", repMetrics)
 	harness.Converge(t, 2*time.Minute, url, folder, src, dst)
-	js := dialBroker(t, url)
+	js := harness.DialJetStream(t, url)
 
 	// Both files are over wire.InlineSize, so they are chunked, not inline. Each
 	// is written beside the tree and renamed in, so that the source never
@@ -387,18 +386,6 @@ func replicaReport(t *testing.T, url, folder, id string) (statusReplica, string)
 		}
 	}
 	return statusReplica{}, fmt.Sprintf("replica %s not in the status of %s: %+v", id, folder, f.Replicas)
-}
-
-// dialBroker connects to the broker with the plain NATS client, to read
-// the streams the way an operator's tools would.
-func dialBroker(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.Name("jetsync e2e test"), nats.MaxReconnects(-1))
-	harness.Must(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	harness.Must(t, err)
-	return js
 }
 
 // waitRecord waits until the state stream holds a record of path whose

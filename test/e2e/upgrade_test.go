@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -89,7 +88,7 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 		convergeWith(t, old, url, folder, src, dst)
 		convergeWith(t, old, url, folder, src, staleDst)
 
-		js := dialJetStream(t, url)
+		js := harness.DialJetStream(t, url)
 		before = readStream(t, js, folder)
 		t.Logf("stream of the previous release: %s", before)
 		if !slices.Contains(before.subjects, "jetsync."+folder+".>") {
@@ -118,7 +117,7 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 			harness.FailWithLogs(t, "the upgraded source did not log that it upgraded the folder stream")
 		}
 
-		js := dialJetStream(t, url)
+		js := harness.DialJetStream(t, url)
 		after := readStream(t, js, folder)
 		t.Logf("stream after the upgrade: %s", after)
 		want := []string{"jetsync." + folder + ".m", "jetsync." + folder + ".s.>"}
@@ -190,7 +189,7 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 		}
 		// What the next phase relies on: the change is published in the
 		// new format.
-		if v := recordVersion(t, dialJetStream(t, url), folder, live); v != 3 {
+		if v := recordVersion(t, harness.DialJetStream(t, url), folder, live); v != 3 {
 			t.Fatalf("the state record of %s is of version %d, want 3", live, v)
 		}
 	})
@@ -261,18 +260,6 @@ func treeSize(t *testing.T, root string) (paths int, size int64) {
 		return nil
 	}))
 	return paths, size
-}
-
-// dialJetStream connects to the broker with the plain NATS client, the
-// way an operator's tools look at it.
-func dialJetStream(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.Name("jetsync e2e upgrade test"))
-	harness.Must(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	harness.Must(t, err)
-	return js
 }
 
 // streamState is what the test records of a folder's state stream.

@@ -199,7 +199,7 @@ func TestBrokerLostStoreSlowRepublish(t *testing.T) {
 		r.converge()
 	})
 	files := regularFiles(t, r.src)
-	fullStream := streamMsgs(t, dialJS(t, r.url), r.folder)
+	fullStream := streamMsgs(t, harness.DialJetStream(t, r.url), r.folder)
 
 	harness.Phase(t, "stop everything, lose the store", func() {
 		for _, p := range []*harness.Proc{r.replica, r.source, r.broker} {
@@ -213,7 +213,7 @@ func TestBrokerLostStoreSlowRepublish(t *testing.T) {
 		r.restartBroker()
 		harness.Must(t, r.replica.Start())
 		waitLastRunLog(t, 30*time.Second, r.replica, "waiting for the source to create the folder")
-		js := dialJS(t, r.url)
+		js := harness.DialJetStream(t, r.url)
 		harness.Must(t, r.source.Start())
 		t.Cleanup(func() { _ = r.source.Signal(syscall.SIGCONT) })
 		frozenAt = freezeWhenStreamHas(t, js, r.folder, r.source, 40)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -78,7 +77,7 @@ func behindRetention(t *testing.T, ttl bool) {
 	published := time.Now()
 
 	harness.Phase(t, "stay away longer than the tombstone TTL", func() {
-		js := dialJS(t, r.url)
+		js := harness.DialJetStream(t, r.url)
 		harness.Eventually(t, 30*time.Second, func() (bool, string) {
 			if since := time.Since(published); since < 2*tombstoneTTL+500*time.Millisecond {
 				return false, fmt.Sprintf("only %s since the deletes were published", since.Round(time.Millisecond))
@@ -172,18 +171,6 @@ func behindRetention(t *testing.T, ttl bool) {
 		}
 		r.converge()
 	})
-}
-
-// dialJS connects to the broker with the plain NATS client, to look at the
-// stream the way an operator's tools would.
-func dialJS(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url, nats.Name("jetsync faults test"))
-	harness.Must(t, err)
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	harness.Must(t, err)
-	return js
 }
 
 // tombstoneOnBroker reports whether the broker still holds a tombstone as

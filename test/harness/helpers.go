@@ -16,6 +16,8 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/wire"
 	"github.com/jetsync/jetsync/test/treegen"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // PollEvery is the pace of Eventually.
@@ -252,4 +254,17 @@ func WriteFile(t testing.TB, path, content string, mode os.FileMode) {
 	t.Helper()
 	Must(t, os.MkdirAll(filepath.Dir(path), 0o755))
 	Must(t, os.WriteFile(path, []byte(content), mode))
+}
+
+// DialJetStream connects the test itself to the broker at url with the
+// plain NATS client, to look at streams the way an operator's tools do.
+// The connection reconnects for as long as the test runs.
+func DialJetStream(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.Name("jetsync test: "+t.Name()), nats.MaxReconnects(-1))
+	Must(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	Must(t, err)
+	return js
 }
