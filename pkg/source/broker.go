@@ -133,7 +133,7 @@ func (s *Source) announce(ctx context.Context, epoch uint64, info *jetstream.Str
 	if err != nil {
 		return err
 	}
-	s.metaPartial.Store(true)
+	s.bv.metaPartial.Store(true)
 	last := max(info.State.LastSeq, seq)
 	s.settleMeta(epoch, info, last)
 	return s.ix.SetMeta(index.Meta{Epoch: epoch, Created: info.Created.UnixNano(), LastAcked: last})
@@ -154,7 +154,7 @@ func (s *Source) publishMeta(ctx context.Context, epoch uint64, partial bool) (u
 // published everything and every publish is acknowledged, that the state
 // of this epoch is whole: only then may they delete what it lacks.
 func (s *Source) completeMeta(ctx context.Context) error {
-	if !s.metaPartial.Load() {
+	if !s.bv.metaPartial.Load() {
 		return nil
 	}
 	if err := s.barrier(ctx); err != nil {
@@ -163,15 +163,15 @@ func (s *Source) completeMeta(ctx context.Context) error {
 	var seq uint64
 	err := bus.Retry(ctx, s.log, "publish folder meta", func(ctx context.Context) error {
 		var err error
-		seq, err = s.publishMeta(ctx, s.epoch.Load(), false)
+		seq, err = s.publishMeta(ctx, s.bv.epoch.Load(), false)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	s.pub.rebase(max(s.pub.highest.Load(), seq)) // nothing is in flight after the barrier
-	s.metaPartial.Store(false)
-	s.log.Info("full state of the epoch published", "epoch", s.epoch.Load())
+	s.bv.metaPartial.Store(false)
+	s.log.Info("full state of the epoch published", "epoch", s.bv.epoch.Load())
 	return nil
 }
 
@@ -179,7 +179,7 @@ func (s *Source) completeMeta(ctx context.Context) error {
 // differ from this run's configuration (an operator changed
 // --tombstone-ttl) or it is of an older version, once per run.
 func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
-	if s.metaFresh.Load() {
+	if s.bv.metaFresh.Load() {
 		return nil
 	}
 	stream, err := s.js.Stream(ctx, wire.StreamName(s.cfg.Folder))
@@ -195,8 +195,8 @@ func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
 			// content in the stream) is rewritten: it is what stops the
 			// replicas of that release (see wire.MetaVersion).
 			if m.TombstoneTTL == int64(s.cfg.TombstoneTTL) && m.V == wire.MetaVersion {
-				s.metaPartial.Store(partial)
-				s.metaFresh.Store(true)
+				s.bv.metaPartial.Store(partial)
+				s.bv.metaFresh.Store(true)
 				return nil
 			}
 		}
@@ -206,17 +206,15 @@ func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
 	if _, err := s.publishMeta(ctx, epoch, partial); err != nil {
 		return err
 	}
-	s.metaPartial.Store(partial)
-	s.metaFresh.Store(true)
+	s.bv.metaPartial.Store(partial)
+	s.bv.metaFresh.Store(true)
 	return nil
 }
 
 func (s *Source) settleMeta(epoch uint64, info *jetstream.StreamInfo, last uint64) {
-	s.epoch.Store(epoch)
-	s.created.Store(info.Created.UnixNano())
 	s.pub.rebase(last)
 	s.metrics.lastSeq.Set(float64(last))
-	s.synced.Store(true)
+	s.bv.settle(epoch, info.Created.UnixNano()) // last: the monitor compares once synced
 }
 
 // streamEpoch returns the epoch in the folder meta already on the broker,
@@ -295,7 +293,7 @@ func (s *Source) monitor(ctx context.Context) error {
 // it acknowledged. highest is read before the stream info, so acks that
 // arrive meanwhile cannot cause a false alarm.
 func (s *Source) brokerLost(ctx context.Context) bool {
-	if !s.synced.Load() {
+	if !s.bv.synced.Load() {
 		return false
 	}
 	acked := s.pub.highest.Load()
@@ -309,7 +307,7 @@ func (s *Source) brokerLost(ctx context.Context) bool {
 		s.log.Debug("broker check failed", "err", err)
 		return false
 	}
-	kind, _ := lossOf(s.created.Load(), acked, 0, st.CachedInfo())
+	kind, _ := lossOf(s.bv.created.Load(), acked, 0, st.CachedInfo())
 	return kind != lossNone
 }
 

@@ -60,7 +60,7 @@ type cacheSend struct {
 // when the cache is off. Chunks of the path's previous version are left
 // out: a replica that had it has them.
 func (s *Source) cacheFor(path string) *cacheSend {
-	if s.cfg.ContentCache <= 0 || !s.prog.initialDone.Load() || s.metaPartial.Load() {
+	if s.cfg.ContentCache <= 0 || !s.prog.initialDone.Load() || s.bv.metaPartial.Load() {
 		return nil
 	}
 	c := &cacheSend{s: s}

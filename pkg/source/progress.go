@@ -85,7 +85,7 @@ func (s *Source) Progress() Progress {
 		LastSeq:         s.pub.highest.Load(),
 		Errors:          p.errors.Load(),
 		LastError:       p.lastError(),
-		Epoch:           s.epoch.Load(),
+		Epoch:           s.bv.epoch.Load(),
 	}
 	if ns := p.lastChange.Load(); ns != 0 {
 		pr.LastChange = time.Unix(0, ns)

@@ -20,7 +20,7 @@ import (
 // job: on success the entry goes to the index with its sequence. On error
 // nothing was sent and the caller settles the job.
 func (s *Source) publishRecord(ctx context.Context, rec *wire.Record, e *index.Entry) error {
-	rec.Epoch = s.epoch.Load()
+	rec.Epoch = s.bv.epoch.Load()
 	rec.Time = time.Now().UnixNano()
 	data, err := wire.EncodeRecord(rec)
 	if err != nil {

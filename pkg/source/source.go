@@ -41,15 +41,9 @@ type Source struct {
 	pub       *publisher
 	cache     recentChunks // chunks recently sent to the content cache
 	fresh     freshEntries // file entries published and not yet in the index
-	epoch     atomic.Uint64
-	created   atomic.Int64 // unix ns creation time of the stream in sync with
-	synced    atomic.Bool  // the broker was checked once; the monitor may compare
-	metaFresh atomic.Bool  // the folder meta on the broker matches this run's settings
-	// metaPartial: the folder meta says this epoch's state is not whole
-	// yet; the next completed full scan says it is.
-	metaPartial atomic.Bool
-	abort       chan struct{}
-	abortOnce   sync.Once
+	bv        brokerView
+	abort     chan struct{}
+	abortOnce sync.Once
 
 	cappedLogged atomic.Bool
 
