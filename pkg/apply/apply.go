@@ -19,6 +19,15 @@ type Content interface {
 	Chunk(ctx context.Context, w Want) ([]byte, error)
 }
 
+// BatchContent is Content that can also bring several chunks of one
+// record in one round trip. Chunks returns, for each of refs, the
+// verified content or nil where it could not bring it (the caller then
+// asks Chunk for that one, which reports why).
+type BatchContent interface {
+	Content
+	Chunks(ctx context.Context, rec *wire.Record, refs []wire.ChunkRef) [][]byte
+}
+
 // Want names one piece of content a record needs.
 type Want struct {
 	Rec      *wire.Record

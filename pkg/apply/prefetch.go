@@ -16,6 +16,17 @@ import (
 // too: window × the largest chunk.
 const prefetchWindow = 8
 
+// A file of at least batchFrom chunks whose content source can batch
+// (BatchContent) is obtained in ranges of batchLen chunks, those not found
+// locally asked for in one round trip, with batchWindow chunks ahead of
+// the writer: fewer, larger requests for the files where round trips add
+// up. Smaller files keep one chunk per job.
+const (
+	batchFrom   = 16
+	batchLen    = 4
+	batchWindow = 16
+)
+
 type fetched struct {
 	data  []byte
 	local bool    // read from a local file, not fetched
@@ -41,37 +52,79 @@ func startPrefetch(ctx context.Context, a *Applier, rec *wire.Record, cs []wire.
 	if len(cs) < 2 {
 		return nil
 	}
+	window, span := prefetchWindow, 1
+	batch, _ := a.Content.(BatchContent)
+	if batch != nil && len(cs) >= batchFrom {
+		window, span = batchWindow, batchLen
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := &prefetcher{results: make([]chan fetched, len(cs)), slots: make(chan struct{}, prefetchWindow), cancel: cancel}
+	p := &prefetcher{results: make([]chan fetched, len(cs)), slots: make(chan struct{}, window), cancel: cancel}
 	for i := range p.results {
 		p.results[i] = make(chan fetched, 1)
 	}
-	jobs := make(chan int)
-	for range min(prefetchWindow, len(cs)) {
+	jobs := make(chan [2]int)
+	for range min(window/span, (len(cs)+span-1)/span) {
 		p.wg.Go(func() {
 			lr := &localReader{a: a}
 			defer lr.close()
-			for i := range jobs {
-				p.results[i] <- obtain(ctx, a, lr, Want{Rec: rec, Ref: cs[i]})
+			for r := range jobs {
+				p.obtainRange(ctx, a, lr, rec, cs, r[0], r[1], batch)
 			}
 		})
 	}
-	p.wg.Go(func() {
-		defer close(jobs)
-		for i := range cs {
+	p.wg.Go(func() { defer close(jobs); p.feed(ctx, jobs, len(cs), span) })
+	return p
+}
+
+// feed hands out the ranges of span chunks in order, taking a slot of the
+// window for each chunk first.
+func (p *prefetcher) feed(ctx context.Context, jobs chan<- [2]int, n, span int) {
+	for i := 0; i < n; i += span {
+		j := min(i+span, n)
+		for range j - i {
 			select {
 			case p.slots <- struct{}{}: // freed when the writer takes a result
 			case <-ctx.Done():
 				return
 			}
-			select {
-			case jobs <- i:
-			case <-ctx.Done():
-				return
-			}
 		}
-	})
-	return p
+		select {
+		case jobs <- [2]int{i, j}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// obtainRange obtains chunks i to j-1: each from a local file if one holds
+// it, the others in one request when batch is set and there are several,
+// else one by one. A chunk the batch did not bring is fetched alone, with
+// the content source's retries and errors.
+func (p *prefetcher) obtainRange(ctx context.Context, a *Applier, lr *localReader, rec *wire.Record, cs []wire.ChunkRef, i, j int, batch BatchContent) {
+	var remote []int
+	for k := i; k < j; k++ {
+		if r, ok := obtainLocal(lr, cs[k]); ok {
+			p.results[k] <- r
+		} else {
+			remote = append(remote, k)
+		}
+	}
+	var got [][]byte
+	if batch != nil && len(remote) > 1 {
+		refs := make([]wire.ChunkRef, len(remote))
+		for n, k := range remote {
+			refs[n] = cs[k]
+		}
+		got = batch.Chunks(ctx, rec, refs)
+	}
+	for n, k := range remote {
+		if n < len(got) && got[n] != nil && len(got[n]) == int(cs[k].Size) {
+			p.results[k] <- fetched{data: got[n]}
+			continue
+		}
+		data, err := fetch(ctx, a.Content, Want{Rec: rec, Ref: cs[k]})
+		p.results[k] <- fetched{data: data, err: err}
+	}
 }
 
 // take returns chunk i, waiting for it; ok is false without a prefetcher.

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 // slowStore answers like a broker a round trip away and records how many
@@ -62,4 +64,69 @@ func TestApplyPrefetchesRemoteChunks(t *testing.T) {
 		t.Errorf("at most %d fetches overlapped, want 2..%d", m, prefetchWindow)
 	}
 	assertNoTemps(t, dir)
+}
+
+// batchStore is a store that brings several chunks in one call, and may
+// leave some out, as a content source whose reply had no room or whose
+// bytes did not match.
+type batchStore struct {
+	*store
+	calls, batched atomic.Int64
+	drop           func(i int) bool // leave out the i-th chunk of a call
+}
+
+func (b *batchStore) Chunks(ctx context.Context, rec *wire.Record, refs []wire.ChunkRef) [][]byte {
+	b.calls.Add(1)
+	out := make([][]byte, len(refs))
+	for i, r := range refs {
+		if b.drop != nil && b.drop(i) {
+			continue
+		}
+		data, err := b.store.Chunk(ctx, Want{Rec: rec, Ref: r})
+		if err == nil {
+			out[i] = data
+			b.batched.Add(1)
+		}
+	}
+	return out
+}
+
+// TestApplyBatchesBigFiles: a file of many chunks from a content source
+// that can batch is obtained in ranges, one call per range for the chunks
+// not found locally; what a call leaves out is asked for alone; the file
+// is exact either way. A small file is obtained chunk by chunk.
+func TestApplyBatchesBigFiles(t *testing.T) {
+	for _, dropOdd := range []bool{false, true} {
+		a, s, dir := newApplier(t)
+		data := randomData(40*testChunk, 21)
+		rec := s.fileRecord("big", data)
+		b := &batchStore{store: s}
+		if dropOdd {
+			b.drop = func(i int) bool { return i%2 == 1 }
+		}
+		a.Content = b
+		mustApply(t, a, rec)
+		assertFile(t, dir, rec, data)
+		calls, batched := b.calls.Load(), b.batched.Load()
+		if calls != int64(40/batchLen) {
+			t.Errorf("drop odd %v: %d batch calls for 40 chunks, want %d", dropOdd, calls, 40/batchLen)
+		}
+		if want := int64(40); dropOdd {
+			if batched != want/2 {
+				t.Errorf("%d chunks batched, want %d (the rest asked alone)", batched, want/2)
+			}
+		} else if batched != want {
+			t.Errorf("%d chunks batched, want %d", batched, want)
+		}
+		assertNoTemps(t, dir)
+
+		small := randomData(4*testChunk, 22)
+		srec := s.fileRecord("small", small)
+		b.calls.Store(0)
+		mustApply(t, a, srec)
+		assertFile(t, dir, srec, small)
+		if n := b.calls.Load(); n != 0 {
+			t.Errorf("a file of 4 chunks was batched (%d calls)", n)
+		}
+	}
 }

@@ -85,16 +85,23 @@ func (s *source) chunk(ctx context.Context, i int, c wire.ChunkRef) ([]byte, err
 // it. A local read is in a pooled buffer that the result carries (buf),
 // which the caller gives back with putBuf once done with the data.
 func obtain(ctx context.Context, a *Applier, lr *localReader, w Want) fetched {
-	c := w.Ref
-	if path, off, ok := lr.find(c); ok {
-		buf := getBuf(c.Size)
-		if data, ok := lr.read(c, path, off, (*buf)[:c.Size]); ok {
-			return fetched{data: data, local: true, buf: buf}
-		}
-		putBuf(buf)
+	if r, ok := obtainLocal(lr, w.Ref); ok {
+		return r
 	}
 	data, err := fetch(ctx, a.Content, w)
 	return fetched{data: data, err: err}
+}
+
+// obtainLocal reads c from a local file that holds it intact, if any.
+func obtainLocal(lr *localReader, c wire.ChunkRef) (fetched, bool) {
+	if path, off, ok := lr.find(c); ok {
+		buf := getBuf(c.Size)
+		if data, ok := lr.read(c, path, off, (*buf)[:c.Size]); ok {
+			return fetched{data: data, local: true, buf: buf}, true
+		}
+		putBuf(buf)
+	}
+	return fetched{}, false
 }
 
 // fetch gets w from content and checks its length; its hash is the

@@ -55,18 +55,26 @@ func newFetcher(r *Replica, state jetstream.Stream) *fetcher {
 
 // Chunk implements apply.Content.
 func (f *fetcher) Chunk(ctx context.Context, w apply.Want) ([]byte, error) {
+	if data, ok := f.fromStreams(ctx, w); ok {
+		return data, nil
+	}
+	return f.fromSource(ctx, w)
+}
+
+// fromStreams looks for w's chunk where the record says it may be: the
+// content cache, and for records of releases that kept content in the
+// state stream, that stream.
+func (f *fetcher) fromStreams(ctx context.Context, w apply.Want) ([]byte, bool) {
 	legacy := w.Rec.V > 0 && w.Rec.V < wire.RecordVersion
 	if legacy {
 		if data, ok := f.fromStream(ctx, f.state, w); ok {
-			return data, nil
+			return data, true
 		}
 	}
 	if w.Rec.Cached || legacy {
-		if data, ok := f.fromStream(ctx, f.cacheStream(ctx), w); ok {
-			return data, nil
-		}
+		return f.fromStream(ctx, f.cacheStream(ctx), w)
 	}
-	return f.fromSource(ctx, w)
+	return nil, false
 }
 
 // cacheStream returns the folder's content cache, nil while there is none.
@@ -132,6 +140,33 @@ func (f *fetcher) fromSource(ctx context.Context, w apply.Want) ([]byte, error) 
 
 // ask sends one request and decodes its one-item reply.
 func (f *fetcher) ask(ctx context.Context, req []byte, w apply.Want) ([]byte, error) {
+	items, err := f.askMany(ctx, req, 1)
+	if errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrVersion) {
+		f.badContent("source", w, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch items[0].Status {
+	case wire.ContentGone:
+		f.r.metrics.content.WithLabelValues("source_gone").Inc()
+		return nil, fmt.Errorf("%w: %s of %s", apply.ErrChunkMissing, w.Ref.Hash, w.Rec.Path)
+	case wire.ContentLater:
+		return nil, fmt.Errorf("source sent no room for chunk %s", w.Ref.Hash)
+	}
+	data, err := wire.DecodeChunk(nil, items[0].Payload, w.Ref.Hash)
+	if err != nil {
+		f.badContent("source", w, err)
+		return nil, err
+	}
+	f.r.metrics.content.WithLabelValues("source_ok").Inc()
+	f.got(data)
+	return data, nil
+}
+
+// askMany sends one request for n hashes and decodes the reply, whose
+// payloads are not verified yet.
+func (f *fetcher) askMany(ctx context.Context, req []byte, n int) ([]wire.ContentItem, error) {
 	select {
 	case f.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -152,26 +187,7 @@ func (f *fetcher) ask(ctx context.Context, req []byte, w apply.Want) ([]byte, er
 		f.r.metrics.content.WithLabelValues("source_error").Inc()
 		return nil, fmt.Errorf("source refused the content request (%s): %s", code, msg.Header.Get(micro.ErrorHeader))
 	}
-	items, err := wire.DecodeContentReply(msg.Data, 1)
-	if err != nil {
-		f.badContent("source", w, err)
-		return nil, err
-	}
-	switch items[0].Status {
-	case wire.ContentGone:
-		f.r.metrics.content.WithLabelValues("source_gone").Inc()
-		return nil, fmt.Errorf("%w: %s of %s", apply.ErrChunkMissing, w.Ref.Hash, w.Rec.Path)
-	case wire.ContentLater:
-		return nil, fmt.Errorf("source sent no room for chunk %s", w.Ref.Hash)
-	}
-	data, err := wire.DecodeChunk(nil, items[0].Payload, w.Ref.Hash)
-	if err != nil {
-		f.badContent("source", w, err)
-		return nil, err
-	}
-	f.r.metrics.content.WithLabelValues("source_ok").Inc()
-	f.got(data)
-	return data, nil
+	return wire.DecodeContentReply(msg.Data, n)
 }
 
 // got counts content fetched as it arrives, so that the metric shows a
@@ -185,4 +201,52 @@ func (f *fetcher) badContent(from string, w apply.Want, err error) {
 	f.r.metrics.errors.WithLabelValues("bad_content").Inc()
 	f.r.log.Warn("rejected content that does not match its hash", "from", from, "path", w.Rec.Path,
 		"chunk", w.Ref.Hash, "err", err, slog.String("action", "asking again"))
+}
+
+// Chunks implements apply.BatchContent: the cache for each chunk where the
+// record says it is cached, then one request to the source for the rest.
+// It does not retry: what it does not bring, the caller asks Chunk for.
+func (f *fetcher) Chunks(ctx context.Context, rec *wire.Record, refs []wire.ChunkRef) [][]byte {
+	out := make([][]byte, len(refs))
+	var ask []int
+	for i, ref := range refs {
+		w := apply.Want{Rec: rec, Ref: ref}
+		if data, ok := f.fromStreams(ctx, w); ok {
+			out[i] = data
+		} else {
+			ask = append(ask, i)
+		}
+	}
+	if len(ask) == 0 {
+		return out
+	}
+	hashes := make([]wire.Hash, len(ask))
+	for n, i := range ask {
+		hashes[n] = refs[i].Hash
+	}
+	req, err := wire.EncodeContentRequest(wire.ContentRequest{Kind: wire.ContentChunks, Path: rec.Path,
+		Limit: replyLimit, Hashes: hashes})
+	if err != nil {
+		return out
+	}
+	items, err := f.askMany(ctx, req, len(ask))
+	if err != nil {
+		return out
+	}
+	for n, i := range ask {
+		if items[n].Status != wire.ContentOK {
+			continue
+		}
+		w := apply.Want{Rec: rec, Ref: refs[i]}
+		data, err := wire.DecodeChunk(nil, items[n].Payload, refs[i].Hash)
+		if err != nil {
+			f.badContent("source", w, err)
+			continue
+		}
+		f.r.metrics.content.WithLabelValues("source_ok").Inc()
+		f.got(data)
+		out[i] = data
+	}
+	f.r.prog.setWaiting("")
+	return out
 }
