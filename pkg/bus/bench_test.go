@@ -23,7 +23,7 @@ func BenchmarkPublish(b *testing.B) {
 			nc := jstest.Connect(b, br)
 			js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(256))
 			ctx := context.Background()
-			if _, err := EnsureStream(ctx, js, "bench", StreamOptions{}); err != nil {
+			if _, _, err := EnsureStream(ctx, js, "bench", StreamOptions{}); err != nil {
 				b.Fatal(err)
 			}
 			payload := wire.EncodeChunk(nil, make([]byte, 4096), wire.NoCompression)

@@ -53,16 +53,18 @@ func orUnlimited(n int64) int64 {
 
 // EnsureStream creates the folder's state stream or brings its
 // configuration in line, upgrading a stream of an older release first
-// (see Upgrade); it is idempotent.
-func EnsureStream(ctx context.Context, js jetstream.JetStream, folder string, o StreamOptions) (jetstream.Stream, error) {
-	if _, err := Upgrade(ctx, js, folder); err != nil {
-		return nil, err
+// (see Upgrade, whose count of removed chunks it returns); it is
+// idempotent.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, folder string, o StreamOptions) (jetstream.Stream, uint64, error) {
+	upgraded, err := Upgrade(ctx, js, folder)
+	if err != nil {
+		return nil, 0, err
 	}
 	s, err := js.CreateOrUpdateStream(ctx, StreamConfig(folder, o))
 	if err != nil {
-		return nil, fmt.Errorf("ensure stream %s: %w", wire.StreamName(folder), err)
+		return nil, upgraded, fmt.Errorf("ensure stream %s: %w", wire.StreamName(folder), err)
 	}
-	return s, nil
+	return s, upgraded, nil
 }
 
 // Upgrade converts a folder stream created by a release that kept content

@@ -140,21 +140,25 @@ func (f *fetcher) fromSource(ctx context.Context, w apply.Want) ([]byte, error) 
 
 // ask sends one request and decodes its one-item reply.
 func (f *fetcher) ask(ctx context.Context, req []byte, w apply.Want) ([]byte, error) {
-	items, err := f.askMany(ctx, req, 1)
-	if errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrVersion) {
-		f.badContent("source", w, err)
-	}
+	items, err := f.askMany(ctx, req, 1, w)
 	if err != nil {
 		return nil, err
 	}
-	switch items[0].Status {
+	return f.accept(items[0], w)
+}
+
+// accept turns one item of a reply into w's content: "gone" is
+// apply.ErrChunkMissing, and a payload that does not decode to w's hash is
+// counted and rejected.
+func (f *fetcher) accept(it wire.ContentItem, w apply.Want) ([]byte, error) {
+	switch it.Status {
 	case wire.ContentGone:
 		f.r.metrics.content.WithLabelValues("source_gone").Inc()
 		return nil, fmt.Errorf("%w: %s of %s", apply.ErrChunkMissing, w.Ref.Hash, w.Rec.Path)
 	case wire.ContentLater:
 		return nil, fmt.Errorf("source sent no room for chunk %s", w.Ref.Hash)
 	}
-	data, err := wire.DecodeChunk(nil, items[0].Payload, w.Ref.Hash)
+	data, err := wire.DecodeChunk(nil, it.Payload, w.Ref.Hash)
 	if err != nil {
 		f.badContent("source", w, err)
 		return nil, err
@@ -165,8 +169,9 @@ func (f *fetcher) ask(ctx context.Context, req []byte, w apply.Want) ([]byte, er
 }
 
 // askMany sends one request for n hashes and decodes the reply, whose
-// payloads are not verified yet.
-func (f *fetcher) askMany(ctx context.Context, req []byte, n int) ([]wire.ContentItem, error) {
+// payloads are not verified yet; a reply that does not decode is counted
+// as bad content (w names the first hash asked, for the log).
+func (f *fetcher) askMany(ctx context.Context, req []byte, n int, w apply.Want) ([]wire.ContentItem, error) {
 	select {
 	case f.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -187,7 +192,11 @@ func (f *fetcher) askMany(ctx context.Context, req []byte, n int) ([]wire.Conten
 		f.r.metrics.content.WithLabelValues("source_error").Inc()
 		return nil, fmt.Errorf("source refused the content request (%s): %s", code, msg.Header.Get(micro.ErrorHeader))
 	}
-	return wire.DecodeContentReply(msg.Data, n)
+	items, err := wire.DecodeContentReply(msg.Data, n)
+	if err != nil {
+		f.badContent("source", w, err)
+	}
+	return items, err
 }
 
 // got counts content fetched as it arrives, so that the metric shows a
@@ -229,23 +238,14 @@ func (f *fetcher) Chunks(ctx context.Context, rec *wire.Record, refs []wire.Chun
 	if err != nil {
 		return out
 	}
-	items, err := f.askMany(ctx, req, len(ask))
+	items, err := f.askMany(ctx, req, len(ask), apply.Want{Rec: rec, Ref: refs[ask[0]]})
 	if err != nil {
 		return out
 	}
 	for n, i := range ask {
-		if items[n].Status != wire.ContentOK {
-			continue
+		if items[n].Status == wire.ContentOK { // the rest is asked for alone, and reported then
+			out[i], _ = f.accept(items[n], apply.Want{Rec: rec, Ref: refs[i]})
 		}
-		w := apply.Want{Rec: rec, Ref: refs[i]}
-		data, err := wire.DecodeChunk(nil, items[n].Payload, refs[i].Hash)
-		if err != nil {
-			f.badContent("source", w, err)
-			continue
-		}
-		f.r.metrics.content.WithLabelValues("source_ok").Inc()
-		f.got(data)
-		out[i] = data
 	}
 	f.r.prog.setWaiting("")
 	return out

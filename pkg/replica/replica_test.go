@@ -31,7 +31,7 @@ func newPublisher(t testing.TB, nc *nats.Conn) *publisher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bus.EnsureStream(context.Background(), js, folder, bus.StreamOptions{}); err != nil {
+	if _, _, err := bus.EnsureStream(context.Background(), js, folder, bus.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := bus.EnsureCache(context.Background(), js, folder, 1<<30, 1); err != nil { // holds every test file, the benchmarks' 64 MiB one too

@@ -242,13 +242,11 @@ func (s *Source) streamEpoch(ctx context.Context) uint64 {
 func (s *Source) ensureStream(ctx context.Context) (*jetstream.StreamInfo, error) {
 	var info *jetstream.StreamInfo
 	err := bus.Retry(ctx, s.log, "ensure stream", func(ctx context.Context) error {
-		if n, err := bus.Upgrade(ctx, s.js, s.cfg.Folder); err != nil {
-			return err
-		} else if n > 0 {
+		st, upgraded, err := bus.EnsureStream(ctx, s.js, s.cfg.Folder, s.cfg.StreamOptions)
+		if upgraded > 0 {
 			s.log.Info("upgraded the folder stream: removed the content chunks of an older release",
-				"chunks", n, "stream", wire.StreamName(s.cfg.Folder))
+				"chunks", upgraded, "stream", wire.StreamName(s.cfg.Folder))
 		}
-		st, err := bus.EnsureStream(ctx, s.js, s.cfg.Folder, s.cfg.StreamOptions)
 		if err != nil {
 			return err
 		}

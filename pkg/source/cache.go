@@ -78,9 +78,9 @@ func hashSet(refs []wire.ChunkRef) map[wire.Hash]struct{} {
 	return m
 }
 
-// chunk sends one chunk to the cache without waiting for its ack: the
-// record does not depend on it, since the source serves whatever the
-// cache lacks. Only a stopping source makes it fail.
+// cacheChunk hands one chunk of a file being read to c, or, for a file
+// whose content does not go to the cache (c nil), only remembers it as
+// recently published.
 func (s *Source) cacheChunk(ctx context.Context, c *cacheSend, h wire.Hash, data []byte) error {
 	if c == nil {
 		s.cache.note(h)
@@ -89,6 +89,9 @@ func (s *Source) cacheChunk(ctx context.Context, c *cacheSend, h wire.Hash, data
 	return c.chunk(ctx, h, data)
 }
 
+// chunk sends one chunk to the cache without waiting for its ack: the
+// record does not depend on it, since the source serves whatever the
+// cache lacks. Only a stopping source makes it fail.
 func (c *cacheSend) chunk(ctx context.Context, h wire.Hash, data []byte) error {
 	if _, ok := c.old[h]; ok || !c.s.cache.claim(h) {
 		c.s.metrics.skipped.Inc()

@@ -106,6 +106,24 @@ type contentServer struct {
 type layout struct {
 	e  *index.Entry
 	at map[wire.Hash]span
+
+	blobsOnce sync.Once
+	blobs     map[wire.Hash][]byte // manifest blobs by hash, built on first use
+}
+
+// manifestBlob returns the manifest blob h of the file's chunk list, nil
+// if it has none such. The blobs are encoded once per layout, not once per
+// request.
+func (l *layout) manifestBlob(h wire.Hash) []byte {
+	l.blobsOnce.Do(func() {
+		l.blobs = make(map[wire.Hash][]byte)
+		if len(l.e.Manifest) > 0 {
+			for _, b := range wire.EncodeManifest(l.e.Chunks) {
+				l.blobs[wire.Sum(b)] = b
+			}
+		}
+	})
+	return l.blobs[h]
 }
 
 func newLayout(e *index.Entry) *layout {
@@ -219,7 +237,7 @@ func (c *contentServer) answer(dst []byte, r wire.ContentRequest) ([]byte, error
 	var find func(h wire.Hash, dst []byte) ([]byte, error)
 	if l != nil {
 		if r.Kind == wire.ContentManifest {
-			find = manifestFinder(l.e)
+			find = func(h wire.Hash, _ []byte) ([]byte, error) { return l.manifestBlob(h), nil }
 		} else {
 			f := &chunkReader{root: c.root, l: l}
 			defer f.close()
@@ -233,6 +251,11 @@ func (c *contentServer) answer(dst []byte, r wire.ContentRequest) ([]byte, error
 	defer payloadPool.Put(pbuf)
 	full := false
 	for i, h := range r.Hashes {
+		if full { // nothing more fits: not read, not hashed
+			c.s.metrics.served.WithLabelValues(statusName[wire.ContentLater]).Inc()
+			reply = wire.AppendContentItem(reply, wire.ContentLater, nil)
+			continue
+		}
 		data, err := lookup(find, h, *rbuf)
 		if err != nil {
 			return nil, err
@@ -243,7 +266,7 @@ func (c *contentServer) answer(dst []byte, r wire.ContentRequest) ([]byte, error
 		}
 		// Room is kept for the status byte of every hash after this one.
 		rest := len(r.Hashes) - i - 1
-		if full || (status == wire.ContentOK && len(reply)+len(payload)+16+rest > limit && len(reply) > 8) {
+		if status == wire.ContentOK && len(reply)+len(payload)+16+rest > limit && len(reply) > 8 {
 			full, status = true, wire.ContentLater
 		}
 		c.s.metrics.served.WithLabelValues(statusName[status]).Inc()
@@ -262,22 +285,6 @@ func lookup(find func(wire.Hash, []byte) ([]byte, error), h wire.Hash, dst []byt
 		return nil, nil
 	}
 	return find(h, dst)
-}
-
-// manifestFinder finds the manifest blobs of e's chunk list.
-func manifestFinder(e *index.Entry) func(wire.Hash, []byte) ([]byte, error) {
-	var blobs map[wire.Hash][]byte
-	return func(h wire.Hash, _ []byte) ([]byte, error) {
-		if blobs == nil {
-			blobs = make(map[wire.Hash][]byte)
-			if len(e.Manifest) > 0 {
-				for _, b := range wire.EncodeManifest(e.Chunks) {
-					blobs[wire.Sum(b)] = b
-				}
-			}
-		}
-		return blobs[h], nil
-	}
 }
 
 // chunkReader reads chunks of one indexed file where its chunk list puts

@@ -33,7 +33,7 @@ func ctx(t *testing.T) context.Context {
 // chunk.
 func folderWithState(t *testing.T, js jetstream.JetStream, folder string, n int) {
 	t.Helper()
-	_, err := bus.EnsureStream(ctx(t), js, folder, bus.StreamOptions{})
+	_, _, err := bus.EnsureStream(ctx(t), js, folder, bus.StreamOptions{})
 	must(t, err)
 	for i := range n {
 		p := "d" + string(rune('a'+i))

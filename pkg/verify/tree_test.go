@@ -160,7 +160,7 @@ func ensureStream(t *testing.T, js jetstream.JetStream, folder string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := bus.EnsureStream(ctx, js, folder, bus.StreamOptions{})
+	_, _, err := bus.EnsureStream(ctx, js, folder, bus.StreamOptions{})
 	must(t, err)
 }
 

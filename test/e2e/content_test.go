@@ -97,7 +97,7 @@ func TestSourceKilledWhileReplicaPulls(t *testing.T) {
 		// source, and for that file. It reports after asking 5 times with
 		// backoff, and rewrites its status every 2 s; the requests that
 		// were in flight to the killed source get no answer at all and
-		// fail only when they time out (30 s).
+		// fail only when they time out (10 s).
 		harness.Eventually(t, time.Minute, func() (bool, string) {
 			if wholeOrAbsent(t, final, bigSum, bigPullSize) {
 				if !lateKill {
@@ -106,15 +106,7 @@ func TestSourceKilledWhileReplicaPulls(t *testing.T) {
 				}
 				return true, ""
 			}
-			rep, msg := replicaReport(t, url, folder, "r1")
-			if msg != "" {
-				return false, msg
-			}
-			if rep.State != "waiting-for-source" || rep.WaitingFor != big {
-				return false, fmt.Sprintf("replica r1 reports state %q waiting_for %q, want %q and %q",
-					rep.State, rep.WaitingFor, "waiting-for-source", big)
-			}
-			return true, ""
+			return waitingFor(t, url, folder, "r1", big)
 		})
 		// Once more just before the source returns: the failed attempts
 		// that led to the report must not have left anything behind.
@@ -233,15 +225,7 @@ func TestSourceDownCachedAndUncachedChanges(t *testing.T) {
 		})
 		harness.Eventually(t, time.Minute, func() (bool, string) {
 			absentB()
-			rep, msg := replicaReport(t, url, folder, "r1")
-			if msg != "" {
-				return false, msg
-			}
-			if rep.State != "waiting-for-source" || rep.WaitingFor != pathB {
-				return false, fmt.Sprintf("replica r1 reports state %q waiting_for %q, want %q and %q",
-					rep.State, rep.WaitingFor, "waiting-for-source", pathB)
-			}
-			return true, ""
+			return waitingFor(t, url, folder, "r1", pathB)
 		})
 		absentB()
 		hits := harness.ReadMetric(t, repMetrics, "jetsync_replica_content_total", `result="cache_hit"`)
@@ -450,4 +434,18 @@ func cacheMessages(t *testing.T, js jetstream.JetStream, folder string) uint64 {
 	info, err := st.Info(ctx)
 	harness.Must(t, err)
 	return info.State.Msgs
+}
+
+// waitingFor reports whether `jetsync status` shows replica id waiting for
+// the source to serve path, and what it shows otherwise.
+func waitingFor(t *testing.T, url, folder, id, path string) (bool, string) {
+	rep, msg := replicaReport(t, url, folder, id)
+	if msg != "" {
+		return false, msg
+	}
+	if rep.State != "waiting-for-source" || rep.WaitingFor != path {
+		return false, fmt.Sprintf("replica %s reports state %q waiting_for %q, want %q and %q",
+			id, rep.State, rep.WaitingFor, "waiting-for-source", path)
+	}
+	return true, ""
 }

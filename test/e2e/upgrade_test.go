@@ -160,7 +160,7 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 			t.Errorf("the upgraded replica looked for %v chunks (source_ok: %v); it had everything",
 				n, series.sum("jetsync_replica_content_total", `result="source_ok"`))
 		}
-		if lines := grepLines(replica.LastRunLog(), "reconciling against the full published state"); lines != "" {
+		if lines := harness.GrepLines(replica.LastRunLog(), "reconciling against the full published state"); lines != "" {
 			t.Errorf("the upgraded replica reconciled; its position should have stayed valid:\n%s", lines)
 		}
 		if ok, diff := harness.SameTree(t, src, dst); !ok {
@@ -476,15 +476,4 @@ func waitLastRunLog(t *testing.T, timeout time.Duration, p *harness.Proc, want s
 		}
 		return false, fmt.Sprintf("%s has not logged %q since its last start", p.Name(), want)
 	})
-}
-
-// grepLines returns the lines of s that contain sub.
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

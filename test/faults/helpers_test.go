@@ -350,14 +350,3 @@ func waitReconciled(t *testing.T, r *rig, lossMsg string) {
 		return false, "the replica has not finished a reconcile at epoch " + epoch
 	})
 }
-
-// grepLines returns the lines of s that contain sub.
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
-}

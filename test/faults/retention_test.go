@@ -167,7 +167,7 @@ func behindRetention(t *testing.T, ttl bool) {
 		last := r.replica.LastRunLog()
 		if n := strings.Count(last, "reconciling against the full published state"); n != want {
 			t.Errorf("the replica reconciled %d times since it came back, want %d: live and caught up, it missed nothing:\n%s",
-				n, want, harness.FirstLines(grepLines(last, "reconcil"), 10))
+				n, want, harness.FirstLines(harness.GrepLines(last, "reconcil"), 10))
 		}
 		r.converge()
 	})

@@ -268,3 +268,14 @@ func DialJetStream(t testing.TB, url string) jetstream.JetStream {
 	Must(t, err)
 	return js
 }
+
+// GrepLines returns the lines of s that contain sub, e.g. of a daemon's log.
+func GrepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

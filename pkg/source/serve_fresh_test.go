@@ -20,11 +20,8 @@ func TestContentServedBeforeIndexCommit(t *testing.T) {
 	defer func(d time.Duration) { commitInterval = d }(commitInterval)
 	commitInterval = time.Hour // only a full batch or a flush writes the index
 	f := newFixture(t)
-	s := f.manual()
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.serveContent(ctx) }()
-	defer func() { cancel(); <-served }()
+	s := f.manualServing()
+	ctx := context.Background()
 
 	data := randomBytes(t, 300<<10)
 	must(t, os.WriteFile(filepath.Join(f.root, "new.bin"), []byte(data), 0o644))
