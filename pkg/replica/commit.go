@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"syscall"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -84,12 +86,19 @@ func (p *pipeline) syncDirs(items []*item) error {
 				continue
 			}
 			seen[d] = true
-			if err := p.root.SyncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := p.root.SyncDir(d); err != nil && !gone(err) {
 				return fmt.Errorf("sync directory: %w", err)
 			}
 		}
 	}
 	return nil
+}
+
+// gone reports an error syncing a directory that is not there any more,
+// or not as a directory: a later record replaced or removed it, and what
+// was written in it went with it, so there is nothing to make durable.
+func gone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, fsroot.ErrNotDir) || errors.Is(err, syscall.ENOTDIR)
 }
 
 // savedPosition is the position to persist: during a reconcile the cursor

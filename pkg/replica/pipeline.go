@@ -29,7 +29,7 @@ type item struct {
 	// deferStale); only its path is recorded as seen.
 	deferred bool
 	// scheduled: handed to the workers through schedule (not applied by
-	// the dispatcher itself), so finishing it releases its path.
+	// the dispatcher itself), so finishing it releases its claim.
 	scheduled bool
 }
 
@@ -50,9 +50,11 @@ var (
 
 // pipeline is one session's machinery: the in-order list of records in
 // flight, the queue of records ready to apply, and the position it
-// commits. Records of one path are applied one at a time, in stream order;
-// records of different paths in any order and in parallel, so a slow big
-// file holds up only later records of its own path.
+// commits. Records of one path are applied one at a time, in stream order,
+// as are records of a path and of what lies beneath it when one of them
+// replaces or removes the other's parent; other records in any order and
+// in parallel, so a slow big file holds up only later records of its own
+// path.
 type pipeline struct {
 	// What the session works with, taken from its Replica: the pipeline
 	// needs no more of it.
@@ -85,12 +87,8 @@ type pipeline struct {
 	inflight []*item // in stream order
 	running  int     // dispatched, not finished
 	lastSeen uint64
-	// ready holds scheduled records whose path has no record being
-	// applied; busy maps each path with a scheduled, unfinished record to
-	// the records of that path waiting behind it, in stream order.
-	ready  []*item
-	busy   map[string][]*item
-	closed bool // no more records will be scheduled
+	sched    scheduler // which scheduled records the workers may take
+	closed   bool      // no more records will be scheduled
 
 	caughtUp    bool // dispatcher goroutine only
 	reconciling bool
@@ -114,7 +112,7 @@ func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch ui
 	p := &pipeline{store: r.store, root: r.root, log: r.log, metrics: r.metrics, prog: &r.prog,
 		folder: r.cfg.Folder, conn: r.js.Conn(), checkInterval: r.cfg.CheckInterval, workers: r.cfg.Workers,
 		stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
-		maxEpoch: metaEpoch, lastSeen: pos.Cursor, busy: make(map[string][]*item)}
+		maxEpoch: metaEpoch, lastSeen: pos.Cursor, sched: newScheduler()}
 	p.cond = sync.NewCond(&p.mu)
 	p.applier = &apply.Applier{Root: p.root, Local: p.store,
 		Content: newFetcher(r, stream), Known: p.knownHash}
@@ -131,37 +129,28 @@ func (p *pipeline) closeQueue() {
 	p.mu.Unlock()
 }
 
-// schedule hands it to the workers: at once if no record of its path is
-// being applied, else after the ones before it.
+// schedule hands it to the workers: at once unless an earlier unfinished
+// record conflicts with it (see scheduler), else once those are done.
 func (p *pipeline) schedule(it *item) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	it.scheduled = true
-	path := it.rec.Path
-	if waiting, ok := p.busy[path]; ok {
-		p.busy[path] = append(waiting, it)
-		return
-	}
-	p.busy[path] = nil
-	p.ready = append(p.ready, it)
+	p.sched.add(it)
 	p.cond.Broadcast()
 }
 
-// next waits for a ready record; nil once the queue is closed and empty
-// or ctx ends.
+// next waits for a released record; nil once the queue is closed and
+// empty or ctx ends.
 func (p *pipeline) next(ctx context.Context) *item {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for len(p.ready) == 0 && !p.closed && ctx.Err() == nil {
+	for len(p.sched.ready) == 0 && !p.closed && ctx.Err() == nil {
 		p.cond.Wait()
 	}
-	if len(p.ready) == 0 || ctx.Err() != nil {
+	if ctx.Err() != nil {
 		return nil
 	}
-	it := p.ready[0]
-	p.ready[0] = nil
-	p.ready = p.ready[1:]
-	return it
+	return p.sched.take()
 }
 
 // waitRoom waits until the bounds let one more record in.
@@ -214,14 +203,7 @@ func (p *pipeline) finish(it *item) {
 		it.rec.Data = nil
 	}
 	if it.scheduled {
-		path := it.rec.Path
-		if waiting := p.busy[path]; len(waiting) > 0 {
-			p.ready = append(p.ready, waiting[0])
-			waiting[0] = nil
-			p.busy[path] = waiting[1:]
-		} else {
-			delete(p.busy, path)
-		}
+		p.sched.done(it)
 	}
 	p.cond.Broadcast()
 	p.mu.Unlock()

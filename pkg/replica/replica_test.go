@@ -89,13 +89,19 @@ func (p *publisher) inlineFile(path string, data []byte, mode uint32, mtime time
 		Size: int64(len(data)), Hash: wire.Sum(data), Data: wire.EncodeChunk(nil, data, wire.SmallCompression)})
 }
 
-func startReplica(t testing.TB, nc *nats.Conn, root, data string) (*Replica, context.CancelFunc, chan error) {
+// startReplica runs a replica of folder on root until the returned stop
+// is called; opts change its configuration.
+func startReplica(t testing.TB, nc *nats.Conn, root, data string, opts ...func(*Config)) (*Replica, context.CancelFunc, chan error) {
 	t.Helper()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(Config{Folder: folder, Root: root, DataDir: data, ID: "test", CheckInterval: 200 * time.Millisecond}, js)
+	cfg := Config{Folder: folder, Root: root, DataDir: data, ID: "test", CheckInterval: 200 * time.Millisecond}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	r, err := New(cfg, js)
 	if err != nil {
 		t.Fatal(err)
 	}
