@@ -81,6 +81,18 @@ func (p *pairProgress) inSync(ctx context.Context) (bool, error) {
 	if !sp.InitialScanDone || sp.PendingFiles > 0 || !rp.Settled || !rp.Reconciled {
 		return false, nil
 	}
+	if rp.Parked > 0 {
+		// A record the replica parked is retried with backoff, and
+		// dropped once a newer state of its path is applied: a file that
+		// changed while it was read soon is. One that keeps failing is
+		// not in sync, and waiting longer will not make it so.
+		for _, s := range rp.Stuck {
+			if s.Attempts >= onceGiveUpAttempts {
+				return false, fmt.Errorf("%d paths cannot be applied on the replica; first: %s: %s", rp.Parked, s.Path, s.Reason)
+			}
+		}
+		return false, nil
+	}
 	stream, err := p.js.Stream(ctx, wire.StreamName(p.folder))
 	if err != nil {
 		return false, err
@@ -91,6 +103,10 @@ func (p *pairProgress) inSync(ctx context.Context) (bool, error) {
 	}
 	return rp.Cursor >= last, nil
 }
+
+// onceGiveUpAttempts is how many retries of a parked record `run --once`
+// waits for (about 35 s) before it reports the path as not applied.
+const onceGiveUpAttempts = 3
 
 func (p *pairProgress) initialLine() string {
 	sp, rp := p.src.Progress(), p.rep.Progress()

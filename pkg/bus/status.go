@@ -51,8 +51,22 @@ type ReplicaStatus struct {
 	// WaitingFor is a path whose content is neither on the replica nor in
 	// the content cache while the source does not answer.
 	WaitingFor string `json:"waiting_for,omitempty"`
-	Epoch      uint64 `json:"epoch"`
-	Updated    int64  `json:"updated"` // unix ns
+	// Parked counts the records the replica set aside because it cannot
+	// apply them yet (they count in Pending); Stuck names the first.
+	Parked  int         `json:"parked,omitempty"`
+	Stuck   []StuckPath `json:"stuck,omitempty"`
+	Epoch   uint64      `json:"epoch"`
+	Updated int64       `json:"updated"` // unix ns
+}
+
+// StuckPath is a record a replica parked: retried with backoff until it
+// applies or a newer state of its path replaces it.
+type StuckPath struct {
+	Path     string `json:"path"`
+	Seq      uint64 `json:"seq"`
+	Reason   string `json:"reason"`
+	Since    int64  `json:"since"` // unix ns
+	Attempts uint64 `json:"attempts"`
 }
 
 // StatusKV opens the status bucket, creating it if needed. An existing

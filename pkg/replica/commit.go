@@ -129,8 +129,8 @@ func (p *pipeline) changeOf(it *item) (change, bool) {
 	if it.rec == nil || it.skip {
 		return change{}, false
 	}
-	return change{rec: it.rec, entry: it.entry, chunks: it.chunks, heldBack: it.deferred,
-		seen: p.reconciling && it.rec.Type != wire.Deleted}, true
+	return change{rec: it.rec, seq: it.seq, entry: it.entry, chunks: it.chunks, heldBack: it.deferred,
+		park: it.park, seen: p.reconciling && it.rec.Type != wire.Deleted}, true
 }
 
 // oldestTime is the publish time of the oldest record not yet applied.

@@ -12,6 +12,8 @@ type metrics struct {
 	cursor       prometheus.Gauge
 	lag          prometheus.Gauge
 	content      *prometheus.CounterVec
+	parked       prometheus.Gauge
+	parkedTotal  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, folder string) *metrics {
@@ -35,9 +37,13 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 			Help: "Age of the oldest published change not yet applied.", ConstLabels: labels}),
 		content: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jetsync_replica_content_total",
 			Help: "Chunks fetched, by where from and outcome: cache_hit, cache_miss, source_ok, source_gone, source_unreachable, bad_content.", ConstLabels: labels}, []string{"result"}),
+		parked: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_parked",
+			Help: "Records set aside because they cannot be applied yet (retried with backoff; status names them).", ConstLabels: labels}),
+		parkedTotal: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_parked_total",
+			Help: "Records parked since start.", ConstLabels: labels}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.cursor, m.lag, m.content)
+		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.cursor, m.lag, m.content, m.parked, m.parkedTotal)
 	}
 	return m
 }

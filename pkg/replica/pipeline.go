@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,6 +32,12 @@ type item struct {
 	// scheduled: handed to the workers through schedule (not applied by
 	// the dispatcher itself), so finishing it releases its claim.
 	scheduled bool
+	// park: it could not be applied and is set aside (see park.go); the
+	// committer records the entry.
+	park *parkedEntry
+	// retry: a parked record read again to retry it. It is not in the
+	// in-flight list: the position passed it when it was parked.
+	retry *parkedEntry
 }
 
 // Bounds of the pipeline. A record waits in the dispatcher while
@@ -104,6 +111,15 @@ type pipeline struct {
 	// dispatcher goroutine only: pacing of stateWhole
 	lastStateCheck  time.Time
 	waitedForSource bool
+
+	// Parked records (see park.go): retrying holds the paths whose retry
+	// is scheduled (guarded by mu); parkDirty asks the dispatcher to read
+	// the store's parked set again; nextRetry and lastParkScan pace it
+	// (dispatcher goroutine only).
+	retrying     map[string]bool
+	parkDirty    atomic.Bool
+	nextRetry    int64
+	lastParkScan time.Time
 }
 
 // newPipeline makes a session's pipeline at pos, trusting at least the
@@ -112,7 +128,9 @@ func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch ui
 	p := &pipeline{store: r.store, root: r.root, log: r.log, metrics: r.metrics, prog: &r.prog,
 		folder: r.cfg.Folder, conn: r.js.Conn(), checkInterval: r.cfg.CheckInterval, workers: r.cfg.Workers,
 		stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
-		maxEpoch: metaEpoch, lastSeen: pos.Cursor, sched: newScheduler()}
+		maxEpoch: metaEpoch, lastSeen: pos.Cursor, sched: newScheduler(),
+		retrying: make(map[string]bool)}
+	p.parkDirty.Store(true)
 	p.cond = sync.NewCond(&p.mu)
 	p.applier = &apply.Applier{Root: p.root, Local: p.store,
 		Content: newFetcher(r, stream), Known: p.knownHash}
@@ -205,6 +223,9 @@ func (p *pipeline) finish(it *item) {
 	if it.scheduled {
 		p.sched.done(it)
 	}
+	if it.retry != nil {
+		delete(p.retrying, it.rec.Path)
+	}
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }
@@ -236,12 +257,17 @@ func (p *pipeline) worker(ctx context.Context) {
 		if it == nil {
 			return
 		}
+		if it.retry != nil {
+			p.applyRetry(ctx, it)
+			continue
+		}
 		p.applyItem(ctx, it)
 	}
 }
 
-// applyItem applies one record, retrying with backoff until it is durable
-// or superseded; it never marks a record done that was not applied.
+// applyItem applies one record, retrying with backoff until it is durable,
+// superseded or parked; it never marks a record done that was neither
+// applied nor parked.
 func (p *pipeline) applyItem(ctx context.Context, it *item) {
 	for attempt := 0; ; attempt++ {
 		err := p.apply(ctx, it)
@@ -259,6 +285,11 @@ func (p *pipeline) applyItem(ctx context.Context, it *item) {
 		}
 		if p.superseded(ctx, it, err) {
 			it.skip = true
+			p.finish(it)
+			return
+		}
+		if parkable(err, attempt) {
+			p.park(it, err)
 			p.finish(it)
 			return
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetsync/jetsync/pkg/apply"
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -34,6 +35,20 @@ type Progress struct {
 	// whose source does not answer ("" when none); State is then
 	// waiting-for-source.
 	WaitingFor string
+	// Parked counts the records set aside because they cannot be applied
+	// yet; Stuck names the first of them. They count in Pending and Lag,
+	// and a live replica with any is in state stuck.
+	Parked int
+	Stuck  []Stuck
+}
+
+// Stuck is a parked record, for the status report.
+type Stuck struct {
+	Path     string
+	Seq      uint64
+	Reason   string
+	Since    time.Time
+	Attempts uint64
 }
 
 type progress struct {
@@ -42,6 +57,7 @@ type progress struct {
 	lastError  string
 	waiting    string
 	oldest     time.Time
+	parked     parkedState // count, oldest and first of the parked records
 	cursor     atomic.Uint64
 	epoch      atomic.Uint64
 	applied    atomic.Int64
@@ -64,6 +80,12 @@ func (p *progress) setPosition(c uint64) {
 	p.cursor.Store(c)
 }
 func (p *progress) setLag(oldest time.Time) { p.mu.Lock(); p.oldest = oldest; p.mu.Unlock() }
+func (p *progress) setParked(st parkedState) {
+	st.due = nil
+	p.mu.Lock()
+	p.parked = st
+	p.mu.Unlock()
+}
 func (p *progress) add(fetched, reused int64) {
 	p.fetched.Add(fetched)
 	p.reused.Add(reused)
@@ -84,8 +106,23 @@ func (r *Replica) Progress() Progress {
 	if out.WaitingFor != "" {
 		out.State = "waiting-for-source"
 	}
-	if !p.oldest.IsZero() {
-		out.Lag = time.Since(p.oldest)
+	oldest := p.oldest
+	if pk := p.parked; pk.count > 0 {
+		out.Parked = pk.count
+		out.Pending += uint64(pk.count)
+		if out.State == "live" {
+			out.State = "stuck"
+		}
+		if t := time.Unix(0, pk.oldest); pk.oldest > 0 && (oldest.IsZero() || t.Before(oldest)) {
+			oldest = t
+		}
+		for _, e := range pk.first {
+			out.Stuck = append(out.Stuck, Stuck{Path: e.Path, Seq: e.Seq, Reason: e.Reason,
+				Since: time.Unix(0, e.Since), Attempts: e.Attempts})
+		}
+	}
+	if !oldest.IsZero() {
+		out.Lag = time.Since(oldest)
 	}
 	return out
 }
@@ -99,9 +136,15 @@ func (p *progress) noteError(err error) {
 	p.mu.Unlock()
 }
 
-// applyFailed reports a record that could not be applied and is retried,
-// by kind, so that a full disk or a permission problem shows as such.
+// applyFailed reports a record that could not be applied and is retried.
 func (p *pipeline) applyFailed(path string, err error) {
+	kind := p.noteFailure(err)
+	p.log.Error("apply failed, will retry", "path", path, "err", err, "kind", kind)
+}
+
+// noteFailure counts a failed apply by kind, so that a full disk, a
+// permission problem or bad content shows as such, and returns the kind.
+func (p *pipeline) noteFailure(err error) string {
 	p.prog.noteError(err)
 	kind := "other"
 	switch {
@@ -111,9 +154,15 @@ func (p *pipeline) applyFailed(path string, err error) {
 		kind = "permission"
 	case errors.Is(err, wire.ErrCorrupt):
 		kind = "corrupt"
+	case errors.Is(err, wire.ErrMalformed):
+		kind = "malformed"
+	case errors.Is(err, apply.ErrChunkMissing):
+		kind = "content_gone"
+	case errors.Is(err, errSourceUnreachable):
+		kind = "source_unreachable"
 	}
 	p.metrics.errors.WithLabelValues(kind).Inc()
-	p.log.Error("apply failed, will retry", "path", path, "err", err, "kind", kind)
+	return kind
 }
 
 // badMessage reports a message skipped because it cannot be read, so
@@ -154,7 +203,11 @@ func (r *Replica) report(ctx context.Context, kv jetstream.KeyValue) {
 	st := bus.ReplicaStatus{V: 1, ID: r.cfg.ID, Folder: r.cfg.Folder, State: pr.State,
 		AppliedSeq: pr.Cursor, Pending: pr.Pending, LagSeconds: pr.Lag.Seconds(),
 		Applied: pr.Applied, Fetched: pr.Fetched, Reused: pr.Reused, Errors: pr.Errors, LastError: pr.LastError,
-		Epoch: pr.Epoch, WaitingFor: pr.WaitingFor, Updated: time.Now().UnixNano()}
+		Epoch: pr.Epoch, WaitingFor: pr.WaitingFor, Parked: pr.Parked, Updated: time.Now().UnixNano()}
+	for _, s := range pr.Stuck {
+		st.Stuck = append(st.Stuck, bus.StuckPath{Path: s.Path, Seq: s.Seq, Reason: s.Reason,
+			Since: s.Since.UnixNano(), Attempts: s.Attempts})
+	}
 	if err := bus.PutStatus(ctx, kv, bus.ReplicaKey(r.cfg.Folder, r.cfg.ID), st); err != nil {
 		r.log.Debug("report status", "err", err)
 	}

@@ -179,12 +179,16 @@ func (p *pipeline) applyDeferred(ctx context.Context) error {
 }
 
 // applyHeldBack applies a held-back record and records it as the
-// committer would, durable first, but leaves the position alone.
+// committer would, durable first, but leaves the position alone. One it
+// cannot apply is parked, as a live record would be.
 func (p *pipeline) applyHeldBack(ctx context.Context, it *item) error {
 	applied := &item{seq: it.seq, rec: it.rec}
 	if err := p.apply(ctx, applied); err != nil {
-		p.applyFailed(it.rec.Path, err)
-		return fmt.Errorf("apply held-back record: %w", err)
+		if !parkable(err, parkAfter) {
+			p.applyFailed(it.rec.Path, err)
+			return fmt.Errorf("apply held-back record: %w", err)
+		}
+		p.park(applied, err)
 	}
 	if err := p.syncDirs([]*item{applied}); err != nil {
 		return err

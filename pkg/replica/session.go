@@ -218,6 +218,8 @@ func (p *pipeline) dispatch(ctx context.Context, msgs <-chan jetstream.Msg) erro
 	reconnects := conn.Stats().Reconnects
 	reconnected := time.NewTicker(reconnectPoll)
 	defer reconnected.Stop()
+	parked := time.NewTicker(parkPoll)
+	defer parked.Stop()
 	last := time.Now()
 	for {
 		select {
@@ -247,11 +249,18 @@ func (p *pipeline) dispatch(ctx context.Context, msgs <-chan jetstream.Msg) erro
 			if err := p.checkPosition(ctx); err != nil {
 				return err
 			}
+		case <-parked.C:
+			if err := p.retryParked(ctx); err != nil {
+				return err
+			}
 		}
 	}
 }
 
 const idleAfter = 50 * time.Millisecond
+
+// parkPoll is how often the dispatcher looks for parked records to retry.
+const parkPoll = time.Second
 
 func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 	md, err := m.Metadata()

@@ -43,7 +43,7 @@ func openStore(path string) (*store, error) {
 		return nil, fmt.Errorf("open replica index %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketApplied, bucketChunks, bucketMeta, bucketDirDue} {
+		for _, b := range [][]byte{bucketApplied, bucketChunks, bucketMeta, bucketDirDue, bucketParked} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -136,6 +136,7 @@ func (s *store) applied(path string) (*appliedEntry, error) {
 // change is what applying one record changes in the index.
 type change struct {
 	rec *wire.Record
+	seq uint64 // the record's stream sequence
 	// entry is what was applied; nil forgets the path and everything
 	// under it (as does a Deleted record).
 	entry  *appliedEntry
@@ -146,6 +147,9 @@ type change struct {
 	// heldBack: a reconcile holds the record back (see deferStale); it is
 	// not applied yet, so only its path is marked seen.
 	heldBack bool
+	// park: the record could not be applied and is set aside to be
+	// retried; the path keeps what was applied before.
+	park *parkedEntry
 }
 
 // commit records changes and the position that covers them in one
@@ -181,8 +185,20 @@ func putChanges(tx *bolt.Tx, changes []change) error {
 // putChange writes c, with the directories it disturbed marked due in
 // the same transaction, so that a kill cannot lose one.
 func putChange(tx *bolt.Tx, c change) error {
+	if c.park != nil {
+		if c.seen {
+			if err := putSeen(tx, c.rec.Path); err != nil {
+				return err
+			}
+		}
+		return putParked(tx, c.park)
+	}
 	if c.heldBack {
 		return putSeen(tx, c.rec.Path)
+	}
+	// Applied: a record of the path parked before it is superseded.
+	if err := unpark(tx, c.rec.Path, c.seq); err != nil {
+		return err
 	}
 	if err := markDirsDue(tx, c.rec); err != nil {
 		return err
@@ -244,16 +260,22 @@ func (s *store) clearDirsDue(dirs []string) error {
 }
 
 // beginReconcile starts an empty seen set, dropping the one an
-// interrupted reconcile left: what it saw may have changed since.
+// interrupted reconcile left: what it saw may have changed since. The
+// parked records go too: the reconcile reads every record again, and
+// parks again those it still cannot apply.
 func (s *store) beginReconcile() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketSeen) != nil {
-			if err := tx.DeleteBucket(bucketSeen); err != nil {
+		for _, b := range [][]byte{bucketSeen, bucketParked} {
+			if tx.Bucket(b) != nil {
+				if err := tx.DeleteBucket(b); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.CreateBucket(b); err != nil {
 				return err
 			}
 		}
-		_, err := tx.CreateBucket(bucketSeen)
-		return err
+		return nil
 	})
 }
 

@@ -79,6 +79,16 @@ func writeReplica(w io.Writer, r *bus.ReplicaStatus, now time.Time) {
 	if r.WaitingFor != "" {
 		fmt.Fprintf(w, "%swaiting for the source: the content of %s is neither here nor cached\n", cont, oneLine(r.WaitingFor))
 	}
+	if r.Parked > 0 {
+		fmt.Fprintf(w, "%s%s that cannot be applied yet (retried with backoff):\n", cont, plural(int64(r.Parked), "stuck path"))
+		for _, s := range r.Stuck {
+			fmt.Fprintf(w, "%s  %s (seq %d, since %s, %s): %s\n", cont, oneLine(s.Path), s.Seq, ago(s.Since, now),
+				plural(int64(s.Attempts+1), "attempt"), oneLine(s.Reason))
+		}
+		if more := r.Parked - len(r.Stuck); more > 0 {
+			fmt.Fprintf(w, "%s  and %s more\n", cont, count(int64(more)))
+		}
+	}
 	writeErrors(w, r.Errors, r.LastError)
 }
 
