@@ -79,6 +79,10 @@ type Result struct {
 	// written file's descriptor); nil when nothing was written, or for
 	// other types. It spares the caller a second lstat.
 	Info fs.FileInfo
+	// RemovedDir: a tombstone removed a directory, with Removed entries
+	// beneath it.
+	RemovedDir bool
+	Removed    int
 }
 
 // dirOf marks res as having changed the entries of path's parent.
@@ -143,11 +147,18 @@ func (a *Applier) applyDir(rec *wire.Record) (Result, error) {
 func writable(m fs.FileMode) fs.FileMode { return m | 0o700 }
 
 func (a *Applier) applyDeleted(rec *wire.Record) (Result, error) {
-	_, err := a.Root.Lstat(rec.Path)
+	fi, err := a.Root.Lstat(rec.Path)
 	if err != nil {
 		return Result{}, a.Root.RemoveAll(rec.Path) // gone, or unreachable: nothing of ours there
 	}
-	return dirOf(Result{Changed: true}, rec.Path), a.Root.RemoveAll(rec.Path)
+	res := dirOf(Result{Changed: true}, rec.Path)
+	if fi.IsDir() {
+		res.RemovedDir = true
+		if res.Removed, err = a.Root.CountTree(rec.Path); err != nil {
+			return Result{}, err
+		}
+	}
+	return res, a.Root.RemoveAll(rec.Path)
 }
 
 // SetDirMeta sets a directory's mode and mtime. The caller defers it until

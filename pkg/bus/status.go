@@ -53,7 +53,9 @@ type ReplicaStatus struct {
 	WaitingFor string `json:"waiting_for,omitempty"`
 	// Parked counts the records the replica set aside because it cannot
 	// apply them yet (they count in Pending); Stuck names the first.
-	Parked  int         `json:"parked,omitempty"`
+	Parked int    `json:"parked,omitempty"`
+	Note   string `json:"note,omitempty"` // what the replica waits for, if State does not say
+
 	Stuck   []StuckPath `json:"stuck,omitempty"`
 	Epoch   uint64      `json:"epoch"`
 	Updated int64       `json:"updated"` // unix ns

@@ -25,6 +25,18 @@ func (r *Root) Walk(fn func(path string, d fs.DirEntry) error) error {
 	})
 }
 
+// CountTree returns how many entries lie beneath the directory path, at
+// any depth; 0 for anything else.
+func (r *Root) CountTree(path string) (int, error) {
+	fi, err := r.Lstat(path)
+	if err != nil || !fi.IsDir() {
+		return 0, nil
+	}
+	n := 0
+	err = r.walkDir(path, func(string, fs.DirEntry) error { n++; return nil })
+	return n, err
+}
+
 // CleanTemps deletes the temp files a crash left behind and returns how
 // many it deleted. It must not run while files are being applied.
 func (r *Root) CleanTemps() (int, error) {

@@ -15,8 +15,15 @@ func (p *pipeline) apply(ctx context.Context, it *item) error {
 	if rec.Type == wire.Deleted {
 		res, err := p.applier.Apply(ctx, rec)
 		it.syncDirs = res.SyncDirs
+		if err != nil {
+			return err
+		}
 		p.metrics.applied.WithLabelValues(string(rec.Type)).Inc()
-		return err
+		if res.RemovedDir {
+			p.metrics.removedTree.Add(float64(res.Removed + 1))
+			p.log.Info("removed a directory the source deleted", "path", rec.Path, "entries", res.Removed)
+		}
+		return nil
 	}
 	if p.unchanged(rec) {
 		it.entry, _ = p.store.applied(rec.Path)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/jstest"
 	"github.com/jetsync/jetsync/pkg/wire"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // A stream whose latest states disagree about a path's type (a file
@@ -49,4 +50,120 @@ func TestReconcileConvergesOnContradictoryStates(t *testing.T) {
 // withLog makes a replica log to buf, debug lines included.
 func withLog(buf *jstest.LogBuffer) func(*Config) {
 	return func(c *Config) { c.Logger = buf.Logger(slog.LevelDebug) }
+}
+
+// Garbage on the folder meta subject is rejected and counted once; the
+// replica keeps following the stream with the last good meta, and starts
+// again with it after a restart.
+func TestGarbageMetaKeepsTheLastGoodOne(t *testing.T) {
+	b := jstest.RunJetStream(t)
+	nc := jstest.Connect(t, b)
+	pub := newPublisher(t, nc)
+	mt := time.Unix(1700000000, 0)
+	pub.inlineFile("a", []byte("a"), 0o644, mt)
+	root, data := t.TempDir(), t.TempDir()
+	reg := prometheus.NewRegistry()
+	r, stop, _ := startReplica(t, nc, root, data, withRegistry(reg))
+	jstest.Eventually(t, 10*time.Second, fileIs(root, "a", []byte("a"), 0o644, mt), "first file")
+
+	pub.pub(wire.MetaSubject(folder), []byte("garbage"))
+	pub.inlineFile("b", []byte("b"), 0o644, mt)
+	jstest.Eventually(t, 10*time.Second, fileIs(root, "b", []byte("b"), 0o644, mt), "a file after the garbage meta")
+	time.Sleep(time.Second) // several position checks read the garbage again
+	if got := counter(t, reg, "jetsync_replica_errors_total", "kind", "bad_message"); got != 1 {
+		t.Fatalf("bad_message = %v, want the garbage meta counted once", got)
+	}
+	if p := r.Progress(); p.State != "live" || p.Epoch != 1 || !strings.Contains(p.LastError, "meta") {
+		t.Fatalf("progress after a garbage meta: %+v", p)
+	}
+	stop()
+
+	r, stop, _ = startReplica(t, nc, root, data)
+	defer stop()
+	pub.inlineFile("c", []byte("c"), 0o644, mt)
+	jstest.Eventually(t, 10*time.Second, fileIs(root, "c", []byte("c"), 0o644, mt), "a file after a restart on a garbage meta")
+	if p := r.Progress(); p.State != "live" {
+		t.Fatalf("restarted on a garbage meta: %+v", p)
+	}
+}
+
+// A path whose latest state is a message that cannot be read is unknown,
+// not absent: a reconcile (here for a new epoch) keeps its local copy,
+// while it still removes what the source deleted.
+func TestReconcileKeepsPathsWithUnreadableState(t *testing.T) {
+	b := jstest.RunJetStream(t)
+	nc := jstest.Connect(t, b)
+	pub := newPublisher(t, nc)
+	mt := time.Unix(1700000000, 0)
+	pub.inlineFile("keep", []byte("the source has it"), 0o644, mt)
+	pub.inlineFile("deleted", []byte("x"), 0o644, mt)
+	pub.record(wire.Record{Path: "kept-dir", Type: wire.Dir, Mode: 0o755, MTime: mt.UnixNano()})
+	pub.inlineFile("kept-dir/f", []byte("f"), 0o644, mt)
+	root := t.TempDir()
+	r, stop, _ := startReplica(t, nc, root, t.TempDir())
+	defer stop()
+	jstest.Eventually(t, 10*time.Second, func() bool {
+		return fileIs(root, "deleted", []byte("x"), 0o644, mt)() && fileIs(root, "kept-dir/f", []byte("f"), 0o644, mt)() &&
+			r.Progress().Settled
+	}, "first sync")
+
+	pub.pub(wire.StateSubject(folder, "keep"), []byte("junk"))
+	pub.pub(wire.StateSubject(folder, "kept-dir"), []byte(`{"v":3}`))
+	pub.record(wire.Record{Path: "deleted", Type: wire.Deleted})
+	os.WriteFile(filepath.Join(root, "stray"), []byte("not on the source"), 0o644)
+	pub.meta(2)
+	jstest.Eventually(t, 10*time.Second, func() bool {
+		_, err := os.Lstat(filepath.Join(root, "stray"))
+		p := r.Progress()
+		return os.IsNotExist(err) && p.Settled && p.Epoch == 2
+	}, "reconcile for the new epoch done")
+	if !fileIs(root, "keep", []byte("the source has it"), 0o644, mt)() || !fileIs(root, "kept-dir/f", []byte("f"), 0o644, mt)() {
+		t.Fatal("the reconcile removed paths whose latest state it could not read")
+	}
+	if _, err := os.Lstat(filepath.Join(root, "deleted")); err == nil {
+		t.Fatal("a deleted path survived the reconcile")
+	}
+}
+
+// A tombstone of a directory takes its subtree with it: the replica says
+// so in one line with the number of entries removed, and counts them.
+func TestDirectoryTombstoneIsLoggedAndCounted(t *testing.T) {
+	b := jstest.RunJetStream(t)
+	nc := jstest.Connect(t, b)
+	pub := newPublisher(t, nc)
+	mt := time.Unix(1700000000, 0)
+	pub.record(wire.Record{Path: "tree", Type: wire.Dir, Mode: 0o755, MTime: mt.UnixNano()})
+	pub.record(wire.Record{Path: "tree/sub", Type: wire.Dir, Mode: 0o755, MTime: mt.UnixNano()})
+	pub.inlineFile("tree/a", []byte("a"), 0o644, mt)
+	pub.inlineFile("tree/sub/b", []byte("b"), 0o644, mt)
+	root := t.TempDir()
+	var logs jstest.LogBuffer
+	reg := prometheus.NewRegistry()
+	r, stop, _ := startReplica(t, nc, root, t.TempDir(), withLog(&logs), withRegistry(reg))
+	defer stop()
+	jstest.Eventually(t, 10*time.Second, func() bool { return r.Progress().Settled }, "first sync")
+	pub.record(wire.Record{Path: "tree", Type: wire.Deleted})
+	jstest.Eventually(t, 10*time.Second, func() bool {
+		_, err := os.Lstat(filepath.Join(root, "tree"))
+		return os.IsNotExist(err)
+	}, "tree removed")
+	line := grepLines(logs.String(), "removed a directory the source deleted")
+	if !strings.Contains(line, "path=tree") || !strings.Contains(line, "entries=3") || strings.Count(line, "\n") != 1 {
+		t.Fatalf("log of the removal: %q", line)
+	}
+	if got := gauge(t, reg, "jetsync_replica_removed_tree_entries_total"); got != 4 {
+		t.Fatalf("removed tree entries counted %v, want 4", got)
+	}
+}
+
+// grepLines returns the lines of s that contain sub, each ending in a
+// newline.
+func grepLines(s, sub string) string {
+	var out strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out.WriteString(l + "\n")
+		}
+	}
+	return out.String()
 }

@@ -126,6 +126,9 @@ func (p *pipeline) changes(items []*item) []change {
 // or superseded message). During a reconcile every path still published
 // is marked seen, so that the reconcile keeps it.
 func (p *pipeline) changeOf(it *item) (change, bool) {
+	if it.rec == nil && it.unknown != "" && p.reconciling {
+		return change{unknown: it.unknown}, true
+	}
 	if it.rec == nil || it.skip {
 		return change{}, false
 	}

@@ -9,6 +9,7 @@ type metrics struct {
 	fetched      prometheus.Counter
 	reused       prometheus.Counter
 	removedExtra prometheus.Counter
+	removedTree  prometheus.Counter
 	cursor       prometheus.Gauge
 	lag          prometheus.Gauge
 	content      *prometheus.CounterVec
@@ -31,6 +32,8 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 			Help: "Content bytes copied from local files instead of fetched.", ConstLabels: labels}),
 		removedExtra: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_removed_extra_total",
 			Help: "Local paths removed by a reconcile because the source does not have them.", ConstLabels: labels}),
+		removedTree: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_removed_tree_entries_total",
+			Help: "Directories removed by the source's tombstones, and the entries beneath them.", ConstLabels: labels}),
 		cursor: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_applied_seq",
 			Help: "Stream sequence up to which everything is applied.", ConstLabels: labels}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_lag_seconds",
@@ -43,7 +46,7 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 			Help: "Records parked since start.", ConstLabels: labels}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.cursor, m.lag, m.content, m.parked, m.parkedTotal)
+		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.cursor, m.lag, m.content, m.parked, m.parkedTotal)
 	}
 	return m
 }

@@ -107,7 +107,7 @@ func withRegistry(reg *prometheus.Registry) func(*Config) {
 	return func(c *Config) { c.Registry = reg }
 }
 
-// gauge reads an unlabelled gauge of a replica's registry.
+// gauge reads an unlabelled gauge or counter of a replica's registry.
 func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -116,6 +116,9 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			if c := mf.GetMetric()[0].GetCounter(); c != nil {
+				return c.GetValue()
+			}
 			return mf.GetMetric()[0].GetGauge().GetValue()
 		}
 	}

@@ -38,6 +38,9 @@ type item struct {
 	// retry: a parked record read again to retry it. It is not in the
 	// in-flight list: the position passed it when it was parked.
 	retry *parkedEntry
+	// unknown: for a message that failed to decode, the token of the
+	// state subject it came on (its path's state is unknown).
+	unknown string
 }
 
 // Bounds of the pipeline. A record waits in the dispatcher while
@@ -74,6 +77,7 @@ type pipeline struct {
 	conn          *nats.Conn // watched for reconnects
 	checkInterval time.Duration
 	workers       int
+	readMeta      func(context.Context, jetstream.Stream) (wire.Meta, error) // Replica.readMeta
 
 	stream  jetstream.Stream
 	applier *apply.Applier
@@ -109,8 +113,8 @@ type pipeline struct {
 	needEpoch   uint64
 	deferred    []*item
 	// dispatcher goroutine only: pacing of stateWhole
-	lastStateCheck  time.Time
-	waitedForSource bool
+	lastStateCheck time.Time
+	waitingSince   time.Time // since when the reconcile waits for the source (zero: it does not)
 
 	// Parked records (see park.go): retrying holds the paths whose retry
 	// is scheduled (guarded by mu); parkDirty asks the dispatcher to read
@@ -127,7 +131,8 @@ type pipeline struct {
 func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch uint64) *pipeline {
 	p := &pipeline{store: r.store, root: r.root, log: r.log, metrics: r.metrics, prog: &r.prog,
 		folder: r.cfg.Folder, conn: r.js.Conn(), checkInterval: r.cfg.CheckInterval, workers: r.cfg.Workers,
-		stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
+		readMeta: r.readMeta,
+		stream:   stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
 		maxEpoch: metaEpoch, lastSeen: pos.Cursor, sched: newScheduler(),
 		retrying: make(map[string]bool)}
 	p.parkDirty.Store(true)

@@ -40,6 +40,9 @@ type Progress struct {
 	// and a live replica with any is in state stuck.
 	Parked int
 	Stuck  []Stuck
+	// Note says what the replica waits for, when that is not plain from
+	// State (a reconcile waiting for the source's full state).
+	Note string
 }
 
 // Stuck is a parked record, for the status report.
@@ -58,6 +61,7 @@ type progress struct {
 	waiting    string
 	oldest     time.Time
 	parked     parkedState // count, oldest and first of the parked records
+	note       string
 	cursor     atomic.Uint64
 	epoch      atomic.Uint64
 	applied    atomic.Int64
@@ -72,6 +76,7 @@ type progress struct {
 }
 
 func (p *progress) setState(s string) { p.mu.Lock(); p.state = s; p.mu.Unlock() }
+func (p *progress) setNote(s string)  { p.mu.Lock(); p.note = s; p.mu.Unlock() }
 
 // setWaiting records the path waiting for an unreachable source, or
 // clears it ("").
@@ -99,7 +104,7 @@ func (r *Replica) Progress() Progress {
 	out := Progress{State: p.state, Reconciled: p.reconciled.Load(), Cursor: p.cursor.Load(),
 		Pending: p.pending.Load(), Settled: p.settled.Load(), Applied: p.applied.Load(), Epoch: p.epoch.Load(),
 		Files: p.files.Load(), Bytes: p.bytes.Load(), Fetched: p.fetched.Load(), Reused: p.reused.Load(),
-		Errors: p.errors.Load(), LastError: p.lastError, WaitingFor: p.waiting}
+		Errors: p.errors.Load(), LastError: p.lastError, WaitingFor: p.waiting, Note: p.note}
 	if out.State == "" {
 		out.State = "starting"
 	}
@@ -203,7 +208,7 @@ func (r *Replica) report(ctx context.Context, kv jetstream.KeyValue) {
 	st := bus.ReplicaStatus{V: 1, ID: r.cfg.ID, Folder: r.cfg.Folder, State: pr.State,
 		AppliedSeq: pr.Cursor, Pending: pr.Pending, LagSeconds: pr.Lag.Seconds(),
 		Applied: pr.Applied, Fetched: pr.Fetched, Reused: pr.Reused, Errors: pr.Errors, LastError: pr.LastError,
-		Epoch: pr.Epoch, WaitingFor: pr.WaitingFor, Parked: pr.Parked, Updated: time.Now().UnixNano()}
+		Epoch: pr.Epoch, WaitingFor: pr.WaitingFor, Parked: pr.Parked, Note: pr.Note, Updated: time.Now().UnixNano()}
 	for _, s := range pr.Stuck {
 		st.Stuck = append(st.Stuck, bus.StuckPath{Path: s.Path, Seq: s.Seq, Reason: s.Reason,
 			Since: s.Since.UnixNano(), Attempts: s.Attempts})

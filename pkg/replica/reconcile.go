@@ -38,24 +38,19 @@ func (p *pipeline) stateWhole(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	p.lastStateCheck = time.Now()
-	meta, err := readMeta(ctx, p.stream, p.folder)
+	meta, err := p.readMeta(ctx, p.stream)
 	if err != nil {
 		return false, err
 	}
 	if meta.Epoch == 0 || meta.Epoch < p.needEpoch {
-		if !p.waitedForSource {
-			p.log.Info("waiting for the source to republish what the broker lost; keeping local paths meanwhile")
-			p.waitedForSource = true
-		}
+		p.waitForSource("waiting for the source to republish what the broker lost; keeping local paths meanwhile")
 		return false, nil
 	}
 	if meta.Partial {
-		if !p.waitedForSource {
-			p.log.Info("the source is still publishing its full state; keeping local paths it has not published yet")
-			p.waitedForSource = true
-		}
+		p.waitForSource("the source is still publishing its full state; keeping local paths it has not published yet")
 		return false, nil
 	}
+	p.prog.setNote("")
 	last, err := bus.LastStateSeq(ctx, p.stream, p.folder)
 	if err != nil {
 		return false, err
@@ -66,6 +61,16 @@ func (p *pipeline) stateWhole(ctx context.Context) (bool, error) {
 }
 
 const stateCheckEvery = 500 * time.Millisecond
+
+// waitForSource says, once in the log and in the status for as long as it
+// lasts, why the reconcile cannot end yet.
+func (p *pipeline) waitForSource(why string) {
+	if p.waitingSince.IsZero() {
+		p.log.Info(why)
+		p.waitingSince = time.Now()
+	}
+	p.prog.setNote(fmt.Sprintf("%s (for %s)", why, time.Since(p.waitingSince).Round(time.Second)))
+}
 
 // finishReconcile deletes local paths absent from the published state and
 // adopts the stream's identity and epoch as the new trusted position.
@@ -100,6 +105,7 @@ func (p *pipeline) finishReconcile(ctx context.Context) error {
 	}
 	p.prog.setPosition(p.pos.Cursor)
 	p.prog.setState("live")
+	p.prog.setNote("")
 	p.prog.reconciled.Store(true)
 	p.log.Info("reconcile done", "removed_extra", removed, "position", p.pos.Cursor, "epoch", p.epoch)
 	return nil

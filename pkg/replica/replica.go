@@ -41,6 +41,12 @@ type Replica struct {
 	root    *fsroot.Root
 	metrics *metrics
 	prog    progress
+
+	// metaMu guards the last folder meta that could be read, and the
+	// sequence of the last one rejected (counted once).
+	metaMu     sync.Mutex
+	goodMeta   wire.Meta
+	badMetaSeq uint64
 }
 
 // New opens the local index and the folder root.

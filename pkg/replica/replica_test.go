@@ -309,12 +309,15 @@ func TestReconcileWaitsForWholeState(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(root, "not yet republished")); err != nil {
 		t.Fatalf("deleted a path while the source was still republishing: %v", err)
 	}
-	if r.Progress().Settled {
-		t.Fatal("settled before the state was whole")
+	if p := r.Progress(); p.Settled || p.State != "reconciling" || !strings.Contains(p.Note, "still publishing its full state") {
+		t.Fatalf("progress while the state is partial: %+v", p)
 	}
 	pub.p(wire.Meta{Epoch: 1, Source: "test"})
 	jstest.Eventually(t, 10*time.Second, func() bool {
 		_, err := os.Lstat(filepath.Join(root, "not yet republished"))
 		return os.IsNotExist(err) && r.Progress().Settled
 	}, "extra path removed once the state is whole")
+	if p := r.Progress(); p.Note != "" {
+		t.Fatalf("note left after the reconcile: %q", p.Note)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -38,7 +39,7 @@ func (r *Replica) session(ctx context.Context, carried verdict) error {
 	if err != nil {
 		return fmt.Errorf("read position: %w", err)
 	}
-	meta, err := readMeta(ctx, stream, r.cfg.Folder)
+	meta, err := r.readMeta(ctx, stream)
 	if err != nil {
 		return err
 	}
@@ -132,8 +133,13 @@ func (p *pipeline) restartUnless(b brokerState) error {
 	return nil
 }
 
-func readMeta(ctx context.Context, stream jetstream.Stream, folder string) (wire.Meta, error) {
-	msg, err := stream.GetLastMsgForSubject(ctx, wire.MetaSubject(folder))
+// readMeta reads the folder meta. One that cannot be read (anything but a
+// newer version, which stops the replica as a newer record does) is
+// rejected and counted once, and the last good one stands: the zero meta
+// if there was none, which claims nothing (no epoch, so no reconcile
+// ends on it).
+func (r *Replica) readMeta(ctx context.Context, stream jetstream.Stream) (wire.Meta, error) {
+	msg, err := stream.GetLastMsgForSubject(ctx, wire.MetaSubject(r.cfg.Folder))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return wire.Meta{}, nil
 	}
@@ -141,9 +147,22 @@ func readMeta(ctx context.Context, stream jetstream.Stream, folder string) (wire
 		return wire.Meta{}, fmt.Errorf("read folder meta: %w", err)
 	}
 	m, err := wire.DecodeMeta(msg.Data)
-	if err != nil {
-		return wire.Meta{}, fmt.Errorf("read folder meta: %w", err)
+	r.metaMu.Lock()
+	defer r.metaMu.Unlock()
+	switch {
+	case errors.Is(err, wire.ErrVersion):
+		return wire.Meta{}, fmt.Errorf("read folder meta: %w; upgrade jetsync on this replica", err)
+	case err != nil:
+		if r.badMetaSeq != msg.Sequence {
+			r.badMetaSeq = msg.Sequence
+			r.prog.noteError(err)
+			r.metrics.errors.WithLabelValues("bad_message").Inc()
+			r.log.Error("rejected folder meta; keeping the last good one", "subject", msg.Subject, "seq", msg.Sequence,
+				"err", err, "epoch", r.goodMeta.Epoch)
+		}
+		return r.goodMeta, nil
 	}
+	r.goodMeta = m
 	return m, nil
 }
 
@@ -286,7 +305,9 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 	}
 	if err != nil {
 		p.badMessage(m.Subject(), err)
-		p.finish(p.enqueue(seq, nil))
+		it := p.enqueue(seq, nil)
+		it.unknown = strings.TrimPrefix(m.Subject(), wire.StatePrefix(p.folder))
+		p.finish(it)
 		return nil
 	}
 	// The record is news from the broker: its stream reaches seq, and its
@@ -353,7 +374,7 @@ func (p *pipeline) checkPosition(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read stream info: %w", err)
 	}
-	meta, err := readMeta(ctx, p.stream, p.folder)
+	meta, err := p.readMeta(ctx, p.stream)
 	if err != nil {
 		return err
 	}

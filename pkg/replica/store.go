@@ -16,6 +16,10 @@ var (
 	bucketApplied = []byte("applied") // path key → appliedEntry
 	bucketChunks  = []byte("chunks")  // chunk hash → location of a local copy
 	bucketSeen    = []byte("seen")    // path keys read during a reconcile
+	// bucketUnknown holds, during a reconcile, the state subjects whose
+	// latest message could not be read (subject token → nothing): their
+	// path's state is unknown, not absent, so the reconcile keeps it.
+	bucketUnknown = []byte("unknown")
 	bucketMeta    = []byte("meta")
 	// bucketDirDue holds the directories whose mode and mtime must be set
 	// again because their contents changed (path key → nothing). It is
@@ -150,6 +154,9 @@ type change struct {
 	// park: the record could not be applied and is set aside to be
 	// retried; the path keeps what was applied before.
 	park *parkedEntry
+	// unknown: rec is nil, and a reconcile read a message it could not
+	// decode on the state subject with this token.
+	unknown string
 }
 
 // commit records changes and the position that covers them in one
@@ -185,6 +192,15 @@ func putChanges(tx *bolt.Tx, changes []change) error {
 // putChange writes c, with the directories it disturbed marked due in
 // the same transaction, so that a kill cannot lose one.
 func putChange(tx *bolt.Tx, c change) error {
+	if c.rec == nil {
+		return tx.Bucket(bucketUnknown).Put([]byte(c.unknown), nil)
+	}
+	if u := tx.Bucket(bucketUnknown); u != nil {
+		// A readable state after an unreadable one on the same subject.
+		if err := u.Delete([]byte(wire.PathKey(c.rec.Path))); err != nil {
+			return err
+		}
+	}
 	if c.park != nil {
 		if c.seen {
 			if err := putSeen(tx, c.rec.Path); err != nil {
@@ -265,7 +281,7 @@ func (s *store) clearDirsDue(dirs []string) error {
 // parks again those it still cannot apply.
 func (s *store) beginReconcile() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSeen, bucketParked} {
+		for _, b := range [][]byte{bucketSeen, bucketUnknown, bucketParked} {
 			if tx.Bucket(b) != nil {
 				if err := tx.DeleteBucket(b); err != nil {
 					return err
@@ -291,9 +307,15 @@ func putSeen(tx *bolt.Tx, path string) error {
 func (s *store) unseen(walk func(func(path string, d fs.DirEntry) error) error) ([]string, error) {
 	var extra []string
 	err := s.db.View(func(tx *bolt.Tx) error {
-		seen := tx.Bucket(bucketSeen)
+		seen, unknown := tx.Bucket(bucketSeen), tx.Bucket(bucketUnknown)
 		return walk(func(path string, d fs.DirEntry) error {
 			if seen.Get(wire.SortKey(path)) != nil {
+				return nil
+			}
+			if unknown != nil && unknown.Get([]byte(wire.PathKey(path))) != nil {
+				if d.IsDir() {
+					return fs.SkipDir
+				}
 				return nil
 			}
 			extra = append(extra, path)
@@ -323,6 +345,9 @@ func (s *store) forgetRemoved(path string) error {
 func (s *store) endReconcile(pos position) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.DeleteBucket(bucketSeen); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(bucketUnknown); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 			return err
 		}
 		return putPosition(tx, pos)

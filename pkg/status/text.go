@@ -79,6 +79,9 @@ func writeReplica(w io.Writer, r *bus.ReplicaStatus, now time.Time) {
 	if r.WaitingFor != "" {
 		fmt.Fprintf(w, "%swaiting for the source: the content of %s is neither here nor cached\n", cont, oneLine(r.WaitingFor))
 	}
+	if r.Note != "" {
+		fmt.Fprintf(w, "%s%s\n", cont, oneLine(r.Note))
+	}
 	if r.Parked > 0 {
 		fmt.Fprintf(w, "%s%s that cannot be applied yet (retried with backoff):\n", cont, plural(int64(r.Parked), "stuck path"))
 		for _, s := range r.Stuck {

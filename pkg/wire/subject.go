@@ -59,9 +59,11 @@ func StateFilter(folder string) string { return subjectRoot + "." + folder + ".s
 func MetaSubject(folder string) string { return subjectRoot + "." + folder + ".m" }
 
 // StateSubject is the subject holding the latest state of path.
-func StateSubject(folder, path string) string {
-	return subjectRoot + "." + folder + ".s." + PathKey(path)
-}
+func StateSubject(folder, path string) string { return StatePrefix(folder) + PathKey(path) }
+
+// StatePrefix is what every state subject of a folder starts with, before
+// the path's key.
+func StatePrefix(folder string) string { return subjectRoot + "." + folder + ".s." }
 
 // ChunkSubject is the subject holding the chunk with hash h.
 func ChunkSubject(folder string, h Hash) string {
