@@ -64,11 +64,14 @@ var errDiffers = errors.New("differences found")
 
 func exitCode(name string, err error) int {
 	var ue usageError
+	var cr checkResult
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, errDiffers):
 		return 1
+	case errors.As(err, &cr):
+		return int(cr.code)
 	case errors.As(err, &ue):
 		fmt.Fprintf(os.Stderr, "jetsync %s: %v\n", name, err)
 		return 2

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -29,9 +30,9 @@ type FolderStatus struct {
 	Stream   StreamStats `json:"stream"`
 	NoStream bool        `json:"no_stream,omitempty"`
 	// Cache is the folder's content cache, nil when it is off.
-	Cache    *StreamStats        `json:"cache,omitempty"`
-	Source   *bus.SourceStatus   `json:"source,omitempty"`
-	Replicas []bus.ReplicaStatus `json:"replicas"`
+	Cache    *StreamStats      `json:"cache,omitempty"`
+	Source   *bus.SourceStatus `json:"source,omitempty"`
+	Replicas []Replica         `json:"replicas"`
 }
 
 // streamPrefix starts the name of every folder stream.
@@ -61,21 +62,48 @@ func Collect(ctx context.Context, js jetstream.JetStream, folder string) ([]Fold
 	if folder != "" && len(byFolder) == 0 {
 		return nil, fmt.Errorf("%w: %s", bus.ErrNoFolder, folder)
 	}
+	now := time.Now()
 	out := make([]FolderStatus, 0, len(byFolder))
 	for f, fs := range byFolder {
 		_, has := streams[f]
 		fs.NoStream = !has
-		slices.SortFunc(fs.Replicas, func(a, b bus.ReplicaStatus) int { return strings.Compare(a.ID, b.ID) })
+		if err := viewReplicas(ctx, js, fs, now); err != nil {
+			return nil, err
+		}
+		slices.SortFunc(fs.Replicas, func(a, b Replica) int { return strings.Compare(a.ID, b.ID) })
 		out = append(out, *fs)
 	}
 	slices.SortFunc(out, func(a, b FolderStatus) int { return strings.Compare(a.Folder, b.Folder) })
 	return out, nil
 }
 
+// viewReplicas replaces each replica's report by its effective view.
+func viewReplicas(ctx context.Context, js jetstream.JetStream, fs *FolderStatus, now time.Time) error {
+	if len(fs.Replicas) == 0 {
+		return nil
+	}
+	var stream jetstream.Stream
+	if !fs.NoStream {
+		s, err := js.Stream(ctx, wire.StreamName(fs.Folder))
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("read stream %s: %w", wire.StreamName(fs.Folder), err)
+		}
+		stream = s
+	}
+	for i, r := range fs.Replicas {
+		v, err := replicaView(ctx, stream, fs.Folder, r.ReplicaStatus, now)
+		if err != nil {
+			return fmt.Errorf("read the position of replica %s of %s: %w", r.ID, fs.Folder, err)
+		}
+		fs.Replicas[i] = v
+	}
+	return nil
+}
+
 func folderOf(m map[string]*FolderStatus, folder string) *FolderStatus {
 	fs := m[folder]
 	if fs == nil {
-		fs = &FolderStatus{Folder: folder, Replicas: []bus.ReplicaStatus{}}
+		fs = &FolderStatus{Folder: folder, Replicas: []Replica{}}
 		m[folder] = fs
 	}
 	return fs
@@ -172,6 +200,6 @@ func addReport(m map[string]*FolderStatus, key string, val []byte) {
 		}
 		r.Folder = folder
 		fs := folderOf(m, folder)
-		fs.Replicas = append(fs.Replicas, r)
+		fs.Replicas = append(fs.Replicas, Replica{ReplicaStatus: r, ReportedState: r.State})
 	}
 }

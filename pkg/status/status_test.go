@@ -101,7 +101,8 @@ func TestCollect(t *testing.T) {
 	if names := folderNames(all); names != "orphan photos photos2" {
 		t.Fatalf("folders = %s", names)
 	}
-	if o := all[0]; !o.NoStream || len(o.Replicas) != 1 || o.Replicas[0].State != "reconciling" {
+	if o := all[0]; !o.NoStream || len(o.Replicas) != 1 || o.Replicas[0].ReportedState != "reconciling" ||
+		o.Replicas[0].State != StateOffline { // its report has no time
 		t.Errorf("orphan = %+v", o)
 	}
 	p2 := all[2]
@@ -156,14 +157,15 @@ func TestWriteText(t *testing.T) {
 		Source: &bus.SourceStatus{ID: "nas1", State: "live", Files: 1200000, Dirs: 45000, Bytes: 5 << 40,
 			LastSeq: 1300000, LastChange: at(90 * time.Second), Watched: 8192, WatchCapped: true,
 			Errors: 2, LastError: "scan a/b:\npermission denied", Updated: at(2 * time.Second)},
-		Replicas: []bus.ReplicaStatus{
-			{ID: "nas2", State: "stuck", AppliedSeq: 1299990, Pending: 10, LagSeconds: 12.5, Updated: at(5 * time.Second),
-				Parked: 12, Stuck: []bus.StuckPath{{Path: "a/x.db", Seq: 1200001, Reason: "fetch chunk for a/x.db:\ncontent gone",
-					Since: at(time.Hour), Attempts: 6}}},
-			{ID: "nas3", State: "reconciling", AppliedSeq: 7, Pending: 1299993, LagSeconds: 7200,
+		Replicas: []Replica{
+			{ReplicaStatus: bus.ReplicaStatus{ID: "nas2", State: "stuck", AppliedSeq: 1299990, Pending: 10, LagSeconds: 12.5,
+				Updated: at(5 * time.Second), Parked: 12, Stuck: []bus.StuckPath{{Path: "a/x.db", Seq: 1200001,
+					Reason: "fetch chunk for a/x.db:\ncontent gone", Since: at(time.Hour), Attempts: 6}}}},
+			{ReplicaStatus: bus.ReplicaStatus{ID: "nas3", State: StateOffline, AppliedSeq: 7, Pending: 1299993, LagSeconds: 7200,
 				Errors: 1, LastError: "apply x: no space left on device", Updated: at(3 * time.Minute)},
+				ReportedState: "reconciling", OfflineSince: at(3 * time.Minute)},
 		},
-	}, {Folder: "docs", NoStream: true, Replicas: []bus.ReplicaStatus{}}}
+	}, {Folder: "docs", NoStream: true, Replicas: []Replica{}}}
 	var buf bytes.Buffer
 	WriteText(&buf, fs, now)
 	out := buf.String()
@@ -178,7 +180,7 @@ func TestWriteText(t *testing.T) {
 		"12 stuck paths that cannot be applied yet (retried with backoff):\n",
 		"  a/x.db (seq 1200001, since 1h00m ago, 7 attempts): fetch chunk for a/x.db: content gone\n",
 		"  and 11 more\n",
-		"nas3: reconciling, applied seq 7, pending 1,299,993, lag 2h00m, updated 3m00s ago STALE\n",
+		"nas3: offline since 3m00s ago (was reconciling), applied seq 7, pending 1,299,993, lag 2h00m, updated 3m00s ago STALE\n",
 		"1 error, last: apply x: no space left on device",
 		"folder docs\n  stream   none yet",
 		"source   none reported",
@@ -223,5 +225,90 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A replica's pending changes and lag come from the stream as well as
+// from its report: one that stopped reporting is offline, with what the
+// stream holds after its position; one that reports live while old
+// changes wait is catching-up.
+func TestReplicaViewFromBroker(t *testing.T) {
+	js := newJS(t)
+	folderWithState(t, js, "photos", 5)
+	stream, err := js.Stream(ctx(t), wire.StreamName("photos"))
+	must(t, err)
+	now := time.Now()
+	later := now.Add(time.Minute)
+
+	fresh := bus.ReplicaStatus{ID: "nas2", State: StateLive, AppliedSeq: 5, Updated: later.UnixNano()}
+	v, err := replicaView(ctx(t), stream, "photos", fresh, later)
+	must(t, err)
+	if v.State != StateLive || v.Broker.Pending != 0 || v.LagSeconds != 0 {
+		t.Errorf("caught-up replica: %+v", v)
+	}
+
+	behind := fresh
+	behind.AppliedSeq, behind.Pending, behind.Updated = 2, 3, later.UnixNano()
+	v, err = replicaView(ctx(t), stream, "photos", behind, later)
+	must(t, err)
+	if v.State != StateCatchingUp || v.Broker.Pending != 3 || v.LagSeconds < 55 || v.ReportedState != StateLive {
+		t.Errorf("replica a minute behind: %+v", v)
+	}
+
+	gone := fresh
+	gone.AppliedSeq, gone.Pending, gone.Updated = 1, 0, now.Add(-time.Hour).UnixNano()
+	v, err = replicaView(ctx(t), stream, "photos", gone, later)
+	must(t, err)
+	if v.State != StateOffline || v.OfflineSince != gone.Updated || v.Pending != 4 || v.LagSeconds < 55 {
+		t.Errorf("replica silent for an hour: %+v", v)
+	}
+
+	// Only the folder meta after the position: nothing pending.
+	_, err = js.Publish(ctx(t), wire.MetaSubject("photos"), wire.EncodeMeta(wire.Meta{Epoch: 1}))
+	must(t, err)
+	stream, err = js.Stream(ctx(t), wire.StreamName("photos"))
+	must(t, err)
+	v, err = replicaView(ctx(t), stream, "photos", fresh, later)
+	must(t, err)
+	if v.Broker.Pending != 0 || v.State != StateLive {
+		t.Errorf("replica with only the meta after it: %+v", v)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	at := func(d time.Duration) int64 { return now.Add(-d).UnixNano() }
+	healthy := []FolderStatus{{Folder: "photos", Source: &bus.SourceStatus{State: "live", Updated: at(time.Second)},
+		Replicas: []Replica{{ReplicaStatus: bus.ReplicaStatus{ID: "nas2", State: StateLive, LagSeconds: 2, Updated: at(time.Second)}}}}}
+	if p, sev := Check(healthy, time.Minute, now); sev != OK || len(p) != 0 {
+		t.Fatalf("healthy: %v %v", sev, p)
+	}
+	behind := []FolderStatus{{Folder: "photos", Replicas: []Replica{{ReplicaStatus: bus.ReplicaStatus{ID: "nas2",
+		State: StateCatchingUp, LagSeconds: 600, Pending: 1200, Updated: at(time.Second)}}}}}
+	if p, sev := Check(behind, time.Minute, now); sev != Warning || len(p) != 1 ||
+		p[0].String() != "WARNING: photos replica nas2: lag 10m00s above 1m00s (catching-up, 1,200 pending)" {
+		t.Fatalf("behind: %v %v", sev, p)
+	}
+	if _, sev := Check(behind, 0, now); sev != OK {
+		t.Fatalf("behind without a lag limit: %v", sev)
+	}
+	bad := []FolderStatus{{Folder: "photos", Source: &bus.SourceStatus{State: "live", Updated: at(time.Hour)},
+		Replicas: []Replica{
+			{ReplicaStatus: bus.ReplicaStatus{ID: "nas2", State: StateOffline, Pending: 7, LagSeconds: 90}, OfflineSince: at(2 * time.Minute)},
+			{ReplicaStatus: bus.ReplicaStatus{ID: "nas3", State: StateStuck, Parked: 2, Updated: at(time.Second),
+				Stuck: []bus.StuckPath{{Path: "a/b", Reason: "permission denied"}}}},
+		}}}
+	p, sev := Check(bad, time.Hour, now)
+	var lines []string
+	for _, x := range p {
+		lines = append(lines, x.String())
+	}
+	want := []string{
+		"CRITICAL: photos source: offline, last report 1h00m ago",
+		"CRITICAL: photos replica nas2: offline since 2m00s ago, 7 pending, lag 1m30s",
+		"CRITICAL: photos replica nas3: 2 paths that cannot be applied; first: a/b: permission denied",
+	}
+	if sev != Critical || strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("problems (%v):\n%s\nwant:\n%s", sev, strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -71,10 +71,14 @@ func writeSource(w io.Writer, s *bus.SourceStatus, now time.Time) {
 	writeErrors(w, s.Errors, s.LastError)
 }
 
-func writeReplica(w io.Writer, r *bus.ReplicaStatus, now time.Time) {
+func writeReplica(w io.Writer, r *Replica, now time.Time) {
 	lag := time.Duration(r.LagSeconds * float64(time.Second))
+	state := r.State
+	if r.State == StateOffline {
+		state = fmt.Sprintf("offline since %s (was %s)", ago(r.OfflineSince, now), orUnknown(r.ReportedState))
+	}
 	fmt.Fprintf(w, "  replica  %s: %s, applied seq %d, pending %s, lag %s, updated %s%s\n",
-		orUnknown(r.ID), r.State, r.AppliedSeq, count(r.Pending), duration(lag),
+		orUnknown(r.ID), state, r.AppliedSeq, count(r.Pending), duration(lag),
 		ago(r.Updated, now), stale(r.Updated, now))
 	if r.WaitingFor != "" {
 		fmt.Fprintf(w, "%swaiting for the source: the content of %s is neither here nor cached\n", cont, oneLine(r.WaitingFor))

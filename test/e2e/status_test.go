@@ -82,3 +82,65 @@ func checkLag(r map[string]any) string {
 	}
 	return "replica reports no lag"
 }
+
+// TestStatusShowsOfflineReplica: a replica that stops shows, from the
+// broker's side, as offline with its pending changes and lag growing
+// while the source publishes, and `status --check` exits 2 naming it;
+// once it is back and caught up, the check passes again.
+func TestStatusShowsOfflineReplica(t *testing.T) {
+	t.Parallel()
+	src := filepath.Join(t.TempDir(), "src")
+	harness.Must(t, treegen.Generate(src, treegen.SmallSpec(14)))
+	tr := harness.StartTrio(t, "status-offline", src)
+	harness.Converge(t, 2*time.Minute, tr.URL, tr.Folder, src, tr.Dst)
+	check := func() harness.CLIResult {
+		return harness.RunCLI(t, 30*time.Second, "status", "--nats", tr.URL, "--folder", tr.Folder, "--check", "--log-format", "text")
+	}
+	replica := func() map[string]any {
+		res := harness.RunCLI(t, 30*time.Second, "status", "--nats", tr.URL, "--folder", tr.Folder, "--json", "--log-format", "text")
+		var folders []struct {
+			Replicas []map[string]any `json:"replicas"`
+		}
+		if err := json.Unmarshal([]byte(res.Stdout), &folders); err != nil || len(folders) != 1 || len(folders[0].Replicas) > 1 {
+			t.Fatalf("status --json: %v\n%s", err, res)
+		}
+		if len(folders[0].Replicas) == 0 {
+			return nil
+		}
+		return folders[0].Replicas[0]
+	}
+	harness.Eventually(t, 30*time.Second, func() (bool, string) {
+		r := replica()
+		return r != nil && r["state"] == "live", fmt.Sprint(r)
+	})
+	if res := check(); res.Code != 0 || !strings.HasPrefix(res.Stdout, "OK:") {
+		t.Fatalf("status --check with a live replica: %s", res)
+	}
+
+	harness.Must(t, tr.Replica.Stop())
+	for i := range 5 {
+		harness.WriteFile(t, filepath.Join(src, fmt.Sprintf("while-offline-%d.txt", i)), "new", 0o644)
+	}
+	var first map[string]any
+	harness.Eventually(t, 60*time.Second, func() (bool, string) {
+		first = replica()
+		pending, _ := first["pending"].(float64)
+		return first["state"] == "offline" && first["offline_since"] != nil && pending >= 5, fmt.Sprint(first)
+	})
+	time.Sleep(2 * time.Second)
+	second := replica()
+	if second["state"] != "offline" || second["lag_seconds"].(float64) <= first["lag_seconds"].(float64) || first["lag_seconds"].(float64) <= 0 {
+		t.Fatalf("lag of an offline replica does not grow: %v then %v", first, second)
+	}
+	res := check()
+	if res.Code != 2 || !strings.Contains(res.Stdout, "CRITICAL: "+tr.Folder+" replica r1: offline since") {
+		t.Fatalf("status --check with the replica offline: %s", res)
+	}
+
+	harness.Must(t, tr.Replica.Start())
+	harness.Converge(t, 2*time.Minute, tr.URL, tr.Folder, src, tr.Dst)
+	harness.Eventually(t, 30*time.Second, func() (bool, string) {
+		res := check()
+		return res.Code == 0, res.String()
+	})
+}
