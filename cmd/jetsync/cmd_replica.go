@@ -17,7 +17,7 @@ type replicaFlags struct {
 
 func (r *replicaFlags) register(fs *flag.FlagSet) {
 	r.folderFlags.register(fs, "directory to keep equal to the source's", "state directory (local index and position)")
-	fs.StringVar(&r.id, "id", "", "name of this replica in status reports (default: host name)")
+	fs.StringVar(&r.id, "id", "", "name of this replica in status reports and of its consumer on the broker, unique per folder (default: host name)")
 	fs.IntVar(&r.workers, "workers", 8, "paths applied in parallel")
 }
 

@@ -1,9 +1,11 @@
 package replica
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -166,4 +168,46 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return out.String()
+}
+
+// A replica reads through one consumer named after it and described, made
+// anew at each session: however often it restarts, the stream has one
+// consumer per replica.
+func TestOneNamedConsumerPerReplica(t *testing.T) {
+	b := jstest.RunJetStream(t)
+	nc := jstest.Connect(t, b)
+	pub := newPublisher(t, nc)
+	mt := time.Unix(1700000000, 0)
+	root, data := t.TempDir(), t.TempDir()
+	for i := range 5 {
+		name := fmt.Sprintf("f%d", i)
+		pub.inlineFile(name, []byte(name), 0o644, mt)
+		r, stop, _ := startReplica(t, nc, root, data)
+		jstest.Eventually(t, 10*time.Second, func() bool { return fileIs(root, name, []byte(name), 0o644, mt)() && r.Progress().Settled },
+			"session %d applies", i)
+		stop()
+	}
+	_, stop, _ := startReplica(t, nc, root, data)
+	defer stop()
+	other, data2 := t.TempDir(), t.TempDir()
+	_, stop2, _ := startReplica(t, nc, other, data2, func(c *Config) { c.ID = "nas 3.local" })
+	defer stop2()
+	stream, err := pub.js.Stream(t.Context(), wire.StreamName(folder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	jstest.Eventually(t, 10*time.Second, func() bool {
+		names = names[:0]
+		l := stream.ListConsumers(t.Context())
+		for ci := range l.Info() {
+			names = append(names, ci.Name+": "+ci.Config.Description)
+		}
+		return len(names) == 2
+	}, "consumers: %v", names)
+	sort.Strings(names)
+	want := []string{"jetsync-replica-nas_3_local: jetsync replica nas 3.local of folder t", "jetsync-replica-test: jetsync replica test of folder t"}
+	if strings.Join(names, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("consumers:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
+	}
 }

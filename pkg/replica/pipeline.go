@@ -74,6 +74,7 @@ type pipeline struct {
 	metrics       *metrics
 	prog          *progress
 	folder        string
+	id            string     // the replica's id, which names its consumer
 	conn          *nats.Conn // watched for reconnects
 	checkInterval time.Duration
 	workers       int
@@ -130,7 +131,7 @@ type pipeline struct {
 // epoch the folder meta announced.
 func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch uint64) *pipeline {
 	p := &pipeline{store: r.store, root: r.root, log: r.log, metrics: r.metrics, prog: &r.prog,
-		folder: r.cfg.Folder, conn: r.js.Conn(), checkInterval: r.cfg.CheckInterval, workers: r.cfg.Workers,
+		folder: r.cfg.Folder, id: r.cfg.ID, conn: r.js.Conn(), checkInterval: r.cfg.CheckInterval, workers: r.cfg.Workers,
 		readMeta: r.readMeta,
 		stream:   stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
 		maxEpoch: metaEpoch, lastSeen: pos.Cursor, sched: newScheduler(),

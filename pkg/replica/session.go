@@ -168,17 +168,9 @@ func (r *Replica) readMeta(ctx context.Context, stream jetstream.Stream) (wire.M
 
 // run wires consumer → dispatcher → workers → committer.
 func (p *pipeline) run(ctx context.Context) error {
-	cons, err := p.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{wire.StateFilter(p.folder)},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    p.pos.Cursor + 1,
-		// In a cluster, a consumer recreated right after a node died can be
-		// placed on the dead node and never answer; give up after a few
-		// resets so the session ends and the next one lands on a live node.
-		MaxResetAttempts: 3,
-	})
+	cons, err := p.consumer(ctx)
 	if err != nil {
-		return fmt.Errorf("create consumer: %w", err)
+		return err
 	}
 	ci, err := cons.Info(ctx)
 	if err != nil {
@@ -204,6 +196,52 @@ func (p *pipeline) run(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// consumer makes the session's consumer: named after the replica and
+// described, so that `nats consumer report` and dashboards show one line
+// per replica, and made anew at each session (its start is the replica's
+// position, which only the replica knows), replacing the previous
+// session's. It acknowledges nothing (the replica keeps its position in
+// its own index) and lives in memory on one node; the broker drops it
+// after consumerIdle without a replica pulling from it.
+func (p *pipeline) consumer(ctx context.Context) (jetstream.Consumer, error) {
+	name := ConsumerName(p.id)
+	if err := p.stream.DeleteConsumer(ctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("remove the previous session's consumer %s: %w", name, err)
+	}
+	cons, err := p.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		Name:              name,
+		Description:       fmt.Sprintf("jetsync replica %s of folder %s", p.id, p.folder),
+		FilterSubject:     wire.StateFilter(p.folder),
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       p.pos.Cursor + 1,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: consumerIdle,
+		Replicas:          1,
+		MemoryStorage:     true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s: %w", name, err)
+	}
+	return cons, nil
+}
+
+// consumerIdle is how long the broker keeps the consumer of a replica
+// that stopped pulling from it.
+const consumerIdle = time.Hour
+
+// ConsumerName is the name of the consumer a replica with this id reads
+// its folder's stream with: jetsync-replica-<id>, the characters a
+// consumer name may not hold replaced by '_'.
+func ConsumerName(id string) string {
+	b := []byte("jetsync-replica-" + id)
+	for i, c := range b {
+		if c <= ' ' || c == '.' || c == '*' || c == '>' || c == '/' || c == '\\' || c >= 0x7f {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // pump moves messages from the iterator to the dispatcher.
