@@ -1,6 +1,22 @@
 package replica
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// errorKinds are the values of jetsync_replica_errors_total's kind label:
+// failures to apply (no_space, permission, corrupt, malformed,
+// content_gone, source_unreachable, other) and rejected input
+// (bad_message, bad_content, version).
+var errorKinds = []string{"no_space", "permission", "corrupt", "malformed", "content_gone", "source_unreachable",
+	"other", "bad_message", "bad_content", "version"}
+
+// contentResults are the values of jetsync_replica_content_total's result
+// label.
+var contentResults = []string{"cache_hit", "cache_miss", "source_ok", "source_gone", "source_unreachable",
+	"source_error", "bad_content"}
 
 type metrics struct {
 	applied      *prometheus.CounterVec
@@ -39,11 +55,22 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_lag_seconds",
 			Help: "Age of the oldest published change not yet applied.", ConstLabels: labels}),
 		content: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jetsync_replica_content_total",
-			Help: "Chunks fetched, by where from and outcome: cache_hit, cache_miss, source_ok, source_gone, source_unreachable, bad_content.", ConstLabels: labels}, []string{"result"}),
+			Help: "Chunks fetched, by where from and outcome: cache_hit, cache_miss, source_ok, source_gone, source_unreachable, source_error, bad_content.", ConstLabels: labels}, []string{"result"}),
 		parked: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_parked",
 			Help: "Records set aside because they cannot be applied yet (retried with backoff; status names them).", ConstLabels: labels}),
 		parkedTotal: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_parked_total",
 			Help: "Records parked since start.", ConstLabels: labels}),
+	}
+	// Every series exists from the start, at 0: a dashboard or an alert on
+	// a rate sees "none yet", not "no data".
+	for _, k := range errorKinds {
+		m.errors.WithLabelValues(k)
+	}
+	for _, r := range contentResults {
+		m.content.WithLabelValues(r)
+	}
+	for _, t := range []wire.Type{wire.File, wire.Dir, wire.Symlink, wire.Deleted} {
+		m.applied.WithLabelValues(string(t))
 	}
 	if reg != nil {
 		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.cursor, m.lag, m.content, m.parked, m.parkedTotal)
