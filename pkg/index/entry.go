@@ -48,6 +48,13 @@ type Entry struct {
 // Published reports whether e's record is known to be on the broker.
 func (e *Entry) Published() bool { return e.Seq != 0 }
 
+// onStream reports whether the state stream must hold e's record, or a
+// newer state of its path: a file, directory or symlink the broker
+// acknowledged. A tombstone may be gone (see --tombstone-ttl).
+func (e *Entry) onStream() bool {
+	return e.Seq != 0 && (e.Type == wire.File || e.Type == wire.Dir || e.Type == wire.Symlink)
+}
+
 var typeCodes = map[wire.Type]byte{wire.File: 1, wire.Dir: 2, wire.Symlink: 3, wire.Deleted: 4}
 
 var codeTypes = [...]wire.Type{1: wire.File, 2: wire.Dir, 3: wire.Symlink, 4: wire.Deleted}

@@ -34,6 +34,9 @@ var (
 	keyDirs      = []byte("dirs")
 	keySymlinks  = []byte("symlinks")
 	keyBytes     = []byte("bytes")
+	// keyPublished counts the entries whose record the stream must hold;
+	// an index of an older release lacks it until Open counts them.
+	keyPublished = []byte("published")
 )
 
 // ErrLocked means another process holds the index open.
@@ -62,6 +65,11 @@ type Meta struct {
 type Stats struct {
 	Files, Dirs, Symlinks int64
 	Bytes                 int64 // sum of file sizes
+	// Published counts the live entries whose record the broker
+	// acknowledged (Seq != 0): records the state stream must hold, or a
+	// newer state of the same path. Tombstones are not counted: the
+	// broker may drop them (see --tombstone-ttl).
+	Published int64
 }
 
 // Open opens or creates the index at path, creating its directory.
@@ -95,6 +103,11 @@ func (ix *Index) init(tx *bolt.Tx) error {
 		return fmt.Errorf("remove the chunk table of an older release: %w", err)
 	}
 	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keyPublished) == nil {
+		if err := putUint(meta, keyPublished, countPublished(tx.Bucket(bucketEntries))); err != nil {
+			return err
+		}
+	}
 	if id := meta.Get(keyID); id != nil {
 		ix.id = string(id)
 		return nil
@@ -191,7 +204,8 @@ func (ix *Index) Stats() (Stats, error) {
 	err := ix.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMeta)
 		s = Stats{Files: int64(getUint(b, keyFiles)), Dirs: int64(getUint(b, keyDirs)),
-			Symlinks: int64(getUint(b, keySymlinks)), Bytes: int64(getUint(b, keyBytes))}
+			Symlinks: int64(getUint(b, keySymlinks)), Bytes: int64(getUint(b, keyBytes)),
+			Published: int64(getUint(b, keyPublished))}
 		return nil
 	})
 	if err != nil {

@@ -166,7 +166,7 @@ func TestStatsCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Stats{Files: 1, Dirs: 1, Symlinks: 1, Bytes: 70}); s != want {
+	if want := (Stats{Files: 1, Dirs: 1, Symlinks: 1, Bytes: 70, Published: 2}); s != want {
 		t.Errorf("stats = %+v, want %+v", s, want)
 	}
 }
@@ -261,7 +261,7 @@ func TestMarkUnpublished(t *testing.T) {
 		t.Fatalf("new: want a bare dir entry with seq 0, got %+v", e)
 	}
 	st, err := ix.Stats()
-	if err != nil || st.Files != 1 || st.Dirs != 1 || st.Bytes != 10 {
+	if err != nil || st.Files != 1 || st.Dirs != 1 || st.Bytes != 10 || st.Published != 0 {
 		t.Fatalf("stats %+v, %v", st, err)
 	}
 }

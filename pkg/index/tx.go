@@ -60,6 +60,9 @@ func (tx *Tx) Put(e *Entry) error {
 }
 
 func (tx *Tx) count(e *Entry, sign int64) {
+	if e.onStream() {
+		tx.delta.Published += sign
+	}
 	switch e.Type {
 	case wire.File:
 		tx.delta.Files += sign
@@ -89,6 +92,7 @@ func (tx *Tx) finish() error {
 	add(keyDirs, tx.delta.Dirs)
 	add(keySymlinks, tx.delta.Symlinks)
 	add(keyBytes, tx.delta.Bytes)
+	add(keyPublished, tx.delta.Published)
 	return errors.Join(errs...)
 }
 
