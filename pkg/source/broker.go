@@ -23,6 +23,9 @@ const (
 	lossFresh = "fresh" // new index: nothing known about the broker yet
 	lossStore = "store" // the stream was recreated: everything is gone
 	lossTail  = "tail"  // the stream lost its most recent messages
+	// lossPurged: the stream lacks records it acknowledged, although it
+	// kept its creation time and last sequence (purged, messages deleted).
+	lossPurged = "purged"
 )
 
 // recover compares the broker's stream with the index once every pending
@@ -30,6 +33,8 @@ const (
 // what was lost as unpublished and publishes the folder meta; it reports
 // whether anything must be republished. It also runs at start.
 func (s *Source) recover(ctx context.Context) (bool, error) {
+	s.audit.gen.Add(1) // odd: the broker check stands aside
+	defer s.audit.gen.Add(1)
 	if err := s.barrier(ctx); err != nil {
 		return false, err
 	}
@@ -42,16 +47,11 @@ func (s *Source) recover(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	kind, lastGood := s.classify(m, info)
-	if kind == lossNone {
-		// The tail may be long: each read has its own timeout, not the
-		// attempt as a whole.
-		err := bus.Retry(ctx, s.log, "read unacknowledged records", func(context.Context) error {
-			return s.adoptTail(ctx, m.LastAcked, info.State.LastSeq)
-		})
-		if err != nil {
-			return false, err
-		}
+	l, err := s.classify(ctx, m, info)
+	if err != nil {
+		return false, err
+	}
+	if l.kind == lossNone {
 		s.settleMeta(m.Epoch, info, info.State.LastSeq)
 		if err := s.ix.SetMeta(index.Meta{Epoch: m.Epoch, Created: info.Created.UnixNano(), LastAcked: info.State.LastSeq}); err != nil {
 			return false, err
@@ -61,17 +61,43 @@ func (s *Source) recover(ctx context.Context) (bool, error) {
 		})
 	}
 	s.prog.setState(StateRecovering)
-	epoch, err := s.forget(ctx, kind, m, info, lastGood)
+	epoch, err := s.forget(ctx, l, m, info)
 	if err != nil {
 		return false, err
 	}
 	return true, s.announce(ctx, epoch, info)
 }
 
-// classify says what the broker lost, and for a lost tail the last
-// sequence it still has of what it acknowledged.
-func (s *Source) classify(m index.Meta, info *jetstream.StreamInfo) (string, uint64) {
-	return lossOf(m.Created, max(m.LastAcked, s.pub.highest.Load()), s.pub.regressed.Load(), info)
+// loss is what recover found the broker lost.
+type loss struct {
+	kind     string
+	lastGood uint64 // lossTail: the last sequence the broker still has of what it acknowledged
+	what     string // lossPurged: what the stream lacks
+}
+
+// classify says what the broker lost. When the stream kept its creation
+// time and its tail, the records it acknowledged after the index's last
+// are adopted first, then the stream is checked for records it no longer
+// holds.
+func (s *Source) classify(ctx context.Context, m index.Meta, info *jetstream.StreamInfo) (loss, error) {
+	sus, raised := s.audit.take()
+	kind, lastGood := lossOf(m.Created, max(m.LastAcked, s.pub.highest.Load()), s.pub.regressed.Load(), info)
+	if kind != lossNone {
+		return loss{kind: kind, lastGood: lastGood}, nil
+	}
+	// The tail may be long: each read has its own timeout, not the
+	// attempt as a whole.
+	err := bus.Retry(ctx, s.log, "read unacknowledged records", func(context.Context) error {
+		return s.adoptTail(ctx, m.LastAcked, info.State.LastSeq)
+	})
+	if err != nil {
+		return loss{}, err
+	}
+	what, err := s.purged(ctx, info, m.LastAcked, sus, raised)
+	if err != nil || what == "" {
+		return loss{}, err
+	}
+	return loss{kind: lossPurged, what: what}, nil
 }
 
 // lossOf is the one judgement of what the broker lost. created is the
@@ -96,8 +122,8 @@ func lossOf(created int64, acked, regressed uint64, info *jetstream.StreamInfo) 
 }
 
 // forget updates the index for a loss and returns the new epoch.
-func (s *Source) forget(ctx context.Context, kind string, m index.Meta, info *jetstream.StreamInfo, lastGood uint64) (uint64, error) {
-	switch kind {
+func (s *Source) forget(ctx context.Context, l loss, m index.Meta, info *jetstream.StreamInfo) (uint64, error) {
+	switch l.kind {
 	case lossFresh:
 		epoch := s.streamEpoch(ctx) + 1
 		s.log.Info("new index: publishing the whole tree", "epoch", epoch, "stream_last_seq", info.State.LastSeq)
@@ -106,18 +132,28 @@ func (s *Source) forget(ctx context.Context, kind string, m index.Meta, info *je
 		s.log.Warn("the broker lost the whole stream (it was recreated); republishing everything",
 			"stream_created", info.Created, "known_created", time.Unix(0, m.Created), "epoch", m.Epoch+1)
 		s.metrics.loss.WithLabelValues(lossStore).Inc()
-		n, err := s.ix.ResetAll()
-		s.log.Info("marked everything unpublished", "entries", n)
-		return m.Epoch + 1, err
+		return s.resetAll(m)
+	case lossPurged:
+		s.log.Warn(l.what+"; republishing everything",
+			"stream_first_seq", info.State.FirstSeq, "stream_last_seq", info.State.LastSeq, "epoch", m.Epoch+1)
+		s.metrics.loss.WithLabelValues(lossPurged).Inc()
+		return s.resetAll(m)
 	default:
 		s.log.Warn("the broker lost acknowledged messages (lost tail); republishing them",
 			"broker_last_seq", info.State.LastSeq, "acked_seq", max(m.LastAcked, s.pub.highest.Load()),
-			"kept_up_to", lastGood, "epoch", m.Epoch+1)
+			"kept_up_to", l.lastGood, "epoch", m.Epoch+1)
 		s.metrics.loss.WithLabelValues(lossTail).Inc()
-		n, err := s.ix.MarkLost(lastGood)
+		n, err := s.ix.MarkLost(l.lastGood)
 		s.log.Info("marked lost entries unpublished", "entries", n)
 		return m.Epoch + 1, err
 	}
+}
+
+// resetAll marks everything unpublished, for a new epoch after m's.
+func (s *Source) resetAll(m index.Meta) (uint64, error) {
+	n, err := s.ix.ResetAll()
+	s.log.Info("marked everything unpublished", "entries", n)
+	return m.Epoch + 1, err
 }
 
 // announce publishes the folder meta with the new epoch before anything
@@ -262,11 +298,11 @@ func (s *Source) ensureStream(ctx context.Context) (*jetstream.StreamInfo, error
 	return info, err
 }
 
-// monitor checks the broker every brokerCheckInterval and right after
-// every reconnect, and asks the control loop to recover on any sign of
-// lost data.
+// monitor checks the broker every s.checkEvery (brokerCheckInterval) and
+// right after every reconnect, and asks the control loop to recover on
+// any sign of lost data.
 func (s *Source) monitor(ctx context.Context) error {
-	tick := time.NewTicker(brokerCheckInterval / 10)
+	tick := time.NewTicker(s.checkEvery / 10)
 	defer tick.Stop()
 	reconnects := s.nc.Stats().Reconnects
 	last := time.Now()
@@ -277,7 +313,7 @@ func (s *Source) monitor(ctx context.Context) error {
 		case <-tick.C:
 		}
 		r := s.nc.Stats().Reconnects
-		if r == reconnects && time.Since(last) < brokerCheckInterval {
+		if r == reconnects && time.Since(last) < s.checkEvery {
 			continue
 		}
 		reconnects, last = r, time.Now()
@@ -287,14 +323,16 @@ func (s *Source) monitor(ctx context.Context) error {
 	}
 }
 
-// brokerLost reports whether the stream was recreated or is behind what
-// it acknowledged. highest is read before the stream info, so acks that
-// arrive meanwhile cannot cause a false alarm.
+// brokerLost reports whether the stream was recreated, is behind what it
+// acknowledged or lacks records it acknowledged (see audit). highest and
+// the index are read before the stream info, so acks that arrive
+// meanwhile cannot cause a false alarm.
 func (s *Source) brokerLost(ctx context.Context) bool {
 	if !s.bv.synced.Load() {
 		return false
 	}
 	acked := s.pub.highest.Load()
+	sn, ok := s.takeSnapshot()
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	st, err := s.js.Stream(cctx, wire.StreamName(s.cfg.Folder))
@@ -305,8 +343,10 @@ func (s *Source) brokerLost(ctx context.Context) bool {
 		s.log.Debug("broker check failed", "err", err)
 		return false
 	}
-	kind, _ := lossOf(s.bv.created.Load(), acked, 0, st.CachedInfo())
-	return kind != lossNone
+	if kind, _ := lossOf(s.bv.created.Load(), acked, 0, st.CachedInfo()); kind != lossNone {
+		return true
+	}
+	return ok && s.auditStream(cctx, st, sn)
 }
 
 func (s *Source) requestRecovery() {

@@ -23,7 +23,8 @@
 // file and delete trees bottom-up.
 //
 // The broker may lose acknowledged messages (lazy fsync, a restored or wiped
-// store). The source notices at start, every 10 s, after each reconnect and
-// when an ack's sequence goes backwards; it then bumps the folder epoch,
-// publishes the folder meta and republishes everything the broker lost.
+// store, a purge or deleted messages). The source notices at start, every
+// 10 s, after each reconnect and when an ack's sequence goes backwards; it
+// then bumps the folder epoch, publishes the folder meta and republishes
+// everything the broker lost.
 package source

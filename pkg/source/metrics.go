@@ -43,7 +43,7 @@ func newMetrics(folder string, reg prometheus.Registerer, watched func() float64
 		lastSeq: prometheus.NewGauge(prometheus.GaugeOpts(opts("last_seq",
 			"Highest stream sequence acknowledged to the source."))),
 		loss: prometheus.NewCounterVec(prometheus.CounterOpts(opts("broker_loss_total",
-			"Detected broker data losses: kind=tail (recent messages) or store (whole stream).")), []string{"kind"}),
+			"Detected broker data losses: kind=tail (recent messages), store (whole stream) or purged (records the stream no longer holds).")), []string{"kind"}),
 		served: prometheus.NewCounterVec(prometheus.CounterOpts(opts("content_served_total",
 			"Hashes asked of the content service, by answer: ok, gone (changed since published), later (did not fit the reply), bad_request, error.")), []string{"status"}),
 		servedBytes: prometheus.NewCounter(prometheus.CounterOpts(opts("content_served_bytes_total",

@@ -30,12 +30,20 @@ func (s *Source) publishRecord(ctx context.Context, rec *wire.Record, e *index.E
 	if rec.Type == wire.Deleted && s.cfg.TombstoneTTL > 0 {
 		msg.Header = nats.Header{jetstream.MsgTTLHeader: []string{strconv.Itoa(int(s.cfg.TombstoneTTL.Seconds()))}}
 	}
-	return s.pub.publish(ctx, msg, func(a ack) {
+	tomb := rec.Type == wire.Deleted
+	if tomb {
+		s.audit.tombSent.Add(1) // before it can reach the stream
+	}
+	err = s.pub.publish(ctx, msg, func(a ack) {
 		if a.err == nil && rec.Data != nil {
 			s.countPublished(len(data)) // the record carries the content
 		}
 		s.recordAcked(e, a)
 	})
+	if err != nil && tomb {
+		s.audit.tombSettled.Add(1) // nothing was sent
+	}
+	return err
 }
 
 func (s *Source) recordAcked(e *index.Entry, a ack) {

@@ -42,6 +42,7 @@ type Source struct {
 	cache     recentChunks // chunks recently sent to the content cache
 	fresh     freshEntries // file entries published and not yet in the index
 	bv        brokerView
+	audit     audit
 	abort     chan struct{}
 	abortOnce sync.Once
 
@@ -50,6 +51,9 @@ type Source struct {
 	// File system calls that tests replace to inject faults.
 	readDirFn func(string) ([]os.DirEntry, error)
 	openFn    func(string, int, os.FileMode) (*os.File, error)
+	// checkEvery is the broker check's period (brokerCheckInterval),
+	// which tests shorten.
+	checkEvery time.Duration
 
 	// Set up by Run.
 	ix          *index.Index
@@ -79,7 +83,9 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Source, error) {
 		jobs:        make(chan string, cfg.Workers),
 		readDirFn:   os.ReadDir,
 		openFn:      os.OpenFile,
+		checkEvery:  brokerCheckInterval,
 	}
+	s.audit.sample = auditSample
 	s.pub = newPublisher(js, s.abort, func(uint64) { s.requestRecovery() })
 	s.prog.setState(StateStarting)
 	s.watcher, err = watch.New(watch.Options{Root: cfg.Root, Debounce: cfg.Debounce, MaxWatches: cfg.MaxWatches,
@@ -130,7 +136,12 @@ func (s *Source) Run(ctx context.Context) (err error) {
 func (s *Source) startPipeline(ctx context.Context) func() {
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.com = newCommitter(s.ix, s.log, s.countError)
-	s.com.committed = s.fresh.done
+	s.com.committed = func(e *index.Entry) {
+		s.fresh.done(e)
+		if e.Type == wire.Deleted {
+			s.audit.tombSettled.Add(1)
+		}
+	}
 	s.com.stop = pctx.Done()
 	var wg sync.WaitGroup
 	wg.Go(func() { s.pub.reap(pctx) })
