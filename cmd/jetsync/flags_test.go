@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestParseInterspersed(t *testing.T) {
@@ -43,5 +46,21 @@ func TestCheckRunDirsRefusesNesting(t *testing.T) {
 func TestExitCodes(t *testing.T) {
 	if exitCode("verify", errDiffers) != 1 || exitCode("x", usagef("bad")) != 2 || exitCode("x", nil) != 0 {
 		t.Fatal("exit codes")
+	}
+}
+
+func TestBuildInfo(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(buildInfo())
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || mfs[0].GetName() != "jetsync_build_info" || mfs[0].GetMetric()[0].GetGauge().GetValue() != 1 {
+		t.Fatalf("build info: %v %v", mfs, err)
+	}
+	labels := map[string]string{}
+	for _, l := range mfs[0].GetMetric()[0].GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	if labels["version"] != version || !strings.HasPrefix(labels["goversion"], "go") {
+		t.Fatalf("build info labels: %v", labels)
 	}
 }
