@@ -1,6 +1,8 @@
 package replica
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +30,25 @@ func TestMetricSeriesExistFromStart(t *testing.T) {
 		"jetsync_replica_content_total": len(contentResults), "jetsync_replica_applied_total": 4} {
 		if series[name] != want {
 			t.Errorf("%s: %d series at start, want %d", name, series[name], want)
+		}
+	}
+}
+
+// docs/METRICS.md lists every series the replica exports.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/METRICS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	newMetrics(reg, "f")
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if !strings.Contains(string(doc), "`"+mf.GetName()) {
+			t.Errorf("docs/METRICS.md does not list %s", mf.GetName())
 		}
 	}
 }

@@ -1,0 +1,34 @@
+package source
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// docs/METRICS.md lists every series the source exports.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/METRICS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := newMetrics("f", reg, func() float64 { return 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.errors.WithLabelValues("read")
+	m.loss.WithLabelValues(lossPurged)
+	m.served.WithLabelValues("ok")
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if !strings.Contains(string(doc), "`"+mf.GetName()) {
+			t.Errorf("docs/METRICS.md does not list %s", mf.GetName())
+		}
+	}
+}
