@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -52,6 +53,32 @@ func TestSplitBoundsAndRoundTrip(t *testing.T) {
 	}
 	if avg := (8 << 20) / len(refs); avg < AvgSize/2 || avg > AvgSize*2 {
 		t.Fatalf("average chunk %d bytes, want about %d", avg, AvgSize)
+	}
+}
+
+// The chunker never cuts below wire.MinChunkLen, which the records'
+// manifest bounds assume: the manifest of a list it cuts (of random data,
+// of zeros where one chunk repeats, and a long one made by repeating
+// those) passes them.
+func TestSplitListsPassManifestBounds(t *testing.T) {
+	if MinSize < wire.MinChunkLen {
+		t.Fatalf("MinSize %d is below wire.MinChunkLen %d", MinSize, wire.MinChunkLen)
+	}
+	random, _ := split(t, randomBytes(4<<20+123, 2))
+	zeros, _ := split(t, make([]byte, 8<<20+5))
+	long := slices.Repeat(slices.Concat(random[:len(random)-1], zeros[:len(zeros)-1]), 300)
+	for name, refs := range map[string][]wire.ChunkRef{"random": random, "zeros": zeros,
+		"long": append(long, random[len(random)-1])} {
+		rec := &wire.Record{Path: "f", Type: wire.File, Hash: wire.Sum(nil)}
+		for _, c := range refs {
+			rec.Size += int64(c.Size)
+		}
+		for _, b := range wire.EncodeManifest(refs) {
+			rec.Manifest = append(rec.Manifest, wire.ChunkRef{Hash: wire.Sum(b), Size: uint32(len(b))})
+		}
+		if err := rec.Validate(); err != nil {
+			t.Errorf("%s: %d chunks in %d blobs: %v", name, len(refs), len(rec.Manifest), err)
+		}
 	}
 }
 

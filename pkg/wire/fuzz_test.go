@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -44,15 +45,64 @@ func FuzzDecodeChunk(f *testing.F) {
 
 func FuzzDecodeManifest(f *testing.F) {
 	f.Add(EncodeManifest([]ChunkRef{{Hash: Sum([]byte("x")), Size: 5}})[0])
+	f.Add(blobOf(3, MaxChunkLen))
+	f.Add(blobOf(2, 300)[:50])
+	f.Add([]byte{manifestTag})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		refs, err := DecodeManifest(nil, b)
 		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unclassified error: %v", err)
+			}
 			return
+		}
+		if len(refs) == 0 || len(refs) > ManifestBlobChunks || len(b) > MaxManifestBlobLen {
+			t.Fatalf("%d bytes, %d refs accepted", len(b), len(refs))
 		}
 		for _, r := range refs {
 			if r.Size == 0 || r.Size > MaxChunkLen {
 				t.Fatalf("bad ref %+v", r)
 			}
+		}
+		// What is accepted is exactly what the encoder writes.
+		if !bytes.Equal(encodeBlob(refs), b) {
+			t.Fatal("accepted blob does not re-encode to itself")
+		}
+	})
+}
+
+// FuzzManifestBounds: the record of any list of chunks a source can cut
+// (sizes from the input, every one but the last at least MinChunkLen,
+// repeated to make long lists) passes the manifest bounds, and a record
+// that passes them cannot make a replica fetch more blob bytes than its
+// size allows.
+func FuzzManifestBounds(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0}, uint16(1), uint16(7))
+	f.Add([]byte{255, 255, 1, 2, 3, 4}, uint16(5000), uint16(0))
+	f.Add([]byte{9}, uint16(40000), uint16(1))
+	f.Fuzz(func(t *testing.T, sizes []byte, repeat, last uint16) {
+		if len(sizes) == 0 || len(sizes)*int(repeat) > 1<<20 {
+			return
+		}
+		span := uint32(MaxChunkLen - MinChunkLen)
+		var refs []ChunkRef
+		for i := range int(repeat) * len(sizes) {
+			s := MinChunkLen + uint32(sizes[i%len(sizes)])*span/255
+			refs = append(refs, ChunkRef{Hash: Sum([]byte{sizes[i%len(sizes)], byte(i)}), Size: s})
+		}
+		if last > 0 {
+			refs = append(refs, ChunkRef{Hash: Sum([]byte("last")), Size: uint32(last)})
+		}
+		if len(refs) == 0 {
+			return
+		}
+		rec := manifestRecord(refs)
+		if err := rec.Validate(); err != nil {
+			t.Fatalf("%d refs in %d blobs: %v", len(refs), len(rec.Manifest), err)
+		}
+		blobBytes := sumSizes(rec.Manifest)
+		if blobBytes > int64(len(rec.Manifest))+maxChunks(rec.Size)*maxRefLen {
+			t.Fatalf("%d blob bytes for %d bytes of file", blobBytes, rec.Size)
 		}
 	})
 }

@@ -224,15 +224,16 @@ func (r *Record) validateFile() error {
 	case r.Data != nil:
 		return r.validateInline()
 	}
-	if len(r.Manifest) == 0 {
-		if err := checkChunks(r.Chunks, MaxChunkLen); err != nil {
-			return err
-		}
-		if total := sumSizes(r.Chunks); total != r.Size {
-			return fmt.Errorf("%w: chunks add up to %d, size is %d", ErrMalformed, total, r.Size)
-		}
+	if len(r.Manifest) > 0 {
+		return r.checkManifest()
 	}
-	return checkChunks(r.Manifest, MaxChunkLen)
+	if err := checkChunks(r.Chunks, MaxChunkLen); err != nil {
+		return err
+	}
+	if total := sumSizes(r.Chunks); total != r.Size {
+		return fmt.Errorf("%w: chunks add up to %d, size is %d", ErrMalformed, total, r.Size)
+	}
+	return nil
 }
 
 // validateInline checks a file carried in its record: no chunk lists, and
