@@ -46,6 +46,29 @@ type Local interface {
 // Content implementations wrap it; Apply passes it up wrapped.
 var ErrChunkMissing = errors.New("content gone from the source")
 
+// ErrBadRecord marks a record that no retry can apply: it fails
+// validation, or its manifest blobs (verified by hash, so they never
+// change) do not decode or do not add up to its size. Such an error also
+// wraps wire.ErrMalformed or wire.ErrBadPath; a malformed content reply
+// does not make one, since asking again may bring good content.
+var ErrBadRecord = errors.New("record cannot be applied")
+
+// badRecordError is an error, wrapping wire.ErrMalformed or
+// wire.ErrBadPath, that is ErrBadRecord too.
+type badRecordError struct{ err error }
+
+// badRecord marks err as ErrBadRecord, keeping its message and chain.
+func badRecord(err error) error { return badRecordError{err} }
+
+// Error is the marked error's message.
+func (e badRecordError) Error() string { return e.err.Error() }
+
+// Unwrap gives the marked error, for errors.Is and errors.As.
+func (e badRecordError) Unwrap() error { return e.err }
+
+// Is says the error is ErrBadRecord.
+func (e badRecordError) Is(target error) bool { return target == ErrBadRecord }
+
 // Applier applies records to a root. It is safe for concurrent use on
 // different paths; the caller must not apply a path concurrently with one
 // of its ancestors or descendants.
@@ -58,6 +81,13 @@ type Applier struct {
 	// path when the caller wrote it and fi shows it unchanged since; a
 	// file whose hash is known is not read to compare it with a record.
 	Known func(path string, fi fs.FileInfo) (wire.Hash, bool)
+	// Placed, if set, is told where the chunks of a file whose list comes
+	// in manifest blobs lie once the file is committed, a blob's worth at
+	// a time: refs lie from off on in the file at path. (The list is
+	// never held whole; it is kept on disk while the file is written.)
+	// refs must not be kept after the call. A file with an inline list
+	// has it in Result.Chunks instead.
+	Placed func(path string, off int64, refs []wire.ChunkRef)
 }
 
 // Result tells what applying one record did.
@@ -65,9 +95,9 @@ type Result struct {
 	Changed bool  // something on disk was modified
 	Fetched int64 // bytes obtained from Content, manifest blobs included
 	Reused  int64 // bytes copied from local files
-	// Chunks is the resolved chunk list of a file whose content was
-	// written. For an unchanged file it is the inline list, nil when the
-	// record uses a manifest (Resolve expands it on demand).
+	// Chunks is the chunk list of a file with an inline list (or inline
+	// content, as one chunk), written or unchanged; nil when the record
+	// uses a manifest (Applier.Placed is told of a written one).
 	Chunks []wire.ChunkRef
 	// SyncDirs are the directories whose entries the apply changed (a
 	// file, symlink or directory created, replaced or removed in them; ""
@@ -96,7 +126,7 @@ func dirOf(res Result, path string) Result {
 // both, so the caller calls SetDirMeta once they are applied.
 func (a *Applier) Apply(ctx context.Context, rec *wire.Record) (Result, error) {
 	if err := rec.Validate(); err != nil {
-		return Result{}, &fsroot.PathError{Op: "apply", Path: rec.Path, Err: err}
+		return Result{}, &fsroot.PathError{Op: "apply", Path: rec.Path, Err: badRecord(err)}
 	}
 	switch rec.Type {
 	case wire.File:
@@ -109,7 +139,7 @@ func (a *Applier) Apply(ctx context.Context, rec *wire.Record) (Result, error) {
 		return a.applyDeleted(rec)
 	}
 	return Result{}, &fsroot.PathError{Op: "apply", Path: rec.Path,
-		Err: fmt.Errorf("%w: type %q", wire.ErrMalformed, rec.Type)}
+		Err: badRecord(fmt.Errorf("%w: type %q", wire.ErrMalformed, rec.Type))}
 }
 
 func (a *Applier) applySymlink(rec *wire.Record) (Result, error) {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -43,9 +44,23 @@ func BenchmarkApply(b *testing.B) {
 		recs := []*wire.Record{s.fileRecord("big.bin", randomData(benchBigFile, 7))}
 		benchApply(b, s, recs, benchBigFile, 1)
 	})
+	// The same file with its list in manifest blobs (5 of them), read
+	// from memory, then with every fetch a round trip away.
+	s := newStore()
+	rec := s.fileRecord("big.bin", randomData(benchBigFile, 7))
+	for _, blob := range wire.EncodeManifest(rec.Chunks) {
+		rec.Manifest = append(rec.Manifest, s.put(blob))
+	}
+	rec.Chunks = nil
+	b.Run("64MiB-manifest-file", func(b *testing.B) {
+		benchApply(b, s, []*wire.Record{rec}, benchBigFile, 1)
+	})
+	b.Run("64MiB-manifest-file/latency=1ms", func(b *testing.B) {
+		benchApply(b, &slowStore{store: s, delay: time.Millisecond}, []*wire.Record{rec}, benchBigFile, 1)
+	})
 }
 
-func benchApply(b *testing.B, s *store, recs []*wire.Record, size int64, workers int) {
+func benchApply(b *testing.B, s Content, recs []*wire.Record, size int64, workers int) {
 	var dirs []*wire.Record
 	seen := map[string]bool{}
 	for _, rec := range recs {

@@ -6,8 +6,12 @@
 // hash, and the whole stream against the record's hash, before the file
 // becomes visible; on any mismatch the old file stays as it was.
 //
+// A file whose chunk list comes in manifest blobs is applied reading the
+// blobs one at a time as it is written, so that neither a long list nor a
+// hostile one is ever held whole.
+//
 // Every error Apply returns carries the record's path in an
 // *fsroot.PathError; errors wrapping ErrChunkMissing, wire.ErrCorrupt,
 // wire.ErrMalformed or wire.ErrBadPath mark conditions callers may count
-// and retry or skip.
+// and retry or skip, ErrBadRecord a record no retry can apply.
 package apply

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"time"
 
 	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
+	"github.com/zeebo/blake3"
 )
 
 func (a *Applier) applyFile(ctx context.Context, rec *wire.Record) (Result, error) {
@@ -33,12 +35,7 @@ func (a *Applier) applyFile(ctx context.Context, rec *wire.Record) (Result, erro
 	if rec.Data != nil {
 		return a.writeInline(rec, tgt)
 	}
-	chunks, fetched, err := a.resolve(ctx, rec)
-	res := Result{Chunks: chunks, Fetched: fetched}
-	if err != nil {
-		return res, err
-	}
-	return res, a.writeFile(ctx, rec, &res, tgt)
+	return a.writeFile(ctx, rec, tgt)
 }
 
 // sameContent reports whether path, which lstat'ed as fi (nil: nothing
@@ -74,39 +71,58 @@ func (a *Applier) fixMeta(rec *wire.Record, fi fs.FileInfo) (bool, error) {
 }
 
 // writeFile assembles the content in a temp file and commits it only when
-// the whole stream matches rec.Hash.
-func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, res *Result, tgt *fsroot.Target) error {
+// the whole stream matches rec.Hash. A manifest's chunk list is read a
+// blob at a time as the file is written, and Placed told of it once the
+// file is committed.
+func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, tgt *fsroot.Target) (Result, error) {
+	var res Result
+	if len(rec.Manifest) == 0 {
+		res.Chunks = rec.Chunks
+	}
 	tmp, err := tgt.CreateTemp()
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer tmp.Abort()
-	src := a.newSource(rec, res)
+	placed, err := a.newPlacedList(rec)
+	if err != nil {
+		return res, err
+	}
+	defer placed.close()
+	src := a.newSource(ctx, rec, &res)
 	defer src.close()
-	src.prefetch(ctx, res.Chunks)
 	h := chunk.NewHasher()
 	defer h.Stop()
-	for i, c := range res.Chunks {
-		data, err := src.chunk(ctx, i, c)
+	for {
+		r, err := src.next(ctx)
 		if err != nil {
-			return err
+			return res, err
 		}
-		h.Write(data)
-		if _, err := tmp.Write(data); err != nil {
-			return err
+		if r.end {
+			break
+		}
+		h.Write(r.data)
+		if _, err := tmp.Write(r.data); err != nil {
+			return res, err
+		}
+		if r.seg != nil {
+			if err := placed.add(r.seg.refs); err != nil {
+				return res, err
+			}
 		}
 	}
 	if got, _ := h.Sum(); got != rec.Hash {
-		return &fsroot.PathError{Op: "verify", Path: rec.Path,
+		return res, &fsroot.PathError{Op: "verify", Path: rec.Path,
 			Err: fmt.Errorf("%w: content hashes to %s, record says %s", wire.ErrCorrupt, got, rec.Hash)}
 	}
 	if err := tmp.CommitNoSync(wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {
-		return err
+		return res, err
 	}
-	*res = dirOf(*res, rec.Path)
+	placed.tell(rec.Path)
+	res = dirOf(res, rec.Path)
 	res.Changed = true
 	res.Info = tmp.Info()
-	return nil
+	return res, nil
 }
 
 // writeInline writes a small file whose content came in its record,
@@ -142,4 +158,28 @@ func (a *Applier) writeInline(rec *wire.Record, tgt *fsroot.Target) (Result, err
 // can reuse it from the local copy.
 func inlineChunks(rec *wire.Record) []wire.ChunkRef {
 	return []wire.ChunkRef{{Hash: rec.Hash, Size: uint32(rec.Size)}}
+}
+
+// HashFile returns the BLAKE3 hash and length of the regular file at path.
+func (a *Applier) HashFile(path string) (wire.Hash, int64, error) {
+	f, err := a.Root.Open(path)
+	if err != nil {
+		return wire.Hash{}, 0, err
+	}
+	defer f.Close()
+	buf := getBuf(chunk.MaxSize)
+	defer putBuf(buf)
+	h := blake3.New()
+	var n int64
+	for {
+		k, err := f.Read(*buf)
+		h.Write((*buf)[:k])
+		n += int64(k)
+		if errors.Is(err, io.EOF) {
+			return wire.Hash(h.Sum(nil)), n, nil
+		}
+		if err != nil {
+			return wire.Hash{}, n, &fsroot.PathError{Op: "hash", Path: path, Err: err}
+		}
+	}
 }

@@ -69,17 +69,16 @@ func TestApplyManifest(t *testing.T) {
 	if err := rec.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	resolved, err := a.Resolve(context.Background(), rec)
-	if err != nil || !slices.Equal(resolved, chunks) {
-		t.Fatalf("Resolve: %d chunks, %v", len(resolved), err)
-	}
+	idx := newLocalIndex()
+	a.Placed = idx.placed
 	res := mustApply(t, a, rec)
 	if want := int64(len(data) + len(blobs[0])); res.Fetched != want || !res.Changed {
 		t.Errorf("result Fetched %d Changed %v, want %d", res.Fetched, res.Changed, want)
 	}
-	if !slices.Equal(res.Chunks, chunks) {
-		t.Error("Result.Chunks is not the expanded list")
+	if res.Chunks != nil {
+		t.Error("Result.Chunks set for a manifest file")
 	}
+	idx.assertPlaced(t, "big", chunks)
 	assertFile(t, dir, rec, data)
 	if res := mustApply(t, a, rec); res.Changed || res.Fetched != 0 {
 		t.Errorf("second apply %+v", res)
@@ -92,12 +91,12 @@ func TestApplyManifestMismatch(t *testing.T) {
 	blob := wire.EncodeManifest(rec.Chunks[:2])[0]
 	rec.Chunks, rec.Manifest = nil, []wire.ChunkRef{s.put(blob)}
 	_, err := a.Apply(context.Background(), rec)
-	if !errors.Is(err, wire.ErrMalformed) {
-		t.Errorf("Apply = %v, want ErrMalformed", err)
+	if !errors.Is(err, wire.ErrMalformed) || !errors.Is(err, ErrBadRecord) {
+		t.Errorf("Apply = %v, want ErrMalformed and ErrBadRecord", err)
 	}
-	rec.Manifest = []wire.ChunkRef{s.put([]byte("not a manifest"))}
-	if _, err := a.Apply(context.Background(), rec); !errors.Is(err, wire.ErrMalformed) {
-		t.Errorf("Apply with garbage manifest = %v, want ErrMalformed", err)
+	rec.Manifest = []wire.ChunkRef{s.put([]byte("not a manifest blob, long enough for one ref"))}
+	if _, err := a.Apply(context.Background(), rec); !errors.Is(err, wire.ErrMalformed) || !errors.Is(err, ErrBadRecord) {
+		t.Errorf("Apply with garbage manifest = %v, want ErrMalformed and ErrBadRecord", err)
 	}
 }
 
@@ -135,8 +134,8 @@ func TestApplyReusesLocal(t *testing.T) {
 	data := randomData(1<<20+99, 6)
 	src := s.fileRecord("src", data)
 	mustApply(t, a, src)
-	idx := localIndex{}
-	idx.index(src, src.Chunks)
+	idx := newLocalIndex()
+	idx.index(src, src.Chunks, 0)
 	a.Local = idx
 	s.chunks = map[wire.Hash][]byte{} // everything must come from disk
 	dst := *src
@@ -153,18 +152,15 @@ func TestApplyStaleLocal(t *testing.T) {
 	data := randomData(300<<10, 7)
 	rec := s.fileRecord("f", data)
 	mustApply(t, a, rec)
-	idx := localIndex{}
-	idx.index(rec, rec.Chunks)
+	idx := newLocalIndex()
+	idx.index(rec, rec.Chunks, 0)
 	a.Local = idx
 	// Shift the content so every indexed offset now holds other bytes.
 	shifted := s.fileRecord("f", append([]byte("x"), data...))
 	mustApply(t, a, shifted)
-	bad := []struct {
-		path string
-		off  int64
-	}{{"../escape", 0}, {"missing", 0}, {"f", -1}, {"f", 1 << 40}}
+	bad := []chunkLoc{{"../escape", 0}, {"missing", 0}, {"f", -1}, {"f", 1 << 40}}
 	for i, b := range bad {
-		idx[rec.Chunks[i].Hash] = b
+		idx.loc[rec.Chunks[i].Hash] = b
 	}
 	dst := *rec
 	dst.Path = "g"

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -57,26 +58,58 @@ func (s *store) fileRecord(path string, data []byte) *wire.Record {
 	return rec
 }
 
-// localIndex is a reuse index the test fills by hand.
-type localIndex map[wire.Hash]struct {
+// localIndex is a reuse index the test fills by hand, or through
+// Applier.Placed (while the applier reads it).
+type localIndex struct {
+	mu  sync.Mutex
+	loc map[wire.Hash]chunkLoc
+}
+
+type chunkLoc struct {
 	path string
 	off  int64
 }
 
-func (l localIndex) FindChunk(h wire.Hash) (string, int64, bool) {
-	loc, ok := l[h]
+func newLocalIndex() *localIndex { return &localIndex{loc: map[wire.Hash]chunkLoc{}} }
+
+func (l *localIndex) FindChunk(h wire.Hash) (string, int64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	loc, ok := l.loc[h]
 	return loc.path, loc.off, ok
 }
 
-// index records where the chunks of rec lie in the file at rec.Path.
-func (l localIndex) index(rec *wire.Record, chunks []wire.ChunkRef) {
+// index records where the chunks of rec lie in the file at rec.Path,
+// the first at off.
+func (l *localIndex) index(rec *wire.Record, chunks []wire.ChunkRef, off int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range chunks {
+		l.loc[c.Hash] = chunkLoc{rec.Path, off}
+		off += int64(c.Size)
+	}
+}
+
+// placed is Applier.Placed recording into l, as a replica's store does.
+func (l *localIndex) placed(path string, off int64, refs []wire.ChunkRef) {
+	l.index(&wire.Record{Path: path}, refs, off)
+}
+
+// assertPlaced checks that l places every chunk of chunks, which are the
+// content of path, at an offset of path that holds it.
+func (l *localIndex) assertPlaced(t testing.TB, path string, chunks []wire.ChunkRef) {
+	t.Helper()
+	at := map[wire.Hash][]int64{}
 	var off int64
 	for _, c := range chunks {
-		l[c.Hash] = struct {
-			path string
-			off  int64
-		}{rec.Path, off}
+		at[c.Hash] = append(at[c.Hash], off)
 		off += int64(c.Size)
+	}
+	for _, c := range chunks {
+		p, o, ok := l.FindChunk(c.Hash)
+		if !ok || p != path || !slices.Contains(at[c.Hash], o) {
+			t.Fatalf("chunk %s placed at %q %d (%v), want %q at one of %v", c.Hash, p, o, ok, path, at[c.Hash])
+		}
 	}
 }
 

@@ -27,120 +27,167 @@ const (
 	batchWindow = 16
 )
 
+// fetched is what obtaining one chunk gave, or the end of the list.
 type fetched struct {
 	data  []byte
 	local bool    // read from a local file, not fetched
 	buf   *[]byte // pooled buffer holding data, to give back (putBuf)
 	err   error
+	seg   *segment // set on the last chunk of a segment
+	end   bool     // no chunk: the list ended here (err says why, if it is bad)
 }
 
-// prefetcher obtains the chunks of one file in order, at most
-// prefetchWindow ahead of the chunk being written.
+// prefetcher obtains the chunks of one file in order, at most a window
+// ahead of the chunk being written. What it holds is bounded by the
+// window, whatever the file's length: one result slot per chunk of the
+// window, reused round the ring, and the segments of the list it is
+// working on.
 type prefetcher struct {
-	results []chan fetched // by chunk index
-	slots   chan struct{}
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	held    *[]byte // buffer of the result last taken, given back on the next take
+	ring  []chan fetched // chunk k's result is in ring[k%len(ring)]
+	slots chan struct{}  // one per chunk handed out and not yet taken
+	taken int            // chunks taken by the writer
+	// A chunk is handed out only once it has a slot, so at most len(ring)
+	// are handed out and not taken: when chunk k is, chunk k-len(ring)
+	// has been taken and its ring entry is free.
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	held   *[]byte // buffer of the result last taken, given back on the next take
 }
 
-// startPrefetch starts obtaining the chunks of cs, each from a local file
-// when a (with a Local index) finds it there intact, else from
-// a.Content. It returns nil when cs has fewer than two chunks: one has
-// nothing to overlap with.
-func startPrefetch(ctx context.Context, a *Applier, rec *wire.Record, cs []wire.ChunkRef) *prefetcher {
-	if len(cs) < 2 {
-		return nil
-	}
+// job is a range of chunks to obtain, refs[0] being the k-th of the file.
+type job struct {
+	k    int
+	refs []wire.ChunkRef
+	seg  *segment // set on the range that ends seg
+}
+
+// startPrefetch starts obtaining the chunks list yields, each from a
+// local file when a (with a Local index) finds it there intact, else from
+// a.Content.
+func startPrefetch(ctx context.Context, a *Applier, rec *wire.Record, list *chunkList) *prefetcher {
 	window, span := prefetchWindow, 1
 	batch, _ := a.Content.(BatchContent)
-	if batch != nil && len(cs) >= batchFrom {
+	if batch != nil && (len(rec.Manifest) > 0 || len(rec.Chunks) >= batchFrom) {
 		window, span = batchWindow, batchLen
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	p := &prefetcher{results: make([]chan fetched, len(cs)), slots: make(chan struct{}, window), cancel: cancel}
-	for i := range p.results {
-		p.results[i] = make(chan fetched, 1)
+	workers := window / span
+	if len(rec.Manifest) == 0 {
+		workers = min(workers, (len(rec.Chunks)+span-1)/span)
 	}
-	jobs := make(chan [2]int)
-	for range min(window/span, (len(cs)+span-1)/span) {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &prefetcher{ring: make([]chan fetched, window), slots: make(chan struct{}, window), cancel: cancel}
+	for i := range p.ring {
+		p.ring[i] = make(chan fetched, 1)
+	}
+	jobs := make(chan job)
+	for range workers {
 		p.wg.Go(func() {
 			lr := &localReader{a: a}
 			defer lr.close()
-			for r := range jobs {
-				p.obtainRange(ctx, a, lr, rec, cs, r[0], r[1], batch)
+			for j := range jobs {
+				p.obtainRange(ctx, a, lr, rec, j, batch)
 			}
 		})
 	}
-	p.wg.Go(func() { defer close(jobs); p.feed(ctx, jobs, len(cs), span) })
+	p.wg.Go(func() { defer close(jobs); p.feed(ctx, list, jobs, span) })
 	return p
 }
 
-// feed hands out the ranges of span chunks in order, taking a slot of the
-// window for each chunk first.
-func (p *prefetcher) feed(ctx context.Context, jobs chan<- [2]int, n, span int) {
-	for i := 0; i < n; i += span {
-		j := min(i+span, n)
-		for range j - i {
+// feed reads the list a segment at a time and hands out its ranges of
+// span chunks in order, taking a slot of the window for each chunk
+// first; a range does not cross segments. The next blob of a manifest is
+// thus fetched while the window's chunks of the one before are. The end
+// of the list, or its error, takes the place of the chunk after the last.
+func (p *prefetcher) feed(ctx context.Context, list *chunkList, jobs chan<- job, span int) {
+	for k := 0; ; {
+		seg, err := list.segment(ctx)
+		if err != nil || seg == nil {
+			if p.acquire(ctx, 1) {
+				p.ring[k%len(p.ring)] <- fetched{end: true, err: err}
+			}
+			return
+		}
+		for i := 0; i < len(seg.refs); i += span {
+			j := min(i+span, len(seg.refs))
+			if !p.acquire(ctx, j-i) {
+				return
+			}
+			r := job{k: k + i, refs: seg.refs[i:j]}
+			if j == len(seg.refs) {
+				r.seg = seg
+			}
 			select {
-			case p.slots <- struct{}{}: // freed when the writer takes a result
+			case jobs <- r:
 			case <-ctx.Done():
 				return
 			}
 		}
-		select {
-		case jobs <- [2]int{i, j}:
-		case <-ctx.Done():
-			return
-		}
+		k += len(seg.refs)
 	}
 }
 
-// obtainRange obtains chunks i to j-1: each from a local file if one holds
-// it, the others in one request when batch is set and there are several,
-// else one by one. A chunk the batch did not bring is fetched alone, with
-// the content source's retries and errors.
-func (p *prefetcher) obtainRange(ctx context.Context, a *Applier, lr *localReader, rec *wire.Record, cs []wire.ChunkRef, i, j int, batch BatchContent) {
+// acquire takes n slots of the window, freed as the writer takes results.
+func (p *prefetcher) acquire(ctx context.Context, n int) bool {
+	for range n {
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// obtainRange obtains the chunks of j: each from a local file if one
+// holds it, the others in one request when batch is set and there are
+// several, else one by one. A chunk the batch did not bring is fetched
+// alone, with the content source's retries and errors.
+func (p *prefetcher) obtainRange(ctx context.Context, a *Applier, lr *localReader, rec *wire.Record, j job, batch BatchContent) {
+	put := func(n int, r fetched) {
+		if n == len(j.refs)-1 {
+			r.seg = j.seg
+		}
+		p.ring[(j.k+n)%len(p.ring)] <- r
+	}
 	var remote []int
-	for k := i; k < j; k++ {
-		if r, ok := obtainLocal(lr, cs[k]); ok {
-			p.results[k] <- r
+	for n, c := range j.refs {
+		if r, ok := obtainLocal(lr, c); ok {
+			put(n, r)
 		} else {
-			remote = append(remote, k)
+			remote = append(remote, n)
 		}
 	}
 	var got [][]byte
 	if batch != nil && len(remote) > 1 {
 		refs := make([]wire.ChunkRef, len(remote))
-		for n, k := range remote {
-			refs[n] = cs[k]
+		for i, n := range remote {
+			refs[i] = j.refs[n]
 		}
 		got = batch.Chunks(ctx, rec, refs)
 	}
-	for n, k := range remote {
-		if n < len(got) && got[n] != nil && len(got[n]) == int(cs[k].Size) {
-			p.results[k] <- fetched{data: got[n]}
+	for i, n := range remote {
+		c := j.refs[n]
+		if i < len(got) && got[i] != nil && len(got[i]) == int(c.Size) {
+			put(n, fetched{data: got[i]})
 			continue
 		}
-		data, err := fetch(ctx, a.Content, Want{Rec: rec, Ref: cs[k]})
-		p.results[k] <- fetched{data: data, err: err}
+		data, err := fetch(ctx, a.Content, Want{Rec: rec, Ref: c})
+		put(n, fetched{data: data, err: err})
 	}
 }
 
-// take returns chunk i, waiting for it; ok is false without a prefetcher.
-// The data stays valid until the next take or stop.
-func (p *prefetcher) take(ctx context.Context, i int) (r fetched, ok bool) {
-	if p == nil {
-		return fetched{}, false
-	}
+// take returns the next chunk, waiting for it. The data stays valid
+// until the next take or stop.
+func (p *prefetcher) take(ctx context.Context) fetched {
 	p.release()
 	select {
-	case r = <-p.results[i]:
+	case r := <-p.ring[p.taken%len(p.ring)]:
+		p.taken++
 		<-p.slots
 		p.held = r.buf
-		return r, true
+		return r
 	case <-ctx.Done():
-		return fetched{err: ctx.Err()}, true
+		return fetched{err: ctx.Err()}
 	}
 }
 
@@ -154,10 +201,10 @@ func (p *prefetcher) stop() {
 	if p == nil {
 		return
 	}
-	p.cancel() // result channels have room for one value: nothing else blocks
+	p.cancel() // a result has its ring entry to itself: nothing else blocks
 	p.wg.Wait()
 	p.release()
-	for _, ch := range p.results {
+	for _, ch := range p.ring {
 		select {
 		case r := <-ch:
 			putBuf(r.buf)

@@ -39,8 +39,8 @@ func TestApplyPrefetchesRemoteChunks(t *testing.T) {
 	local := randomData(10*testChunk, 11)
 	localRec := s.fileRecord("local", local)
 	mustApply(t, a, localRec)
-	idx := localIndex{}
-	idx.index(localRec, localRec.Chunks)
+	idx := newLocalIndex()
+	idx.index(localRec, localRec.Chunks, 0)
 	a.Local = idx
 
 	// Every third chunk of the new file is one the local file holds.

@@ -31,8 +31,8 @@ func putBuf(b *[]byte) {
 	}
 }
 
-// source yields the chunks of one file, from local files when they hold
-// them, else from Content.
+// source yields the chunks of one file in order, from local files when
+// they hold them, else from Content.
 type source struct {
 	a     *Applier
 	rec   *wire.Record // the file being applied
@@ -40,10 +40,17 @@ type source struct {
 	held  *[]byte // buffer of the chunk last returned without a prefetcher
 	local *localReader
 	pf    *prefetcher
+	taken int // chunks of rec.Chunks returned without a prefetcher
 }
 
-func (a *Applier) newSource(rec *wire.Record, res *Result) *source {
-	return &source{a: a, rec: rec, res: res, local: &localReader{a: a}}
+// newSource starts obtaining rec's chunks. A list of one chunk is
+// obtained as it is asked for: it has nothing to overlap with.
+func (a *Applier) newSource(ctx context.Context, rec *wire.Record, res *Result) *source {
+	s := &source{a: a, rec: rec, res: res, local: &localReader{a: a}}
+	if len(rec.Manifest) > 0 || len(rec.Chunks) > 1 {
+		s.pf = startPrefetch(ctx, a, rec, &chunkList{a: a, rec: rec})
+	}
+	return s
 }
 
 func (s *source) close() {
@@ -53,32 +60,46 @@ func (s *source) close() {
 	s.held = nil
 }
 
-// prefetch starts obtaining cs ahead of chunk.
-func (s *source) prefetch(ctx context.Context, cs []wire.ChunkRef) {
-	s.pf = startPrefetch(ctx, s.a, s.rec, cs)
-}
-
-// chunk returns the content of c, the i-th chunk of the list given to
-// prefetch (if it was called). The slice is valid until the next call.
-func (s *source) chunk(ctx context.Context, i int, c wire.ChunkRef) ([]byte, error) {
+// next returns the file's next chunk, its content valid until the next
+// call; r.seg is set on the last chunk of a segment. After the last
+// chunk it returns r.end.
+func (s *source) next(ctx context.Context) (r fetched, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, &fsroot.PathError{Op: "apply", Path: s.rec.Path, Err: err}
+		return fetched{}, &fsroot.PathError{Op: "apply", Path: s.rec.Path, Err: err}
 	}
-	r, ok := s.pf.take(ctx, i)
-	if !ok {
-		putBuf(s.held)
-		r = obtain(ctx, s.a, s.local, Want{Rec: s.rec, Ref: c})
-		s.held = r.buf
+	if s.pf != nil {
+		r = s.pf.take(ctx)
+	} else {
+		r = s.direct(ctx)
 	}
-	if r.err != nil {
-		return nil, &fsroot.PathError{Op: "fetch chunk for", Path: s.rec.Path, Err: r.err}
+	switch {
+	case r.end:
+		return r, r.err // nil, or the list's error, which names the path
+	case r.err != nil:
+		return r, &fsroot.PathError{Op: "fetch chunk for", Path: s.rec.Path, Err: r.err}
 	}
 	if r.local {
 		s.res.Reused += int64(len(r.data))
 	} else {
 		s.res.Fetched += int64(len(r.data))
 	}
-	return r.data, nil
+	if r.seg != nil {
+		s.res.Fetched += r.seg.blobLen
+	}
+	return r, nil
+}
+
+// direct obtains the next chunk of an inline list without a prefetcher.
+func (s *source) direct(ctx context.Context) fetched {
+	if s.taken == len(s.rec.Chunks) {
+		return fetched{end: true}
+	}
+	c := s.rec.Chunks[s.taken]
+	s.taken++
+	putBuf(s.held)
+	r := obtain(ctx, s.a, s.local, Want{Rec: s.rec, Ref: c})
+	s.held = r.buf
+	return r
 }
 
 // obtain reads c from a local file if one holds it intact, else fetches

@@ -139,7 +139,7 @@ func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch ui
 	p.parkDirty.Store(true)
 	p.cond = sync.NewCond(&p.mu)
 	p.applier = &apply.Applier{Root: p.root, Local: p.store,
-		Content: newFetcher(r, stream), Known: p.knownHash}
+		Content: newFetcher(r, stream), Known: p.knownHash, Placed: p.placed}
 	p.prog.setPosition(pos.Cursor)
 	p.prog.epoch.Store(pos.Epoch)
 	return p

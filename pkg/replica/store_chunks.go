@@ -26,10 +26,25 @@ func (s *store) FindChunk(h wire.Hash) (string, int64, bool) {
 	return path, off, path != ""
 }
 
+// placeChunks records that chunks lie from off on in the file at path,
+// in a transaction of its own: a file whose list comes in manifest blobs
+// is told of a blob's worth at a time (apply.Applier.Placed), once it is
+// committed but before the committer records its entry. Should the
+// replica stop in between, the locations are right all the same.
+func (s *store) placeChunks(path string, off int64, chunks []wire.ChunkRef) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return putChunkLocsAt(tx, path, off, chunks) })
+}
+
+// putChunkLocs records that chunks, a file's whole list, lie in the file
+// at path.
 func putChunkLocs(tx *bolt.Tx, path string, chunks []wire.ChunkRef) error {
+	return putChunkLocsAt(tx, path, 0, chunks)
+}
+
+// putChunkLocsAt records that chunks lie from off on in the file at path.
+func putChunkLocsAt(tx *bolt.Tx, path string, off int64, chunks []wire.ChunkRef) error {
 	b := tx.Bucket(bucketChunks)
 	key := wire.SortKey(path)
-	var off int64
 	for _, c := range chunks {
 		v := binary.AppendVarint(nil, off)
 		if err := b.Put(bytes.Clone(c.Hash[:]), append(v, key...)); err != nil {
