@@ -129,6 +129,10 @@ func (p *pipeline) changeOf(it *item) (change, bool) {
 	if it.rec == nil && it.unknown != "" && p.reconciling {
 		return change{unknown: it.unknown}, true
 	}
+	if it.bad && p.reconciling {
+		// Unknown, not absent: the reconcile keeps the path as it is.
+		return change{rec: it.rec, seq: it.seq, heldBack: true}, true
+	}
 	if it.rec == nil || it.skip {
 		return change{}, false
 	}

@@ -2,6 +2,8 @@ package replica
 
 import (
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -35,8 +37,10 @@ func (p *publisher) cache(b []byte) wire.ChunkRef {
 }
 
 // The chunks of a file whose list is in manifest blobs are recorded once
-// it is written, so a copy of it is read from it.
-func TestManifestFileChunksReused(t *testing.T) {
+// it is written, so a copy of it is read from it; a record whose blobs
+// list more than its size is counted as a bad message and skipped, and
+// the records after it are applied.
+func TestManifestFileChunksReusedAndBadOnesSkipped(t *testing.T) {
 	b := jstest.RunJetStream(t)
 	nc := jstest.Connect(t, b)
 	pub := newPublisher(t, nc)
@@ -50,15 +54,26 @@ func TestManifestFileChunksReused(t *testing.T) {
 	}
 	pub.record(rec)
 
-	r, _, _ := startReplicaWithMetrics(t, nc, root)
+	r, reg, _ := startReplicaWithMetrics(t, nc, root)
 	jstest.Eventually(t, 20*time.Second, fileIs(root, "a", data, 0o644, mtime), "manifest file applied")
 	reused := r.Progress().Reused
 
 	cp := rec
 	cp.Path = "copy"
 	pub.record(cp)
+	bad := rec
+	bad.Path, bad.Size = "bad", bad.Size-1
+	pub.record(bad)
+	pub.file("after", []byte("fine"), 0o644, mtime)
+	jstest.Eventually(t, 20*time.Second, fileIs(root, "after", []byte("fine"), 0o644, mtime), "record after the bad one")
 	jstest.Eventually(t, 20*time.Second, fileIs(root, "copy", data, 0o644, mtime), "copy applied")
 	if got := r.Progress().Reused - reused; got != int64(len(data)) {
 		t.Errorf("copy: %d bytes reused, want all %d", got, len(data))
+	}
+	if _, err := os.Lstat(filepath.Join(root, "bad")); err == nil {
+		t.Error("record with a bad manifest applied")
+	}
+	if n := counter(t, reg, "jetsync_replica_errors_total", "kind", "bad_message"); n != 1 {
+		t.Errorf("%v bad messages counted, want 1", n)
 	}
 }

@@ -41,6 +41,9 @@ type item struct {
 	// unknown: for a message that failed to decode, the token of the
 	// state subject it came on (its path's state is unknown).
 	unknown string
+	// bad: a record found malformed as it was applied (skipped; its
+	// path's state is unknown, like an unreadable message's).
+	bad bool
 }
 
 // Bounds of the pipeline. A record waits in the dispatcher while
@@ -272,8 +275,8 @@ func (p *pipeline) worker(ctx context.Context) {
 }
 
 // applyItem applies one record, retrying with backoff until it is durable,
-// superseded or parked; it never marks a record done that was neither
-// applied nor parked.
+// superseded, parked or found bad; it never marks a record done that was
+// neither applied nor parked.
 func (p *pipeline) applyItem(ctx context.Context, it *item) {
 	for attempt := 0; ; attempt++ {
 		err := p.apply(ctx, it)
@@ -287,6 +290,11 @@ func (p *pipeline) applyItem(ctx context.Context, it *item) {
 			return
 		}
 		if ctx.Err() != nil {
+			return
+		}
+		if p.badRecord(it.rec.Path, err) {
+			it.skip, it.bad = true, true
+			p.finish(it)
 			return
 		}
 		if p.superseded(ctx, it, err) {

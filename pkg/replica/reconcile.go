@@ -190,6 +190,9 @@ func (p *pipeline) applyDeferred(ctx context.Context) error {
 func (p *pipeline) applyHeldBack(ctx context.Context, it *item) error {
 	applied := &item{seq: it.seq, rec: it.rec}
 	if err := p.apply(ctx, applied); err != nil {
+		if p.badRecord(it.rec.Path, err) {
+			return nil // skipped, as when it cannot be decoded
+		}
 		if !parkable(err, parkAfter) {
 			p.applyFailed(it.rec.Path, err)
 			return fmt.Errorf("apply held-back record: %w", err)
