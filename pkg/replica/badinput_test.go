@@ -211,3 +211,36 @@ func TestOneNamedConsumerPerReplica(t *testing.T) {
 		t.Fatalf("consumers:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A record found malformed only as it is applied (a manifest that does
+// not add up to the file's size) leaves its path's state unknown: a first
+// sync over a replica seeded with a copy keeps that path's file.
+func TestFirstSyncKeepsPathOfBadRecord(t *testing.T) {
+	b := jstest.RunJetStream(t)
+	nc := jstest.Connect(t, b)
+	pub := newPublisher(t, nc)
+	mt := time.Unix(1700000000, 0)
+	bad := pub.manifestFile("seeded", make([]byte, 200<<10), mt)
+	bad.Size--
+	pub.record(bad)
+	pub.inlineFile("other", []byte("other"), 0o644, mt)
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "seeded"), "copied before the first sync")
+	writeFile(t, filepath.Join(root, "stray"), "not on the source")
+	r, stop, _ := startReplica(t, nc, root, t.TempDir())
+	defer stop()
+	jstest.Eventually(t, 10*time.Second, func() bool {
+		_, err := os.Lstat(filepath.Join(root, "stray"))
+		return os.IsNotExist(err) && r.Progress().Settled
+	}, "first sync done")
+	if b, err := os.ReadFile(filepath.Join(root, "seeded")); err != nil || string(b) != "copied before the first sync" {
+		t.Fatalf("the first sync removed or changed a path whose record is bad: %q %v", b, err)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
