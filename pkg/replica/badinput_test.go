@@ -156,6 +156,9 @@ func TestDirectoryTombstoneIsLoggedAndCounted(t *testing.T) {
 	if got := gauge(t, reg, "jetsync_replica_removed_tree_entries_total"); got != 4 {
 		t.Fatalf("removed tree entries counted %v, want 4", got)
 	}
+	// The first sync's records are not live changes; the tombstone is.
+	jstest.Eventually(t, 5*time.Second, func() bool { return gauge(t, reg, "jetsync_replica_latency_seconds") == 1 },
+		"the live change's latency observed once")
 }
 
 // grepLines returns the lines of s that contain sub, each ending in a

@@ -73,7 +73,23 @@ func (p *pipeline) commit() error {
 	p.prog.setPosition(p.pos.Cursor)
 	p.prog.epoch.Store(p.pos.Epoch)
 	p.prog.setLag(p.oldestTime())
+	p.observeLatency(done)
 	return nil
+}
+
+// observeLatency records, for the live records just made durable, how long
+// after their publication that was. A reconcile's records are old states
+// read again, not changes on their way.
+func (p *pipeline) observeLatency(done []*item) {
+	if p.reconciling {
+		return
+	}
+	now := time.Now()
+	for _, it := range done {
+		if it.rec != nil && !it.skip && it.park == nil && it.rec.Time > 0 {
+			p.metrics.latency.Observe(max(0, now.Sub(time.Unix(0, it.rec.Time)).Seconds()))
+		}
+	}
 }
 
 // syncDirs makes the directory entries the items changed durable, each

@@ -31,6 +31,7 @@ type metrics struct {
 	content      *prometheus.CounterVec
 	parked       prometheus.Gauge
 	parkedTotal  prometheus.Counter
+	latency      prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, folder string) *metrics {
@@ -60,6 +61,9 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 			Help: "Records set aside because they cannot be applied yet (retried with backoff; status names them).", ConstLabels: labels}),
 		parkedTotal: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_parked_total",
 			Help: "Records parked since start.", ConstLabels: labels}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "jetsync_replica_latency_seconds",
+			Help:        "From the source's publish of a live change to its durable apply on the replica (the machines' clocks must agree).",
+			ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12)}),
 	}
 	// Every series exists from the start, at 0: a dashboard or an alert on
 	// a rate sees "none yet", not "no data".
@@ -73,7 +77,7 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 		m.applied.WithLabelValues(string(t))
 	}
 	if reg != nil {
-		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.cursor, m.lag, m.content, m.parked, m.parkedTotal)
+		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.cursor, m.lag, m.content, m.parked, m.parkedTotal, m.latency)
 	}
 	return m
 }

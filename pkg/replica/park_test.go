@@ -107,7 +107,8 @@ func withRegistry(reg *prometheus.Registry) func(*Config) {
 	return func(c *Config) { c.Registry = reg }
 }
 
-// gauge reads an unlabelled gauge or counter of a replica's registry.
+// gauge reads an unlabelled gauge or counter (or a histogram's count) of a
+// replica's registry.
 func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -118,6 +119,9 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
 			if c := mf.GetMetric()[0].GetCounter(); c != nil {
 				return c.GetValue()
+			}
+			if h := mf.GetMetric()[0].GetHistogram(); h != nil {
+				return float64(h.GetSampleCount())
 			}
 			return mf.GetMetric()[0].GetGauge().GetValue()
 		}
