@@ -11,6 +11,7 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/source"
+	"github.com/jetsync/jetsync/pkg/status"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -137,6 +138,10 @@ func runSource(ctx context.Context, cfg source.Config, opts bus.ConnectOptions, 
 	src, err := source.New(cfg, nc, js)
 	if err != nil {
 		return err
+	}
+	// The primary's metrics cover every replica, dead ones included.
+	if err := reg.Register(status.NewCollector(js, cfg.Folder)); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
 	}
 	return runServing(ctx, metrics, reg, cfg.Logger, gov.run, src.Run)
 }

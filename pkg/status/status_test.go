@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/jstest"
@@ -310,5 +312,54 @@ func TestCheck(t *testing.T) {
 	}
 	if sev != Critical || strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("problems (%v):\n%s\nwant:\n%s", sev, strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// The source's metrics show every replica from the broker's side: an
+// offline one is down with its pending changes, a live one up.
+func TestCollectorExportsReplicas(t *testing.T) {
+	js := newJS(t)
+	folderWithState(t, js, "photos", 4)
+	kv, err := bus.StatusKV(ctx(t), js, 1)
+	must(t, err)
+	now := time.Now()
+	put(t, kv, bus.ReplicaKey("photos", "nas2"), bus.ReplicaStatus{V: 1, ID: "nas2", State: StateLive, AppliedSeq: 4, Updated: now.UnixNano()})
+	put(t, kv, bus.ReplicaKey("photos", "nas3"), bus.ReplicaStatus{V: 1, ID: "nas3", State: StateLive, AppliedSeq: 1,
+		Updated: now.Add(-time.Hour).UnixNano()})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(js, "photos"))
+	mfs, err := reg.Gather()
+	must(t, err)
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				if l.GetName() != "folder" {
+					key += "," + l.GetValue()
+				}
+			}
+			got[key] = m.GetGauge().GetValue()
+		}
+	}
+	for k, want := range map[string]float64{
+		"jetsync_folder_replica_up,nas2": 1, "jetsync_folder_replica_up,nas3": 0,
+		"jetsync_folder_replica_pending,nas2": 0, "jetsync_folder_replica_pending,nas3": 3,
+		"jetsync_folder_replica_state,nas2,live": 1, "jetsync_folder_replica_state,nas3,offline": 1,
+		"jetsync_folder_status_errors": 0,
+	} {
+		if v, ok := got[k]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", k, v, ok, want)
+		}
+	}
+	if got["jetsync_folder_replica_lag_seconds,nas3"] <= 0 {
+		t.Errorf("offline replica's lag: %v", got["jetsync_folder_replica_lag_seconds,nas3"])
+	}
+	doc, err := os.ReadFile("../../docs/METRICS.md")
+	must(t, err)
+	for _, mf := range mfs {
+		if !strings.Contains(string(doc), "`"+mf.GetName()) {
+			t.Errorf("docs/METRICS.md does not list %s", mf.GetName())
+		}
 	}
 }
