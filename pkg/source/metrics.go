@@ -36,7 +36,7 @@ func newMetrics(folder string, reg prometheus.Registerer, watched func() float64
 		skipped: prometheus.NewCounter(prometheus.CounterOpts(opts("chunks_skipped_total",
 			"Chunks of live changes not sent to the content cache because it has them or replicas do."))),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts(opts("errors_total",
-			"Errors by kind (stat, readdir, read, unstable, publish, index).")), []string{"kind"}),
+			"Errors by kind (stat, readdir, read, unstable, publish, index, path, watch).")), []string{"kind"}),
 		scan: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "jetsync", Subsystem: "source",
 			Name: "scan_duration_seconds", Help: "Duration of full scans.", ConstLabels: labels,
 			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}),
@@ -52,6 +52,17 @@ func newMetrics(folder string, reg prometheus.Registerer, watched func() float64
 			"Chunks the content cache did not take (the content service serves them)."))),
 		watchedDirs: prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("watched_dirs",
 			"Directories watched for changes.")), watched),
+	}
+	// Every series exists from the start, at 0: a rate or an alert sees
+	// "none yet", not "no data".
+	for _, k := range []string{"stat", "readdir", "read", "unstable", "publish", "index", "path", "watch"} {
+		m.errors.WithLabelValues(k)
+	}
+	for _, k := range []string{lossTail, lossStore, lossPurged} {
+		m.loss.WithLabelValues(k)
+	}
+	for _, k := range []string{"ok", "gone", "later", "bad_request", "error"} {
+		m.served.WithLabelValues(k)
 	}
 	if reg == nil {
 		return m, nil
