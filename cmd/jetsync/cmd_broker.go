@@ -14,6 +14,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 	data := fs.String("data", "", "state directory (the JetStream store lives in DATA/broker)")
 	lf.register(fs)
 	bf.register(fs, "127.0.0.1:4222")
+	bf.registerHTTP(fs)
 	mf.register(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err

@@ -35,7 +35,8 @@ func cmdReplica(ctx context.Context, args []string) error {
 	var rf replicaFlags
 	var cf connFlags
 	var mf memoryFlags
-	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on, e.g. 127.0.0.1:9465")
+	var hf httpFlags
+	hf.register(fs, "127.0.0.1:9465")
 	lf.register(fs)
 	rf.register(fs)
 	cf.register(fs)
@@ -66,5 +67,5 @@ func cmdReplica(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return runServing(ctx, *metrics, reg, log, gov.run, rep.Run)
+	return runServing(ctx, serving{httpFlags: hf, reg: reg, log: log, js: js, folder: cfg.Folder}, gov.run, rep.Run)
 }

@@ -29,7 +29,8 @@ func cmdRun(ctx context.Context, args []string) error {
 	data := fs.String("data", "", "state directory (default: one per SRC/DST pair under the user's state directory)")
 	once := fs.Bool("once", false, "exit 0 as soon as DST equals SRC")
 	folder := fs.String("folder", "default", "folder name")
-	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on")
+	var hf httpFlags
+	hf.register(fs, "127.0.0.1:9464")
 	scan := fs.Duration("scan-interval", 10*time.Minute, "periodic full stat-scan (0 disables)")
 	syncAlways := fs.Bool("sync-always", false, "fsync every broker write")
 	allowEmpty := fs.Bool("allow-empty-root", false, "publish deletes when SRC is found empty (by default taken for an unmounted volume and refused)")
@@ -72,7 +73,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		AllowEmptyRoot: *allowEmpty, Compression: wire.NoCompression, // nothing crosses a network
 		ContentCache: -1} // the replica is in this process: it never finds the source unreachable
 	rc := replica.Config{Folder: *folder, Root: dst, DataDir: *data, ID: "local", Logger: log, Registry: reg}
-	return runPair(ctx, b, sc, rc, *once, *metrics, reg, gov)
+	return runPair(ctx, b, sc, rc, *once, hf, reg, gov)
 }
 
 // checkRunDirs resolves SRC and DST and refuses layouts that would feed
@@ -104,7 +105,7 @@ func defaultRunData(src, dst string) string {
 	return filepath.Join(base, "jetsync", "run-"+hex.EncodeToString(sum[:8]))
 }
 
-func runPair(ctx context.Context, b *broker.Broker, sc source.Config, rc replica.Config, once bool, metrics string,
+func runPair(ctx context.Context, b *broker.Broker, sc source.Config, rc replica.Config, once bool, hf httpFlags,
 	reg *prometheus.Registry, gov *memoryGovernor) error {
 	snc, sjs, err := bus.Connect(bus.ConnectOptions{Name: "jetsync source", Extra: b.ConnectOptions(), Logger: sc.Logger})
 	if err != nil {
@@ -125,7 +126,8 @@ func runPair(ctx context.Context, b *broker.Broker, sc source.Config, rc replica
 		return err
 	}
 	p := &pairProgress{src: src, rep: rep, js: rjs, folder: sc.Folder, once: once, log: sc.Logger}
-	err = runServing(ctx, metrics, reg, sc.Logger, gov.run, src.Run, rep.Run, p.run)
+	sv := serving{httpFlags: hf, reg: reg, log: sc.Logger, js: rjs, folder: sc.Folder}
+	err = runServing(ctx, sv, gov.run, src.Run, rep.Run, p.run)
 	if errors.Is(err, errOnceDone) {
 		return nil
 	}

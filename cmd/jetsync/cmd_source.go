@@ -87,7 +87,8 @@ func cmdSource(ctx context.Context, args []string) error {
 	var cf connFlags
 	var bf brokerFlags
 	var mf memoryFlags
-	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on, e.g. 127.0.0.1:9464")
+	var hf httpFlags
+	hf.register(fs, "127.0.0.1:9464")
 	lf.register(fs)
 	sf.register(fs)
 	cf.register(fs)
@@ -122,13 +123,14 @@ func cmdSource(ctx context.Context, args []string) error {
 		defer b.Shutdown()
 		log.Info("embedded broker ready", "url", b.ClientURL())
 		opts.Extra = b.ConnectOptions()
+		hf.nats = b.Server()
 	} else if opts.Token, err = cf.token(); err != nil {
 		return err
 	}
-	return runSource(ctx, cfg, opts, *metrics, reg, gov)
+	return runSource(ctx, cfg, opts, hf, reg, gov)
 }
 
-func runSource(ctx context.Context, cfg source.Config, opts bus.ConnectOptions, metrics string, reg *prometheus.Registry,
+func runSource(ctx context.Context, cfg source.Config, opts bus.ConnectOptions, hf httpFlags, reg *prometheus.Registry,
 	gov *memoryGovernor) error {
 	nc, js, err := bus.Connect(opts)
 	if err != nil {
@@ -143,5 +145,5 @@ func runSource(ctx context.Context, cfg source.Config, opts bus.ConnectOptions, 
 	if err := reg.Register(status.NewCollector(js, cfg.Folder)); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
-	return runServing(ctx, metrics, reg, cfg.Logger, gov.run, src.Run)
+	return runServing(ctx, serving{httpFlags: hf, reg: reg, log: cfg.Logger, js: js, folder: cfg.Folder}, gov.run, src.Run)
 }

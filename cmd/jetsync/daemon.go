@@ -1,23 +1,15 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"runtime"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/jetsync/jetsync/pkg/broker"
 	"github.com/jetsync/jetsync/pkg/bus"
@@ -36,13 +28,19 @@ type brokerFlags struct {
 
 func (b *brokerFlags) register(fs *flag.FlagSet, listenDefault string) {
 	fs.StringVar(&b.listen, "listen", listenDefault, "address the embedded broker listens on for clients, e.g. 0.0.0.0:4222")
-	fs.StringVar(&b.http, "http", "", "address for the broker's NATS monitoring endpoints (/varz, /jsz), e.g. 127.0.0.1:8222")
 	fs.BoolVar(&b.insecure, "insecure", false, "allow a non-loopback --listen without authentication (anyone on the network could then delete replica data)")
 	fs.BoolVar(&b.syncAlways, "sync-always", false, "fsync every broker write (slower; by default the source detects and republishes a lost tail, see docs/PROTOCOL.md)")
 	fs.StringVar(&b.serverName, "server-name", "", "broker name (must be unique in a cluster)")
 	fs.StringVar(&b.clusterName, "cluster", "", "JetStream cluster name (enables clustering)")
 	fs.StringVar(&b.clusterAddr, "cluster-listen", "", "address for cluster routes, e.g. 0.0.0.0:6222")
 	fs.StringVar(&b.routes, "routes", "", "comma-separated cluster routes, e.g. nats-route://b:6222,nats-route://c:6222")
+}
+
+// registerHTTP adds --http for the broker's own NATS monitoring
+// listener, to `jetsync broker` (a source that embeds a broker serves
+// those endpoints on its own --http listener).
+func (b *brokerFlags) registerHTTP(fs *flag.FlagSet) {
+	fs.StringVar(&b.http, "http", "", "address for the broker's NATS monitoring endpoints (/varz, /jsz), e.g. 127.0.0.1:8222")
 }
 
 // start runs the embedded broker with its store under dataDir. A broker
@@ -106,18 +104,6 @@ func (c *connFlags) dial(name string, log *slog.Logger) (*nats.Conn, jetstream.J
 	return bus.Connect(bus.ConnectOptions{URL: c.url, Token: token, Creds: c.creds, Name: name, Logger: log})
 }
 
-// runServing runs a daemon's services next to its metrics endpoint; the
-// first to fail stops the others.
-func runServing(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger,
-	services ...func(context.Context) error) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveMetrics(gctx, addr, reg, log) })
-	for _, run := range services {
-		g.Go(func() error { return run(gctx) })
-	}
-	return g.Wait()
-}
-
 // buildInfo is jetsync_build_info: 1, labelled with the version and the
 // Go release that built it, for dashboards that show what runs where.
 func buildInfo() prometheus.Collector {
@@ -126,32 +112,4 @@ func buildInfo() prometheus.Collector {
 		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}})
 	g.Set(1)
 	return g
-}
-
-// serveMetrics exposes Prometheus metrics on addr until ctx ends.
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) error {
-	if addr == "" {
-		return nil
-	}
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		buildInfo())
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen for metrics: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	log.Info("serving metrics", "addr", ln.Addr().String())
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve metrics: %w", err)
-	}
-	return nil
 }

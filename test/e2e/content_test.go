@@ -332,9 +332,10 @@ type statusFolder struct {
 }
 
 type statusReplica struct {
-	ID         string `json:"id"`
-	State      string `json:"state"`
-	WaitingFor string `json:"waiting_for"`
+	ID         string  `json:"id"`
+	State      string  `json:"state"`
+	WaitingFor string  `json:"waiting_for"`
+	LagSeconds float64 `json:"lag_seconds"`
 }
 
 // folderReport runs `jetsync status --json` for folder; the message says
