@@ -1,0 +1,20 @@
+//go:build linux
+
+package hostile
+
+import (
+	"testing"
+	"time"
+)
+
+// TestHostilePublisher sends what no source would to a broker that a real
+// source and replica use, one case after the other (see the package
+// documentation for what every case checks).
+func TestHostilePublisher(t *testing.T) {
+	start := time.Now()
+	h := startRig(t)
+	t.Logf("trio up and converged in %s", time.Since(start).Round(time.Millisecond))
+	h.run(t, "malformed-records", h.malformedRecords)
+	h.run(t, "confinement", h.confinement)
+	t.Logf("replica r1: highest VmHWM %.1f MB over all its runs; %s in all", float64(h.peak)/1e6, time.Since(start).Round(time.Second))
+}
