@@ -16,5 +16,10 @@ func TestHostilePublisher(t *testing.T) {
 	t.Logf("trio up and converged in %s", time.Since(start).Round(time.Millisecond))
 	h.run(t, "malformed-records", h.malformedRecords)
 	h.run(t, "confinement", h.confinement)
+	h.run(t, "unused-subjects-and-dir-tombstone", h.unusedSubjects)
+	h.run(t, "garbage-meta", h.garbageMeta)
+	h.run(t, "junk-state-and-epoch-bump", h.junkStateEpochBump)
+	h.run(t, "partial-meta", h.partialMeta)
+	h.run(t, "descendants-before-file", h.descendantsBeforeFile)
 	t.Logf("replica r1: highest VmHWM %.1f MB over all its runs; %s in all", float64(h.peak)/1e6, time.Since(start).Round(time.Second))
 }
