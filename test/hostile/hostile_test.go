@@ -18,6 +18,8 @@ func TestHostilePublisher(t *testing.T) {
 	h.run(t, "confinement", h.confinement)
 	h.run(t, "unused-subjects-and-dir-tombstone", h.unusedSubjects)
 	h.run(t, "garbage-meta", h.garbageMeta)
+	h.run(t, "parked-records", h.parkedRecords)
+	h.run(t, "manifest-bomb", h.manifestBomb)
 	h.run(t, "junk-state-and-epoch-bump", h.junkStateEpochBump)
 	h.run(t, "partial-meta", h.partialMeta)
 	h.run(t, "descendants-before-file", h.descendantsBeforeFile)

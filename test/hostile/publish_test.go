@@ -5,7 +5,6 @@ package hostile
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -239,6 +238,3 @@ func symlinkRecord(path, target string, epoch uint64) *wire.Record {
 func tombstone(path string, epoch uint64) *wire.Record {
 	return &wire.Record{Epoch: epoch, Path: path, Type: wire.Deleted, Time: time.Now().UnixNano()}
 }
-
-// isNotFound reports whether err says a message is not in a stream.
-func isNotFound(err error) bool { return errors.Is(err, jetstream.ErrMsgNotFound) }
