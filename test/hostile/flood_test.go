@@ -78,7 +78,7 @@ func (h *rig) flood(t *testing.T, round int) {
 		if i >= floodSmall/2 && i < floodSmall/2+floodBig {
 			data = junk[i%1024 : i%1024+wire.MaxChunkLen]
 		}
-		if _, err := js.PublishAsync(subject, data); err != nil {
+		if _, err := js.PublishAsync(subject, data, jetstream.WithStallWait(catchUpTimeout)); err != nil {
 			t.Fatalf("publish junk %d: %v", i, err)
 		}
 	}

@@ -25,5 +25,5 @@ func TestHostilePublisher(t *testing.T) {
 	h.run(t, "descendants-before-file", h.descendantsBeforeFile)
 	h.run(t, "junk-flood", h.junkFlood)
 	h.run(t, "purge-and-epoch-bump", h.purgeAndEpochBump)
-	t.Logf("replica r1: highest VmHWM %.1f MB over all its runs; %s in all", float64(h.peak)/1e6, time.Since(start).Round(time.Second))
+	t.Logf("replica r1: highest VmHWM %.1f MB over all its runs; %s in all", float64(h.mem.highest())/1e6, time.Since(start).Round(time.Second))
 }

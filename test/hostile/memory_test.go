@@ -12,7 +12,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -30,6 +32,90 @@ const memoryLimit = 100_000_000
 // of taking gigabytes of a machine other tests share. At ten times
 // memoryLimit it never decides whether a case passes.
 const guardData = 1 << 30
+
+// memEvery is how often a memWatch samples.
+const memEvery = 100 * time.Millisecond
+
+// memWatch samples the peak resident memory (VmHWM) of every run of a
+// daemon, so that the peak of a run that crashed is known too.
+type memWatch struct {
+	mu       sync.Mutex
+	peaks    map[int]int64 // VmHWM by process id
+	reported map[int]bool  // runs whose peak over memoryLimit was reported
+}
+
+// watchMemory samples p's VmHWM every memEvery until the end of t.
+func watchMemory(t *testing.T, p *harness.Proc) *memWatch {
+	w := &memWatch{peaks: map[int]int64{}, reported: map[int]bool{}}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(memEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if pid := p.Pid(); pid != 0 {
+				if hwm, err := vmHWM(pid); err == nil {
+					w.note(pid, hwm)
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return w
+}
+
+func (w *memWatch) note(pid int, hwm int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.peaks[pid] = max(w.peaks[pid], hwm)
+}
+
+// highest is the highest peak of all runs.
+func (w *memWatch) highest() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var m int64
+	for _, v := range w.peaks {
+		m = max(m, v)
+	}
+	return m
+}
+
+// over returns the runs whose peak reached memoryLimit and were not
+// returned before.
+func (w *memWatch) over() map[int]int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[int]int64{}
+	for pid, v := range w.peaks {
+		if v >= memoryLimit && !w.reported[pid] {
+			out[pid] = v
+			w.reported[pid] = true
+		}
+	}
+	return out
+}
+
+// check samples p now and fails t for every run of p whose peak reached
+// memoryLimit since the last check, running or not.
+func (w *memWatch) check(t *testing.T, p *harness.Proc, when string) {
+	t.Helper()
+	if p.Running() {
+		if hwm, err := vmHWM(p.Pid()); err == nil {
+			w.note(p.Pid(), hwm)
+			t.Logf("%s VmHWM %s: %.1f MB", p.Name(), when, float64(hwm)/1e6)
+		}
+	}
+	for pid, v := range w.over() {
+		t.Errorf("%s (process %d) reached a VmHWM of %.1f MB (seen %s), want under %d MB",
+			p.Name(), pid, float64(v)/1e6, when, memoryLimit/1_000_000)
+	}
+}
 
 // vmHWM returns the peak resident set of process pid, in bytes.
 func vmHWM(pid int) (int64, error) { return procStatus(pid, "VmHWM") }

@@ -44,9 +44,9 @@ type rig struct {
 	broker, source, replica *harness.Proc
 	pub                     *publisher
 
-	good      int    // good changes made so far
-	outsideAt string // snapshotOutside at start
-	peak      int64  // the highest VmHWM of r1 seen, over all its runs
+	good      int       // good changes made so far
+	outsideAt string    // snapshotOutside at start
+	mem       *memWatch // r1's peak memory, over all its runs
 }
 
 // Directories directly under rig.root that jetsync writes to; everything
@@ -71,6 +71,7 @@ func startRig(t *testing.T) *rig {
 	h.replica = harness.StartReplica(t, "replica", h.url, h.folder, h.dst, filepath.Join(root, "replica-data"), "r1",
 		"--metrics", h.metrics)
 	guardMemory(t, h.replica)
+	h.mem = watchMemory(t, h.replica)
 	harness.Converge(t, 2*time.Minute, h.url, h.folder, h.src, h.dst)
 	h.pub = newPublisher(t, h.url, h.folder)
 	h.outsideAt = snapshotOutside(t, root)
@@ -157,24 +158,11 @@ func (h *rig) restartReplica(t *testing.T) {
 	guardMemory(t, h.replica)
 }
 
-// checkMemory fails t if the replica's peak resident memory (this run's)
-// has reached memoryLimit.
+// checkMemory fails t if a run of the replica has reached memoryLimit
+// since the last check.
 func (h *rig) checkMemory(t *testing.T, when string) {
 	t.Helper()
-	if !h.replica.Running() {
-		t.Logf("replica memory %s: not running", when)
-		return
-	}
-	hwm, err := vmHWM(h.replica.Pid())
-	if err != nil {
-		t.Errorf("read the replica's memory %s: %v", when, err)
-		return
-	}
-	h.peak = max(h.peak, hwm)
-	t.Logf("replica VmHWM %s: %.1f MB", when, float64(hwm)/1e6)
-	if hwm >= memoryLimit {
-		t.Errorf("replica VmHWM %s is %.1f MB, want under %d MB", when, float64(hwm)/1e6, memoryLimit/1_000_000)
-	}
+	h.mem.check(t, h.replica, when)
 }
 
 // goodChange writes a new file into the source's tree and reports whether

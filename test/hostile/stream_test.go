@@ -144,6 +144,7 @@ func (h *rig) descendantsBeforeFile(t *testing.T) {
 	dst2 := filepath.Join(h.root, "dst2")
 	r2 := harness.StartReplica(t, "replica2", h.url, h.folder, dst2, filepath.Join(h.root, "replica2-data"), "r2")
 	guardMemory(t, r2)
+	mem := watchMemory(t, r2)
 	within(t, 90*time.Second, "the first sync of a new replica completing", func() (bool, string) {
 		return strings.Contains(r2.LastRunLog(), `msg="reconcile done"`), "no \"reconcile done\" in its log"
 	})
@@ -153,12 +154,7 @@ func (h *rig) descendantsBeforeFile(t *testing.T) {
 	if ok, msg := sameFile(filepath.Join(dst2, "docs2"), want); !ok {
 		t.Errorf("on the new replica: %s", msg)
 	}
-	if hwm, err := vmHWM(r2.Pid()); err == nil {
-		t.Logf("new replica VmHWM: %.1f MB", float64(hwm)/1e6)
-		if hwm >= memoryLimit {
-			t.Errorf("new replica VmHWM %.1f MB, want under %d MB", float64(hwm)/1e6, memoryLimit/1_000_000)
-		}
-	}
+	mem.check(t, r2, "after its first sync")
 	if err := r2.Stop(); err != nil {
 		t.Errorf("stop the new replica: %v", err)
 	}
