@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -11,14 +13,20 @@ import (
 
 type replicaFlags struct {
 	folderFlags
-	id      string
-	workers int
+	id            string
+	workers       int
+	verifyEvery   time.Duration
+	verifyMaxRate string
+	repair        bool
 }
 
 func (r *replicaFlags) register(fs *flag.FlagSet) {
 	r.folderFlags.register(fs, "directory to keep equal to the source's", "state directory (local index and position)")
 	fs.StringVar(&r.id, "id", "", "name of this replica in status reports and of its consumer on the broker, unique per folder (default: host name)")
 	fs.IntVar(&r.workers, "workers", 8, "paths applied in parallel")
+	fs.DurationVar(&r.verifyEvery, "verify-every", 0, "verify the whole tree against the published state at this interval, every byte read and hashed (e.g. 24h; 0: never); the result shows in status and the metrics")
+	fs.StringVar(&r.verifyMaxRate, "verify-max-rate", "0", "bytes per second the scheduled verify reads at most (e.g. 50MiB; 0: no limit)")
+	fs.BoolVar(&r.repair, "repair", false, "fetch again what a scheduled verify finds different, and remove what should not exist")
 }
 
 func (r *replicaFlags) config(reg prometheus.Registerer) (replica.Config, error) {
@@ -26,7 +34,15 @@ func (r *replicaFlags) config(reg prometheus.Registerer) (replica.Config, error)
 	if err != nil {
 		return replica.Config{}, err
 	}
-	return replica.Config{Folder: r.folder, Root: root, DataDir: r.data, ID: r.id, Workers: r.workers, Registry: reg}, nil
+	rate, err := parseByteSize(r.verifyMaxRate)
+	if err != nil {
+		return replica.Config{}, fmt.Errorf("--verify-max-rate: %w", err)
+	}
+	if r.repair && r.verifyEvery <= 0 {
+		return replica.Config{}, usagef("--repair needs --verify-every")
+	}
+	return replica.Config{Folder: r.folder, Root: root, DataDir: r.data, ID: r.id, Workers: r.workers, Registry: reg,
+		VerifyEvery: r.verifyEvery, VerifyMaxRate: rate, Repair: r.repair}, nil
 }
 
 func cmdReplica(ctx context.Context, args []string) error {

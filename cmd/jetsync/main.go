@@ -25,6 +25,7 @@ var commands = []command{
 	{"broker", "broker --data DIR [--listen ADDR] [--http ADDR]                      standalone embedded broker", cmdBroker},
 	{"status", "status --nats URL [--folder F] [--json]                              show folders, lag and errors", cmdStatus},
 	{"verify", "verify --nats URL --folder F --path DIR [--json]                     compare DIR with the published state", cmdVerify},
+	{"repair", "repair --nats URL --folder F --path DIR --data DIR [--json]         fix what verify finds (replica stopped)", cmdRepair},
 	{"version", "version", func(context.Context, []string) error { fmt.Println("jetsync", version); return nil }},
 }
 

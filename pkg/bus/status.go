@@ -55,10 +55,27 @@ type ReplicaStatus struct {
 	// apply them yet (they count in Pending); Stuck names the first.
 	Parked int    `json:"parked,omitempty"`
 	Note   string `json:"note,omitempty"` // what the replica waits for, if State does not say
+	// LastVerify is the last scheduled verify's outcome (nil: none yet);
+	// VerifyEverySeconds is the schedule (0: none).
+	LastVerify         *VerifyResult `json:"last_verify,omitempty"`
+	VerifyEverySeconds float64       `json:"verify_every_seconds,omitempty"`
 
 	Stuck   []StuckPath `json:"stuck,omitempty"`
 	Epoch   uint64      `json:"epoch"`
 	Updated int64       `json:"updated"` // unix ns
+}
+
+// VerifyResult is the outcome of a replica's scheduled verify.
+type VerifyResult struct {
+	Time            int64   `json:"time"` // when it ended, unix ns
+	Equal           bool    `json:"equal"`
+	Diffs           int     `json:"diffs"`
+	First           string  `json:"first,omitempty"` // the first difference
+	DurationSeconds float64 `json:"duration_seconds"`
+	Files           int64   `json:"files"`
+	Bytes           int64   `json:"bytes"`
+	Repairing       bool    `json:"repairing,omitempty"`
+	Error           string  `json:"error,omitempty"`
 }
 
 // StuckPath is a record a replica parked: retried with backoff until it

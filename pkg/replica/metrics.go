@@ -32,6 +32,8 @@ type metrics struct {
 	parked       prometheus.Gauge
 	parkedTotal  prometheus.Counter
 	latency      prometheus.Histogram
+
+	verifyTime, verifyEqual, verifyDiffs, verifyDuration prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, folder string) *metrics {
@@ -64,6 +66,14 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "jetsync_replica_latency_seconds",
 			Help:        "From the source's publish of a live change to its durable apply on the replica (the machines' clocks must agree).",
 			ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12)}),
+		verifyTime: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_verify_last_timestamp_seconds",
+			Help: "When the last scheduled verify ended (unix seconds; 0: none yet).", ConstLabels: labels}),
+		verifyEqual: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_verify_last_equal",
+			Help: "1 when the last scheduled verify found the replica equal to the published state, else 0.", ConstLabels: labels}),
+		verifyDiffs: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_verify_last_diffs",
+			Help: "Paths the last scheduled verify found different (changes on their way not counted).", ConstLabels: labels}),
+		verifyDuration: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_verify_last_duration_seconds",
+			Help: "How long the last scheduled verify took.", ConstLabels: labels}),
 	}
 	// Every series exists from the start, at 0: a dashboard or an alert on
 	// a rate sees "none yet", not "no data".
@@ -77,7 +87,8 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 		m.applied.WithLabelValues(string(t))
 	}
 	if reg != nil {
-		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.cursor, m.lag, m.content, m.parked, m.parkedTotal, m.latency)
+		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.cursor, m.lag, m.content, m.parked, m.parkedTotal, m.latency,
+			m.verifyTime, m.verifyEqual, m.verifyDiffs, m.verifyDuration)
 	}
 	return m
 }

@@ -82,6 +82,7 @@ type pipeline struct {
 	checkInterval time.Duration
 	workers       int
 	readMeta      func(context.Context, jetstream.Stream) (wire.Meta, error) // Replica.readMeta
+	repair        <-chan int                                                 // Replica.repair
 
 	stream  jetstream.Stream
 	applier *apply.Applier
@@ -135,8 +136,8 @@ type pipeline struct {
 func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch uint64) *pipeline {
 	p := &pipeline{store: r.store, root: r.root, log: r.log, metrics: r.metrics, prog: &r.prog,
 		folder: r.cfg.Folder, id: r.cfg.ID, conn: r.js.Conn(), checkInterval: r.cfg.CheckInterval, workers: r.cfg.Workers,
-		readMeta: r.readMeta,
-		stream:   stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
+		readMeta: r.readMeta, repair: r.repair,
+		stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
 		maxEpoch: metaEpoch, lastSeen: pos.Cursor, sched: newScheduler(),
 		retrying: make(map[string]bool)}
 	p.parkDirty.Store(true)

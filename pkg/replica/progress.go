@@ -43,6 +43,8 @@ type Progress struct {
 	// Note says what the replica waits for, when that is not plain from
 	// State (a reconcile waiting for the source's full state).
 	Note string
+	// LastVerify is the last scrub's outcome (zero Time: none yet).
+	LastVerify Scrub
 }
 
 // Stuck is a parked record, for the status report.
@@ -62,6 +64,7 @@ type progress struct {
 	oldest     time.Time
 	parked     parkedState // count, oldest and first of the parked records
 	note       string
+	scrub      Scrub
 	cursor     atomic.Uint64
 	epoch      atomic.Uint64
 	applied    atomic.Int64
@@ -77,6 +80,7 @@ type progress struct {
 
 func (p *progress) setState(s string) { p.mu.Lock(); p.state = s; p.mu.Unlock() }
 func (p *progress) setNote(s string)  { p.mu.Lock(); p.note = s; p.mu.Unlock() }
+func (p *progress) setScrub(s Scrub)  { p.mu.Lock(); p.scrub = s; p.mu.Unlock() }
 
 // setWaiting records the path waiting for an unreachable source, or
 // clears it ("").
@@ -104,7 +108,7 @@ func (r *Replica) Progress() Progress {
 	out := Progress{State: p.state, Reconciled: p.reconciled.Load(), Cursor: p.cursor.Load(),
 		Pending: p.pending.Load(), Settled: p.settled.Load(), Applied: p.applied.Load(), Epoch: p.epoch.Load(),
 		Files: p.files.Load(), Bytes: p.bytes.Load(), Fetched: p.fetched.Load(), Reused: p.reused.Load(),
-		Errors: p.errors.Load(), LastError: p.lastError, WaitingFor: p.waiting, Note: p.note}
+		Errors: p.errors.Load(), LastError: p.lastError, WaitingFor: p.waiting, Note: p.note, LastVerify: p.scrub}
 	if out.State == "" {
 		out.State = "starting"
 	}
@@ -213,6 +217,14 @@ func (r *Replica) report(ctx context.Context, kv jetstream.KeyValue) {
 		st.Stuck = append(st.Stuck, bus.StuckPath{Path: s.Path, Seq: s.Seq, Reason: s.Reason,
 			Since: s.Since.UnixNano(), Attempts: s.Attempts})
 	}
+	if v := pr.LastVerify; !v.Time.IsZero() {
+		st.LastVerify = &bus.VerifyResult{Time: v.Time.UnixNano(), Equal: v.Equal, Diffs: v.Diffs,
+			DurationSeconds: v.Duration.Seconds(), Files: v.Files, Bytes: v.Bytes, Repairing: v.Repairing, Error: v.Error}
+		if len(v.First) > 0 {
+			st.LastVerify.First = v.First[0].Path + " (" + v.First[0].Kind + ")"
+		}
+	}
+	st.VerifyEverySeconds = r.cfg.VerifyEvery.Seconds()
 	if err := bus.PutStatus(ctx, kv, bus.ReplicaKey(r.cfg.Folder, r.cfg.ID), st); err != nil {
 		r.log.Debug("report status", "err", err)
 	}

@@ -30,6 +30,13 @@ type Config struct {
 	// CheckInterval is how often the replica asks the broker whether its
 	// position is still valid when nothing arrives; default 10 s.
 	CheckInterval time.Duration
+	// VerifyEvery runs a full verify of the tree (the scrub, see
+	// scrub.go) at this interval; 0: never. VerifyMaxRate bounds how fast
+	// it reads (bytes per second; 0: unbounded). Repair makes the replica
+	// fetch again what a scrub finds different.
+	VerifyEvery   time.Duration
+	VerifyMaxRate int64
+	Repair        bool
 }
 
 // Replica applies a folder's published state to a local tree.
@@ -41,6 +48,10 @@ type Replica struct {
 	root    *fsroot.Root
 	metrics *metrics
 	prog    progress
+
+	// repair asks the running session to reconcile after a scrub forgot
+	// the paths it found different (the number of paths).
+	repair chan int
 
 	// metaMu guards the last folder meta that could be read, and the
 	// sequence of the last one rejected (counted once).
@@ -70,9 +81,14 @@ func New(cfg Config, js jetstream.JetStream) (*Replica, error) {
 		root.Close()
 		return nil, err
 	}
-	r := &Replica{cfg: cfg, js: js, store: st, root: root,
+	r := &Replica{cfg: cfg, js: js, store: st, root: root, repair: make(chan int, 1),
 		log: cfg.Logger.With("component", "replica", "folder", cfg.Folder)}
 	r.metrics = newMetrics(cfg.Registry, cfg.Folder)
+	if last, err := st.lastScrub(); err != nil {
+		r.log.Warn("read the last verify", "err", err)
+	} else {
+		r.noteScrub(last)
+	}
 	return r, nil
 }
 
@@ -96,6 +112,11 @@ func withDefaults(cfg Config) Config {
 // are retried with backoff; Run returns nil on cancellation.
 func (r *Replica) Run(ctx context.Context) error {
 	defer r.close()
+	return r.run(ctx)
+}
+
+// run is Run without releasing the index and the root at the end.
+func (r *Replica) run(ctx context.Context) error {
 	if n, err := r.root.CleanTemps(); err != nil {
 		r.log.Warn("clean leftover temp files", "err", err)
 	} else if n > 0 {
@@ -103,6 +124,9 @@ func (r *Replica) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { r.reportLoop(ctx) })
+	if r.cfg.VerifyEvery > 0 {
+		wg.Go(func() { r.scrubLoop(ctx) })
+	}
 	defer wg.Wait()
 	var carried verdict
 	for attempt := 0; ctx.Err() == nil; attempt++ {

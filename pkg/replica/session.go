@@ -310,6 +310,8 @@ func (p *pipeline) dispatch(ctx context.Context, msgs <-chan jetstream.Msg) erro
 			if err := p.retryParked(ctx); err != nil {
 				return err
 			}
+		case n := <-p.repair:
+			return &restartError{verdict{reason: fmt.Sprintf("repair: a verify found %d paths that differ from the published state", n)}}
 		}
 	}
 }

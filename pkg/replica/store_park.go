@@ -73,6 +73,16 @@ func unpark(tx *bolt.Tx, path string, seq uint64) error {
 	return b.Delete(key)
 }
 
+// isParked reports whether path has a parked record.
+func (s *store) isParked(path string) bool {
+	var ok bool
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bucketParked).Get(wire.SortKey(path)) != nil
+		return nil
+	})
+	return ok
+}
+
 // repark records e again after a failed retry, unless its entry went
 // meanwhile (a newer state of the path was applied) or is another
 // record's.
@@ -155,7 +165,7 @@ func (s *store) parked(now int64, limit int, skip func(string) bool) (parkedStat
 }
 
 // maxStuckShown is how many parked paths the status report names.
-const maxStuckShown = 10
+const maxStuckShown = 32
 
 func firstBySeq(es []parkedEntry, n int) []parkedEntry {
 	sort.Slice(es, func(i, j int) bool { return es[i].Seq < es[j].Seq })

@@ -3,6 +3,8 @@ package status
 import (
 	"fmt"
 	"time"
+
+	"github.com/jetsync/jetsync/pkg/bus"
 )
 
 // Severity of a problem Check finds, in the exit codes of monitoring
@@ -70,10 +72,31 @@ func Check(fs []FolderStatus, maxLag time.Duration, now time.Time) ([]Problem, S
 				}
 				add(Critical, f.Folder, who, "%s that cannot be applied%s", plural(int64(r.Parked), "path"), first)
 			}
+			checkVerify(add, f.Folder, who, &r.ReplicaStatus, now)
 			if maxLag > 0 && lag > maxLag {
 				add(Warning, f.Folder, who, "lag %s above %s (%s, %s pending)", duration(lag), duration(maxLag), r.State, count(r.Pending))
 			}
 		}
 	}
 	return out, worst
+}
+
+// checkVerify reports a scheduled verify that found differences
+// (critical), failed, or is overdue (twice its interval; warnings).
+func checkVerify(add func(Severity, string, string, string, ...any), folder, who string, r *bus.ReplicaStatus, now time.Time) {
+	v := r.LastVerify
+	if v == nil {
+		return
+	}
+	every := time.Duration(r.VerifyEverySeconds * float64(time.Second))
+	switch {
+	case v.Error != "":
+		add(Warning, folder, who, "last verify failed: %s", oneLine(v.Error))
+	case !v.Equal:
+		add(Critical, folder, who, "last verify found %s different from the published state (first: %s)",
+			plural(int64(v.Diffs), "path"), oneLine(v.First))
+	}
+	if every > 0 && now.Sub(time.Unix(0, v.Time)) > 2*every {
+		add(Warning, folder, who, "verify overdue: the last one was %s, every %s", ago(v.Time, now), duration(every))
+	}
 }

@@ -363,3 +363,44 @@ func TestCollectorExportsReplicas(t *testing.T) {
 		}
 	}
 }
+
+// A replica's scheduled verify shows in the status, and a difference, a
+// failure or an overdue verify in the check.
+func TestVerifyInStatusAndCheck(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	at := func(d time.Duration) int64 { return now.Add(-d).UnixNano() }
+	day := (24 * time.Hour).Seconds()
+	rep := func(id string, v *bus.VerifyResult) Replica {
+		return Replica{ReplicaStatus: bus.ReplicaStatus{ID: id, State: StateLive, Updated: at(time.Second),
+			LastVerify: v, VerifyEverySeconds: day}}
+	}
+	fs := []FolderStatus{{Folder: "photos", Replicas: []Replica{
+		rep("good", &bus.VerifyResult{Time: at(time.Hour), Equal: true, Files: 1200, Bytes: 5 << 30, DurationSeconds: 600}),
+		rep("rot", &bus.VerifyResult{Time: at(time.Hour), Diffs: 3, First: "a/x.jpg (content)", Repairing: true}),
+		rep("late", &bus.VerifyResult{Time: at(72 * time.Hour), Equal: true}),
+		rep("new", nil),
+	}}}
+	var buf bytes.Buffer
+	WriteText(&buf, fs, now)
+	for _, want := range []string{
+		"last verify 1h00m ago: equal, 1,200 files, 5.0 GiB, took 10m00s\n",
+		"last verify 1h00m ago: DIFFERENT, 3 paths (first: a/x.jpg (content)); repairing\n",
+		"no verify yet (every 1d0h)\n",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, buf.String())
+		}
+	}
+	p, sev := Check(fs, 0, now)
+	var lines []string
+	for _, x := range p {
+		lines = append(lines, x.String())
+	}
+	want := []string{
+		"CRITICAL: photos replica rot: last verify found 3 paths different from the published state (first: a/x.jpg (content))",
+		"WARNING: photos replica late: verify overdue: the last one was 3d0h ago, every 1d0h",
+	}
+	if sev != Critical || strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("check (%v):\n%s\nwant:\n%s", sev, strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}

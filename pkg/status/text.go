@@ -86,6 +86,7 @@ func writeReplica(w io.Writer, r *Replica, now time.Time) {
 	if r.Note != "" {
 		fmt.Fprintf(w, "%s%s\n", cont, oneLine(r.Note))
 	}
+	writeVerify(w, &r.ReplicaStatus, now)
 	if r.Parked > 0 {
 		fmt.Fprintf(w, "%s%s that cannot be applied yet (retried with backoff):\n", cont, plural(int64(r.Parked), "stuck path"))
 		for _, s := range r.Stuck {
@@ -97,6 +98,28 @@ func writeReplica(w io.Writer, r *Replica, now time.Time) {
 		}
 	}
 	writeErrors(w, r.Errors, r.LastError)
+}
+
+// writeVerify says how the replica's last scheduled verify went.
+func writeVerify(w io.Writer, r *bus.ReplicaStatus, now time.Time) {
+	v := r.LastVerify
+	switch {
+	case v == nil && r.VerifyEverySeconds > 0:
+		fmt.Fprintf(w, "%sno verify yet (every %s)\n", cont, duration(time.Duration(r.VerifyEverySeconds*float64(time.Second))))
+	case v == nil:
+	case v.Error != "":
+		fmt.Fprintf(w, "%slast verify %s failed: %s\n", cont, ago(v.Time, now), oneLine(v.Error))
+	case v.Equal:
+		fmt.Fprintf(w, "%slast verify %s: equal, %s files, %s, took %s\n", cont, ago(v.Time, now), count(v.Files), size(v.Bytes),
+			duration(time.Duration(v.DurationSeconds*float64(time.Second))))
+	default:
+		repair := ""
+		if v.Repairing {
+			repair = "; repairing"
+		}
+		fmt.Fprintf(w, "%slast verify %s: DIFFERENT, %s (first: %s)%s\n", cont, ago(v.Time, now),
+			plural(int64(v.Diffs), "path"), oneLine(v.First), repair)
+	}
 }
 
 func writeErrors(w io.Writer, n int64, last string) {

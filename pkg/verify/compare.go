@@ -28,13 +28,14 @@ type merger struct {
 	root   string
 	prefix string // root with a trailing separator
 	buf    []byte
+	pace   *pacer
 }
 
 // compareTree walks root and the index and adds every difference to rep.
-func compareTree(ctx context.Context, x *index, root string, rep *Report) error {
+func compareTree(ctx context.Context, x *index, root string, rep *Report, pace *pacer) error {
 	return x.db.View(func(tx *bolt.Tx) error {
 		m := &merger{ctx: ctx, cur: tx.Bucket(bucketName).Cursor(), rep: rep,
-			root: root, prefix: withSep(root), buf: make([]byte, bufSize)}
+			root: root, prefix: withSep(root), buf: make([]byte, bufSize), pace: pace}
 		m.k, m.v = m.cur.First()
 		err := filepath.WalkDir(root, m.visit)
 		if err != nil && !errors.Is(err, fs.SkipAll) {

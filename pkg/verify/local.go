@@ -106,6 +106,9 @@ func (m *merger) hashFile(path string) (wire.Hash, error) {
 		}
 		n, err := f.Read(m.buf)
 		h.Write(m.buf[:n])
+		if perr := m.pace.wait(m.ctx, n); perr != nil {
+			return wire.Hash{}, perr
+		}
 		if err == io.EOF {
 			break
 		}

@@ -32,6 +32,9 @@ type Options struct {
 	Folder string
 	Root   string // the local directory that should equal the folder's state
 	Logger *slog.Logger
+	// MaxRate bounds how fast file content is read, in bytes per second
+	// (0: as fast as the disk goes), for a scrub running beside other work.
+	MaxRate int64
 }
 
 // Diff is one difference between the published state and the local tree.
@@ -102,7 +105,7 @@ func Verify(ctx context.Context, js jetstream.JetStream, o Options) (*Report, er
 		return nil, err
 	}
 	log.Info("state read", "entries", rep.Entries, "files", rep.Files, "bytes", rep.Bytes, "seq", rep.StreamSeq)
-	if err := compareTree(ctx, idx, root, rep); err != nil {
+	if err := compareTree(ctx, idx, root, rep, newPacer(o.MaxRate)); err != nil {
 		return nil, err
 	}
 	rep.Equal = len(rep.Diffs) == 0 && !rep.Truncated
