@@ -56,6 +56,8 @@ func TestManifestFileChunksReusedAndBadOnesSkipped(t *testing.T) {
 
 	r, reg, _ := startReplicaWithMetrics(t, nc, root)
 	jstest.Eventually(t, 20*time.Second, fileIs(root, "a", data, 0o644, mtime), "manifest file applied")
+	// The file is visible just before its chunk locations are recorded.
+	jstest.Eventually(t, 10*time.Second, func() bool { return r.Progress().Settled }, "replica settles")
 	reused := r.Progress().Reused
 
 	cp := rec

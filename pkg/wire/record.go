@@ -181,6 +181,10 @@ func DecodeRecord(b []byte) (*Record, error) {
 		r.Hash = *j.Hash
 	}
 	if err := r.Validate(); err != nil {
+		if ValidPath(r.Path) == nil {
+			// Say which path: the log of a rejected record names it.
+			return nil, fmt.Errorf("record of %s: %w", r.Path, err)
+		}
 		return nil, err
 	}
 	return r, nil

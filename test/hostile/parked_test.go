@@ -58,7 +58,9 @@ func parkCases(epoch uint64) []parkCase {
 		cached("zstd-bomb-streamed", make([]byte, wire.MaxChunkLen-1), payload(wire.CodecZstd, wire.MaxChunkLen-1, zstdZeros(1<<30, false))),
 	}
 	manifest := chunkedFile("", content(1517), epoch, false)
-	manifest.Manifest, manifest.Chunks = []wire.ChunkRef{{Hash: wire.Sum(content(1518)), Size: 2000}}, nil
+	// One blob of one entry (a tag, a hash and a one-byte size): the most
+	// a file of 2,000 bytes may list; nobody published it.
+	manifest.Manifest, manifest.Chunks = []wire.ChunkRef{{Hash: wire.Sum(content(1518)), Size: 34}}, nil
 	corrupt := inlineFile("", content(1519), epoch)
 	corrupt.Data = wire.EncodeChunk(nil, content(1597), wire.NoCompression)
 	c = append(c, parkCase{name: "manifest-never-published", rec: manifest}, parkCase{name: "inline-corrupt", rec: corrupt})
