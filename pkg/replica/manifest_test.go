@@ -69,6 +69,8 @@ func TestManifestFileChunksReusedAndBadOnesSkipped(t *testing.T) {
 	pub.file("after", []byte("fine"), 0o644, mtime)
 	jstest.Eventually(t, 20*time.Second, fileIs(root, "after", []byte("fine"), 0o644, mtime), "record after the bad one")
 	jstest.Eventually(t, 20*time.Second, fileIs(root, "copy", data, 0o644, mtime), "copy applied")
+	// A file is visible just before what its apply reused is counted.
+	jstest.Eventually(t, 10*time.Second, func() bool { return r.Progress().Settled }, "replica settles after the copy")
 	if got := r.Progress().Reused - reused; got != int64(len(data)) {
 		t.Errorf("copy: %d bytes reused, want all %d", got, len(data))
 	}
