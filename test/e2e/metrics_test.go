@@ -21,14 +21,9 @@ func TestDashboardsNameRealMetrics(t *testing.T) {
 	t.Parallel()
 	src := filepath.Join(t.TempDir(), "src")
 	harness.Must(t, treegen.Generate(src, treegen.SmallSpec(15)))
-	dir := t.TempDir()
-	url, addr := "", harness.FreeAddr(t)
-	url = "nats://" + addr
 	srcMetrics, repMetrics := harness.FreeAddr(t), harness.FreeAddr(t)
-	harness.StartBroker(t, dir+"/broker", addr)
-	harness.StartSource(t, "source", url, "dash", src, dir+"/source", "--metrics", srcMetrics)
-	harness.StartReplica(t, "replica", url, "dash", dir+"/dst", dir+"/replica", "r1", "--metrics", repMetrics)
-	harness.Converge(t, 2*time.Minute, url, "dash", src, dir+"/dst")
+	tr := harness.StartTrioWith(t, "dash", src, []string{"--metrics", srcMetrics}, []string{"--metrics", repMetrics})
+	harness.Converge(t, 2*time.Minute, tr.URL, tr.Folder, src, tr.Dst)
 
 	exported := map[string]bool{}
 	harness.Eventually(t, 30*time.Second, func() (bool, string) {

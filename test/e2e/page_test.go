@@ -26,13 +26,10 @@ func TestStatusPageInBrowser(t *testing.T) {
 	browser := findChromium(t)
 	src := filepath.Join(t.TempDir(), "src")
 	harness.Must(t, treegen.Generate(src, treegen.SmallSpec(16)))
-	dir := t.TempDir()
-	addr, page := harness.FreeAddr(t), harness.FreeAddr(t)
-	url := "nats://" + addr
-	harness.StartBroker(t, dir+"/broker", addr)
-	harness.StartSource(t, "source", url, "page", src, dir+"/source", "--http", page)
-	rep := harness.StartReplica(t, "replica", url, "page", dir+"/dst", dir+"/replica", "r1")
-	harness.Converge(t, 2*time.Minute, url, "page", src, dir+"/dst")
+	page := harness.FreeAddr(t)
+	tr := harness.StartTrioWith(t, "page", src, []string{"--http", page}, nil)
+	url, rep := tr.URL, tr.Replica
+	harness.Converge(t, 2*time.Minute, url, tr.Folder, src, tr.Dst)
 
 	harness.Eventually(t, 60*time.Second, func() (bool, string) {
 		row := pageRow(t, browser, page, "r1")

@@ -21,13 +21,8 @@ func TestScheduledVerifyAndRepair(t *testing.T) {
 	t.Parallel()
 	src := filepath.Join(t.TempDir(), "src")
 	harness.Must(t, treegen.Generate(src, treegen.SmallSpec(17)))
-	dir := t.TempDir()
-	addr := harness.FreeAddr(t)
-	url := "nats://" + addr
-	dst := dir + "/dst"
-	harness.StartBroker(t, dir+"/broker", addr)
-	harness.StartSource(t, "source", url, "scrub", src, dir+"/source")
-	rep := harness.StartReplica(t, "replica", url, "scrub", dst, dir+"/replica", "r1", "--verify-every", "1s")
+	tr := harness.StartTrioWith(t, "scrub", src, nil, []string{"--verify-every", "1s"})
+	url, dst, rep := tr.URL, tr.Dst, tr.Replica
 	harness.Converge(t, 2*time.Minute, url, "scrub", src, dst)
 	lastVerify := func() map[string]any {
 		res := harness.RunCLI(t, 30*time.Second, "status", "--nats", url, "--folder", "scrub", "--json", "--log-format", "text")
@@ -66,7 +61,7 @@ func TestScheduledVerifyAndRepair(t *testing.T) {
 
 	harness.Must(t, rep.Stop())
 	res = harness.RunCLI(t, 2*time.Minute, "repair", "--nats", url, "--folder", "scrub", "--path", dst,
-		"--data", dir+"/replica", "--log-format", "text")
+		"--data", tr.ReplicaData, "--log-format", "text")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "found 2 paths different") || !strings.Contains(res.Stdout, "repaired") {
 		t.Fatalf("repair: %s", res)
 	}

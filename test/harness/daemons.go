@@ -59,6 +59,7 @@ type Trio struct {
 	Folder                  string
 	Src                     string // the source's tree
 	Dst                     string // the replica's tree
+	ReplicaData             string // the replica's data directory
 	Broker, Source, Replica *Proc
 }
 
@@ -67,11 +68,18 @@ type Trio struct {
 // t.TempDir(). It generates nothing: src must already hold the tree.
 func StartTrio(t testing.TB, folder, src string) *Trio {
 	t.Helper()
+	return StartTrioWith(t, folder, src, nil, nil)
+}
+
+// StartTrioWith is StartTrio with extra arguments for the source and the
+// replica. The replica's data directory is ReplicaData.
+func StartTrioWith(t testing.TB, folder, src string, source, replica []string) *Trio {
+	t.Helper()
 	dir := t.TempDir()
-	tr := &Trio{Addr: FreeAddr(t), Folder: folder, Src: src, Dst: dir + "/dst"}
+	tr := &Trio{Addr: FreeAddr(t), Folder: folder, Src: src, Dst: dir + "/dst", ReplicaData: dir + "/replica"}
 	tr.URL = "nats://" + tr.Addr
 	tr.Broker = StartBroker(t, dir+"/broker", tr.Addr)
-	tr.Source = StartSource(t, "source", tr.URL, folder, src, dir+"/source")
-	tr.Replica = StartReplica(t, "replica", tr.URL, folder, tr.Dst, dir+"/replica", "r1")
+	tr.Source = StartSource(t, "source", tr.URL, folder, src, dir+"/source", source...)
+	tr.Replica = StartReplica(t, "replica", tr.URL, folder, tr.Dst, tr.ReplicaData, "r1", replica...)
 	return tr
 }
