@@ -48,6 +48,9 @@ type ReplicaStatus struct {
 	Reused     int64   `json:"reused_bytes"`
 	Errors     int64   `json:"errors"`
 	LastError  string  `json:"last_error,omitempty"`
+	// LastErrorTime is when LastError happened (unix ns; 0: unknown), so
+	// that an error long cleared reads as old news.
+	LastErrorTime int64 `json:"last_error_time,omitempty"`
 	// WaitingFor is a path whose content is neither on the replica nor in
 	// the content cache while the source does not answer.
 	WaitingFor string `json:"waiting_for,omitempty"`

@@ -17,20 +17,21 @@ import (
 
 // Progress is a snapshot of what the replica has done.
 type Progress struct {
-	State      string // starting | reconciling | live
-	Reconciled bool   // a full reconcile or a valid stored position was reached
-	Cursor     uint64 // every record up to this stream sequence is applied
-	Pending    uint64
-	Lag        time.Duration
-	Settled    bool  // caught up, nothing in flight, directory metadata set
-	Applied    int64 // records applied since start
-	Epoch      uint64
-	Files      int64 // file records applied or found already equal
-	Bytes      int64 // their sizes
-	Fetched    int64 // content bytes fetched from the broker
-	Reused     int64 // content bytes copied from local files
-	Errors     int64
-	LastError  string
+	State       string // starting | reconciling | live
+	Reconciled  bool   // a full reconcile or a valid stored position was reached
+	Cursor      uint64 // every record up to this stream sequence is applied
+	Pending     uint64
+	Lag         time.Duration
+	Settled     bool  // caught up, nothing in flight, directory metadata set
+	Applied     int64 // records applied since start
+	Epoch       uint64
+	Files       int64 // file records applied or found already equal
+	Bytes       int64 // their sizes
+	Fetched     int64 // content bytes fetched from the broker
+	Reused      int64 // content bytes copied from local files
+	Errors      int64
+	LastError   string
+	LastErrorAt time.Time
 	// WaitingFor is a path whose content is neither local nor cached and
 	// whose source does not answer ("" when none); State is then
 	// waiting-for-source.
@@ -60,6 +61,7 @@ type progress struct {
 	mu         sync.Mutex
 	state      string
 	lastError  string
+	errorAt    time.Time // when lastError happened
 	waiting    string
 	oldest     time.Time
 	parked     parkedState // count, oldest and first of the parked records
@@ -108,7 +110,8 @@ func (r *Replica) Progress() Progress {
 	out := Progress{State: p.state, Reconciled: p.reconciled.Load(), Cursor: p.cursor.Load(),
 		Pending: p.pending.Load(), Settled: p.settled.Load(), Applied: p.applied.Load(), Epoch: p.epoch.Load(),
 		Files: p.files.Load(), Bytes: p.bytes.Load(), Fetched: p.fetched.Load(), Reused: p.reused.Load(),
-		Errors: p.errors.Load(), LastError: p.lastError, WaitingFor: p.waiting, Note: p.note, LastVerify: p.scrub}
+		Errors: p.errors.Load(), LastError: p.lastError, LastErrorAt: p.errorAt, WaitingFor: p.waiting, Note: p.note,
+		LastVerify: p.scrub}
 	if out.State == "" {
 		out.State = "starting"
 	}
@@ -142,6 +145,7 @@ func (p *progress) noteError(err error) {
 	p.errors.Add(1)
 	p.mu.Lock()
 	p.lastError = err.Error()
+	p.errorAt = time.Now()
 	p.mu.Unlock()
 }
 
@@ -213,6 +217,9 @@ func (r *Replica) report(ctx context.Context, kv jetstream.KeyValue) {
 		AppliedSeq: pr.Cursor, Pending: pr.Pending, LagSeconds: pr.Lag.Seconds(),
 		Applied: pr.Applied, Fetched: pr.Fetched, Reused: pr.Reused, Errors: pr.Errors, LastError: pr.LastError,
 		Epoch: pr.Epoch, WaitingFor: pr.WaitingFor, Parked: pr.Parked, Note: pr.Note, Updated: time.Now().UnixNano()}
+	if !pr.LastErrorAt.IsZero() {
+		st.LastErrorTime = pr.LastErrorAt.UnixNano()
+	}
 	for _, s := range pr.Stuck {
 		st.Stuck = append(st.Stuck, bus.StuckPath{Path: s.Path, Seq: s.Seq, Reason: s.Reason,
 			Since: s.Since.UnixNano(), Attempts: s.Attempts})

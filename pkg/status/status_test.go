@@ -164,7 +164,7 @@ func TestWriteText(t *testing.T) {
 				Updated: at(5 * time.Second), Parked: 12, Stuck: []bus.StuckPath{{Path: "a/x.db", Seq: 1200001,
 					Reason: "fetch chunk for a/x.db:\ncontent gone", Since: at(time.Hour), Attempts: 6}}}},
 			{ReplicaStatus: bus.ReplicaStatus{ID: "nas3", State: StateOffline, AppliedSeq: 7, Pending: 1299993, LagSeconds: 7200,
-				Errors: 1, LastError: "apply x: no space left on device", Updated: at(3 * time.Minute)},
+				Errors: 1, LastError: "apply x: no space left on device", LastErrorTime: at(5 * time.Minute), Updated: at(3 * time.Minute)},
 				ReportedState: "reconciling", OfflineSince: at(3 * time.Minute)},
 		},
 	}, {Folder: "docs", NoStream: true, Replicas: []Replica{}}}
@@ -183,7 +183,7 @@ func TestWriteText(t *testing.T) {
 		"  a/x.db (seq 1200001, since 1h00m ago, 7 attempts): fetch chunk for a/x.db: content gone\n",
 		"  and 11 more\n",
 		"nas3: offline since 3m00s ago (was reconciling), applied seq 7, pending 1,299,993, lag 2h00m, updated 3m00s ago STALE\n",
-		"1 error, last: apply x: no space left on device",
+		"1 error, last: (5m00s ago) apply x: no space left on device",
 		"folder docs\n  stream   none yet",
 		"source   none reported",
 		"replica  none reported",

@@ -97,7 +97,11 @@ func writeReplica(w io.Writer, r *Replica, now time.Time) {
 			fmt.Fprintf(w, "%s  and %s more\n", cont, count(int64(more)))
 		}
 	}
-	writeErrors(w, r.Errors, r.LastError)
+	last := r.LastError
+	if last != "" && r.LastErrorTime != 0 {
+		last = "(" + ago(r.LastErrorTime, now) + ") " + oneLine(last)
+	}
+	writeErrors(w, r.Errors, last)
 }
 
 // writeVerify says how the replica's last scheduled verify went.
