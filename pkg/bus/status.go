@@ -19,7 +19,7 @@ type SourceStatus struct {
 	V            int    `json:"v"`
 	ID           string `json:"id"`
 	Folder       string `json:"folder"`
-	State        string `json:"state"` // scanning | live | recovering
+	State        string `json:"state"` // starting | scanning | live | recovering | cannot-publish
 	Files        int64  `json:"files"`
 	Dirs         int64  `json:"dirs"`
 	Bytes        int64  `json:"bytes"`

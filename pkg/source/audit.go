@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -280,7 +279,7 @@ func (s *Source) purged(ctx context.Context, info *jetstream.StreamInfo, lastAck
 		unseen = info.State.LastSeq - lastAcked
 	}
 	var what string
-	err := bus.Retry(ctx, s.log, "check the stream's records", func(ctx context.Context) error {
+	err := s.retryBroker(ctx, "check the stream's records", streamSync(info), func(ctx context.Context) error {
 		var err error
 		what, err = s.lacks(ctx, info, unseen, sus)
 		return err

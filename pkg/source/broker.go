@@ -31,8 +31,22 @@ const (
 // recover compares the broker's stream with the index once every pending
 // publish is settled. If the broker lost data it bumps the epoch, marks
 // what was lost as unpublished and publishes the folder meta; it reports
-// whether anything must be republished. It also runs at start.
+// whether anything must be republished. It also runs at start. A stream
+// that goes missing or is recreated again while it works starts it over.
 func (s *Source) recover(ctx context.Context) (bool, error) {
+	lost := false
+	for {
+		l, err := s.recoverOnce(ctx)
+		lost = lost || l
+		if !errors.Is(err, errRecover) {
+			return lost, err
+		}
+		s.log.Warn("the broker's stream changed during the recovery; starting it over")
+		lost = true // what the last round marked unpublished must be republished
+	}
+}
+
+func (s *Source) recoverOnce(ctx context.Context) (bool, error) {
 	s.audit.gen.Add(1) // odd: the broker check stands aside
 	defer s.audit.gen.Add(1)
 	if err := s.barrier(ctx); err != nil {
@@ -56,7 +70,7 @@ func (s *Source) recover(ctx context.Context) (bool, error) {
 		if err := s.ix.SetMeta(index.Meta{Epoch: m.Epoch, Created: info.Created.UnixNano(), LastAcked: info.State.LastSeq}); err != nil {
 			return false, err
 		}
-		return false, bus.Retry(ctx, s.log, "check folder meta", func(ctx context.Context) error {
+		return false, s.retryBroker(ctx, "check folder meta", streamSync(info), func(ctx context.Context) error {
 			return s.refreshMeta(ctx, m.Epoch)
 		})
 	}
@@ -87,7 +101,7 @@ func (s *Source) classify(ctx context.Context, m index.Meta, info *jetstream.Str
 	}
 	// The tail may be long: each read has its own timeout, not the
 	// attempt as a whole.
-	err := bus.Retry(ctx, s.log, "read unacknowledged records", func(context.Context) error {
+	err := s.retryBroker(ctx, "read unacknowledged records", streamSync(info), func(context.Context) error {
 		return s.adoptTail(ctx, m.LastAcked, info.State.LastSeq)
 	})
 	if err != nil {
@@ -161,7 +175,7 @@ func (s *Source) resetAll(m index.Meta) (uint64, error) {
 // recovery with a higher epoch, which is harmless.
 func (s *Source) announce(ctx context.Context, epoch uint64, info *jetstream.StreamInfo) error {
 	var seq uint64
-	err := bus.Retry(ctx, s.log, "publish folder meta", func(ctx context.Context) error {
+	err := s.retryBroker(ctx, "publish folder meta", streamSync(info), func(ctx context.Context) error {
 		var err error
 		seq, err = s.publishMeta(ctx, epoch, true)
 		return err
@@ -188,7 +202,9 @@ func (s *Source) publishMeta(ctx context.Context, epoch uint64, partial bool) (u
 
 // completeMeta tells replicas, once a full scan after an epoch change has
 // published everything and every publish is acknowledged, that the state
-// of this epoch is whole: only then may they delete what it lacks.
+// of this epoch is whole: only then may they delete what it lacks. It
+// returns errRecover, for the recovery to run, if the stream it would
+// complete is gone, recreated or behind, or a recovery was asked for.
 func (s *Source) completeMeta(ctx context.Context) error {
 	if !s.bv.metaPartial.Load() {
 		return nil
@@ -197,7 +213,7 @@ func (s *Source) completeMeta(ctx context.Context) error {
 		return err
 	}
 	var seq uint64
-	err := bus.Retry(ctx, s.log, "publish folder meta", func(ctx context.Context) error {
+	err := s.retryBroker(ctx, "publish folder meta", s.scanSync(), func(ctx context.Context) error {
 		var err error
 		seq, err = s.publishMeta(ctx, s.bv.epoch.Load(), false)
 		return err
@@ -277,7 +293,7 @@ func (s *Source) streamEpoch(ctx context.Context) uint64 {
 // broker answers, and returns the state stream's current info.
 func (s *Source) ensureStream(ctx context.Context) (*jetstream.StreamInfo, error) {
 	var info *jetstream.StreamInfo
-	err := bus.Retry(ctx, s.log, "ensure stream", func(ctx context.Context) error {
+	err := s.retryBroker(ctx, "ensure stream", inSync{}, func(ctx context.Context) error {
 		st, upgraded, err := bus.EnsureStream(ctx, s.js, s.cfg.Folder, s.cfg.StreamOptions)
 		if upgraded > 0 {
 			s.log.Info("upgraded the folder stream: removed the content chunks of an older release",

@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 	brokerCheckInterval = time.Second
 	statusInterval = 200 * time.Millisecond
 	retryMin = 200 * time.Millisecond
+	cannotPublishAfter = time.Second
 	os.Exit(m.Run())
 }
 

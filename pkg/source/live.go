@@ -59,6 +59,9 @@ func (s *Source) live(ctx context.Context, batches <-chan watch.Batch, watchFail
 			if r.due(&s.retry) {
 				err = s.step(ctx, s.retryRound)
 				r.after(&s.retry)
+				if err == nil && s.retry.empty() {
+					s.prog.health.ok() // whatever failed is published or moot
+				}
 			}
 		case <-watchFailed:
 			watchFailed = nil

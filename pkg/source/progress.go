@@ -12,11 +12,14 @@ const (
 	StateScanning   = "scanning"
 	StateLive       = "live"
 	StateRecovering = "recovering"
+	// StateCannotPublish: publishing has kept failing for a while (see
+	// Progress.LastError); the source keeps trying.
+	StateCannotPublish = "cannot-publish"
 )
 
 // Progress is a snapshot of what the source is doing.
 type Progress struct {
-	State           string // StateStarting, StateScanning, StateLive or StateRecovering
+	State           string // StateStarting, StateScanning, StateLive, StateRecovering or StateCannotPublish
 	InitialScanDone bool
 	// ScannedFiles and ScannedBytes count the files examined since the
 	// current (or last) full scan started.
@@ -45,18 +48,28 @@ type progress struct {
 	errors                     atomic.Int64
 	lastChange                 atomic.Int64 // unix ns
 
+	health publishHealth
+
 	mu      sync.Mutex
 	lastErr string
 }
 
 func (p *progress) setState(s string) { p.state.Store(s) }
 
+// getState is the state the source is in, unless publishing has kept
+// failing for a while: that overrides it.
 func (p *progress) getState() string {
+	if p.health.stuck(time.Now()) {
+		return StateCannotPublish
+	}
 	if s, ok := p.state.Load().(string); ok {
 		return s
 	}
 	return StateStarting
 }
+
+// published notes that a publish succeeded.
+func (p *progress) published() { p.health.ok() }
 
 func (p *progress) recordError(msg string) {
 	p.errors.Add(1)

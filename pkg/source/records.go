@@ -57,6 +57,7 @@ func (s *Source) recordAcked(e *index.Entry, a ack) {
 		return
 	}
 	e.Seq = a.seq
+	s.prog.published()
 	s.prog.publishedRecs.Add(1)
 	s.prog.lastChange.Store(time.Now().UnixNano())
 	s.metrics.records.Inc()
@@ -76,7 +77,7 @@ func (s *Source) recordFailed(path string, err error) {
 			level = slog.LevelDebug // the connection's own log says why
 		}
 		s.log.Log(context.Background(), level, "cannot publish; will retry", "path", path, "err", err)
-		s.countError("publish", fmt.Sprintf("%s: %v", path, err))
+		s.publishFailed(fmt.Sprintf("%s: %v", path, err))
 		s.retry.add(path)
 	}
 }

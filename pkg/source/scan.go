@@ -58,6 +58,7 @@ func (s *Source) fullScan(ctx context.Context) error {
 	st := &step{}
 	err := s.walkDir(ctx, st, "")
 	if err == nil {
+		s.log.Debug("full scan walked the tree; waiting for the files still being read", "pending", s.track.count())
 		err = s.finishStep(ctx, st)
 	}
 	if err == nil {
@@ -65,8 +66,10 @@ func (s *Source) fullScan(ctx context.Context) error {
 		s.metrics.scan.Observe(d.Seconds())
 		s.log.Info("full scan done", "files", s.prog.scannedFiles.Load(), "bytes", s.prog.scannedBytes.Load(),
 			"duration", d.Round(time.Millisecond))
-		s.prog.setState(StateLive)
 		err = s.completeMeta(ctx)
+	}
+	if err == nil {
+		s.prog.setState(StateLive)
 	}
 	return err
 }
