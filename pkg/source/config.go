@@ -20,6 +20,9 @@ const (
 	DefaultWorkers      = 4
 	// DefaultContentCache bounds the broker's content cache of a folder.
 	DefaultContentCache = 1 << 30
+	// DefaultMaxStaleness bounds how far the published version of a file
+	// that keeps changing may lag behind it.
+	DefaultMaxStaleness = 5 * time.Second
 )
 
 // Config describes one source folder.
@@ -58,6 +61,11 @@ type Config struct {
 	// and move fewer bytes, which pays only when the broker or a replica
 	// is across a network; `jetsync run` keeps everything on one machine.
 	Compression wire.Compression
+	// MaxStaleness bounds how old the published version of a file that
+	// keeps changing may be: past half of it, a version a second read
+	// confirms is published when no settled read could be had (see
+	// docs/GUARANTEES.md). 0 means DefaultMaxStaleness.
+	MaxStaleness time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -82,6 +90,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Debounce <= 0 {
 		c.Debounce = DefaultDebounce
+	}
+	if c.MaxStaleness <= 0 {
+		c.MaxStaleness = DefaultMaxStaleness
 	}
 	if c.Workers <= 0 {
 		c.Workers = DefaultWorkers

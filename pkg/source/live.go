@@ -43,6 +43,8 @@ func (s *Source) live(ctx context.Context, batches <-chan watch.Batch, watchFail
 	retryTick := time.NewTicker(retryMin / 4)
 	defer retryTick.Stop()
 	r := retryPacer{wait: retryMin}
+	busyTick := time.NewTicker(s.busyPeriod())
+	defer busyTick.Stop()
 	for {
 		var err error
 		select {
@@ -62,6 +64,10 @@ func (s *Source) live(ctx context.Context, batches <-chan watch.Batch, watchFail
 				if err == nil && s.retry.empty() {
 					s.prog.health.ok() // whatever failed is published or moot
 				}
+			}
+		case <-busyTick.C:
+			if len(s.busy.due(s.busyPeriod())) > 0 {
+				err = s.step(ctx, s.busyRound)
 			}
 		case <-watchFailed:
 			watchFailed = nil

@@ -21,9 +21,11 @@ type metrics struct {
 	served      *prometheus.CounterVec
 	servedBytes prometheus.Counter
 	cacheErrors prometheus.Counter
+	changing    *prometheus.CounterVec
+	busy        prometheus.GaugeFunc
 }
 
-func newMetrics(folder string, reg prometheus.Registerer, watched func() float64) (*metrics, error) {
+func newMetrics(folder string, reg prometheus.Registerer, watched, busy func() float64) (*metrics, error) {
 	labels := prometheus.Labels{"folder": folder}
 	opts := func(name, help string) prometheus.Opts {
 		return prometheus.Opts{Namespace: "jetsync", Subsystem: "source", Name: name, Help: help, ConstLabels: labels}
@@ -52,6 +54,13 @@ func newMetrics(folder string, reg prometheus.Registerer, watched func() float64
 			"Chunks the content cache did not take (the content service serves them)."))),
 		watchedDirs: prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("watched_dirs",
 			"Directories watched for changes.")), watched),
+		changing: prometheus.NewCounterVec(prometheus.CounterOpts(opts("changing_reads_total",
+			"Versions published of files that were changing while read, by how they were read: replaced (renamed over since; read from the file opened), clone (from a clone of it), prefix (a file that grew: the part it had, read twice), verified (confirmed by a second read).")), []string{"how"}),
+		busy: prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("changing_files",
+			"Files found changing, looked at again until a settled read of them is published.")), busy),
+	}
+	for _, how := range []string{readReplaced, readClone, readPrefix, readVerified} {
+		m.changing.WithLabelValues(how)
 	}
 	// Every series exists from the start, at 0: a rate or an alert sees
 	// "none yet", not "no data".
@@ -67,7 +76,7 @@ func newMetrics(folder string, reg prometheus.Registerer, watched func() float64
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.records, m.bytes, m.skipped, m.errors, m.scan, m.lastSeq, m.loss, m.watchedDirs, m.served, m.servedBytes, m.cacheErrors} {
+	for _, c := range []prometheus.Collector{m.records, m.bytes, m.skipped, m.errors, m.scan, m.lastSeq, m.loss, m.watchedDirs, m.served, m.servedBytes, m.cacheErrors, m.changing, m.busy} {
 		if err := reg.Register(c); err != nil {
 			var dup prometheus.AlreadyRegisteredError
 			if errors.As(err, &dup) {

@@ -15,7 +15,7 @@ func TestMetricsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	m, err := newMetrics("f", reg, func() float64 { return 0 })
+	m, err := newMetrics("f", reg, func() float64 { return 0 }, func() float64 { return 0 })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,6 +124,8 @@ func (s *Source) publishSymlink(ctx context.Context, path string, st index.Stat)
 }
 
 func (s *Source) publishTombstone(ctx context.Context, path string) error {
+	s.pins.drop(path)
+	s.busy.settled(path)
 	rec := &wire.Record{Path: path, Type: wire.Deleted}
 	return s.publishNow(ctx, rec, &index.Entry{Path: path, Stat: index.Stat{Type: wire.Deleted}})
 }

@@ -239,7 +239,7 @@ func (c *contentServer) answer(dst []byte, r wire.ContentRequest) ([]byte, error
 		if r.Kind == wire.ContentManifest {
 			find = func(h wire.Hash, _ []byte) ([]byte, error) { return l.manifestBlob(h), nil }
 		} else {
-			f := &chunkReader{root: c.root, l: l}
+			f := &chunkReader{root: c.root, l: l, pins: &c.s.pins}
 			defer f.close()
 			find = f.read
 		}
@@ -288,12 +288,17 @@ func lookup(find func(wire.Hash, []byte) ([]byte, error), h wire.Hash, dst []byt
 }
 
 // chunkReader reads chunks of one indexed file where its chunk list puts
-// them. Content that is not there any more (the file changed since it was
-// published) is nil: a newer state of the path is on its way.
+// them: from the version's pin if it has one (see pinnedVersions), else
+// from the file at its path. Content that is not there any more (the file
+// changed since it was published) is nil: a newer state of the path is on
+// its way.
 type chunkReader struct {
 	root *os.Root
 	l    *layout
+	pins *pinnedVersions
+	pin  *pin
 	f    *os.File
+	r    io.ReaderAt
 	err  error
 	open bool
 }
@@ -302,15 +307,7 @@ type chunkReader struct {
 func (r *chunkReader) read(h wire.Hash, dst []byte) ([]byte, error) {
 	if !r.open {
 		r.open = true
-		// Not blocking (a FIFO now at the path would hold the endpoint
-		// until a writer came), and only a regular file: a FIFO, device
-		// or directory there holds none of the published content.
-		r.f, r.err = r.root.OpenFile(r.l.e.Path, os.O_RDONLY|openFlags, 0)
-		if r.err == nil {
-			if fi, err := r.f.Stat(); err != nil || !fi.Mode().IsRegular() {
-				r.err = errNotRegular
-			}
-		}
+		r.openVersion()
 	}
 	sp, ok := r.l.at[h]
 	if !ok || r.err != nil {
@@ -321,7 +318,7 @@ func (r *chunkReader) read(h wire.Hash, dst []byte) ([]byte, error) {
 		buf = make([]byte, sp.n)
 	}
 	buf = buf[:sp.n]
-	if _, err := r.f.ReadAt(buf, sp.off); errors.Is(err, io.EOF) {
+	if _, err := r.r.ReadAt(buf, sp.off); errors.Is(err, io.EOF) {
 		return nil, nil // shorter than published: changed since
 	} else if err != nil {
 		return nil, fmt.Errorf("read %s: %w", r.l.e.Path, err)
@@ -339,7 +336,30 @@ type span struct {
 	n   uint32
 }
 
+// openVersion finds what holds the version's content: its pin, or the
+// file at its path, opened not blocking (a FIFO now at the path would hold
+// the endpoint until a writer came), and only if it is a regular file: a
+// FIFO, device or directory there holds none of the published content.
+func (r *chunkReader) openVersion() {
+	if r.pins != nil {
+		if r.pin = r.pins.get(r.l.e); r.pin != nil {
+			r.r = r.pin.r
+			return
+		}
+	}
+	r.f, r.err = r.root.OpenFile(r.l.e.Path, os.O_RDONLY|openFlags, 0)
+	if r.err == nil {
+		r.r = r.f
+		if fi, err := r.f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			r.err = errNotRegular
+		}
+	}
+}
+
 func (r *chunkReader) close() {
+	if r.pin != nil {
+		r.pins.done(r.pin)
+	}
 	if r.f != nil {
 		r.f.Close()
 	}

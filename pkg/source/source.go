@@ -41,6 +41,9 @@ type Source struct {
 	pub       *publisher
 	cache     recentChunks // chunks recently sent to the content cache
 	fresh     freshEntries // file entries published and not yet in the index
+	pins      pinnedVersions
+	busy      busyFiles // files found changing
+	clones    clones
 	bv        brokerView
 	audit     audit
 	abort     chan struct{}
@@ -93,7 +96,8 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.metrics, err = newMetrics(cfg.Folder, cfg.Registry, func() float64 { return float64(s.watcher.Stats().Watched) })
+	s.metrics, err = newMetrics(cfg.Folder, cfg.Registry, func() float64 { return float64(s.watcher.Stats().Watched) },
+		func() float64 { return float64(s.busy.count()) })
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +130,7 @@ func (s *Source) Run(ctx context.Context) (err error) {
 	if _, err := s.recover(ctx); err != nil {
 		return quiet(ctx, err)
 	}
+	defer s.pins.closeAll()
 	err = s.runServices(ctx)
 	s.drain(ctx)
 	return err

@@ -6,16 +6,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/jetsync/jetsync/pkg/chunk"
-	"github.com/jetsync/jetsync/pkg/index"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
-// Torn-read handling: a file that changes while it is read is read again
-// up to readAttempts times, waiting readBackoff, 2×readBackoff, … between.
+// Torn-read handling: a file that changes while it is read, and has no
+// consistent version to take (see changing.go), is read again up to
+// readAttempts times, waiting readBackoff, 2×readBackoff, … between; then
+// it is left to the changing files' round (busyEvery).
 var (
 	readAttempts = 5
 	readBackoff  = 20 * time.Millisecond
@@ -46,6 +46,7 @@ func (s *Source) worker(ctx context.Context) error {
 func (s *Source) publishFile(ctx context.Context, sp *chunk.Splitter, path string) {
 	fr, err := s.readStable(ctx, sp, path)
 	if err == nil {
+		s.noteRead(fr)
 		err = s.publishFileRecord(ctx, fr)
 	}
 	if err != nil {
@@ -68,123 +69,24 @@ func (s *Source) readStable(ctx context.Context, sp *chunk.Splitter, path string
 	return nil, errUnstable
 }
 
-// fileRead is one consistent read of a file: its entry, its content
-// inline for a small file, and whether its new chunks went to the cache.
-type fileRead struct {
-	e      *index.Entry
-	inline []byte // chunk payload of the whole content (wire.Record.Data)
-	cached bool
-}
-
-// readOnce lstats, opens without following symlinks, chunks and publishes,
-// then fstats: the read counts only if the file did not change meanwhile.
-func (s *Source) readOnce(ctx context.Context, sp *chunk.Splitter, path string) (*fileRead, error) {
-	st, err := s.settledStat(ctx, path)
-	if err != nil {
-		return nil, err
+// noteRead pins the version read for the content service (or unpins the
+// path, whose file serves a settled version) and follows a file that is
+// changing until a settled read of it is published.
+func (s *Source) noteRead(fr *fileRead) {
+	path := fr.e.Path
+	s.pins.put(fr.e, fr.pin)
+	if fr.how != "" {
+		s.metrics.changing.WithLabelValues(fr.how).Inc()
 	}
-	f, err := s.openFn(s.abs(path), os.O_RDONLY|openFlags, 0)
-	if err != nil {
-		return nil, goneOr(err)
-	}
-	defer f.Close()
-	if st.Size > 0 && st.Size <= wire.InlineSize {
-		return s.readInline(ctx, f, path, st)
-	}
-	cache := s.cacheFor(path)
-	e, err := s.chunkFile(ctx, sp, f, path, st, cache)
-	if err != nil {
-		return nil, err
-	}
-	return &fileRead{e: e, cached: cache != nil}, nil
-}
-
-// readInline reads a small file whole; its content travels in its record.
-func (s *Source) readInline(ctx context.Context, f *os.File, path string, st index.Stat) (*fileRead, error) {
-	buf := make([]byte, st.Size+1) // one more byte shows a file that grew
-	n, err := io.ReadFull(ctxReader{ctx, f}, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, err
-	}
-	if err := checkUnchanged(f, st, int64(n)); err != nil {
-		return nil, err
-	}
-	data := buf[:n]
-	e := &index.Entry{Path: path, Stat: st, Hash: wire.Sum(data)}
-	return &fileRead{e: e, inline: wire.EncodeChunk(nil, data, s.cfg.Compression)}, nil
-}
-
-// settledStat lstats a regular file whose timestamps are old enough that
-// any later write changes them (see racyWindow), waiting a moment for a
-// file modified just now.
-func (s *Source) settledStat(ctx context.Context, path string) (index.Stat, error) {
-	for attempt := 0; ; attempt++ {
-		t0 := time.Now()
-		fi, err := os.Lstat(s.abs(path))
-		if err != nil {
-			return index.Stat{}, goneOr(err)
+	if fr.e.CTime != unsettledCTime {
+		if s.busy.settled(path) {
+			s.log.Debug("file holds still again", "path", path)
 		}
-		st := statOf(fi)
-		if st.Type != wire.File {
-			return st, errGone
-		}
-		if !racy(st, t0) {
-			return st, nil
-		}
-		if attempt > 0 || !sleep(ctx, racyWindow) {
-			return st, errUnstable
-		}
+		return
 	}
-}
-
-// chunkFile cuts the file into chunks and lists them in its entry. The
-// content itself stays here: replicas take it from their own disks, from
-// the content cache (cache, when not nil, sends this change's new chunks
-// there) or from this source's content service.
-func (s *Source) chunkFile(ctx context.Context, sp *chunk.Splitter, f *os.File, path string, st index.Stat, cache *cacheSend) (*index.Entry, error) {
-	e := &index.Entry{Path: path, Stat: st}
-	hash, n, err := sp.Split(ctxReader{ctx, f}, func(h wire.Hash, data []byte) error {
-		e.Chunks = append(e.Chunks, wire.ChunkRef{Hash: h, Size: uint32(len(data))})
-		return s.cacheChunk(ctx, cache, h, data)
-	})
-	if err == nil {
-		err = checkUnchanged(f, st, n)
+	if s.busy.mark(path) {
+		s.log.Info("file keeps changing; publishing versions of it read consistently", "path", path, "how", fr.how)
 	}
-	if err != nil {
-		return nil, err
-	}
-	e.Hash = hash
-	return e, s.putManifest(ctx, e, cache)
-}
-
-// checkUnchanged compares the open file with the lstat taken before it was
-// opened: same inode, size, mtime and ctime, and as many bytes read as the
-// size says.
-func checkUnchanged(f *os.File, before index.Stat, n int64) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("stat open file: %w", err)
-	}
-	if after := statOf(fi); after != before || n != before.Size {
-		return errUnstable
-	}
-	return nil
-}
-
-// putManifest moves a chunk list too long for a record into manifest
-// blobs, which the source serves like chunks.
-func (s *Source) putManifest(ctx context.Context, e *index.Entry, cache *cacheSend) error {
-	if len(e.Chunks) <= wire.MaxInlineChunks {
-		return nil
-	}
-	for _, blob := range wire.EncodeManifest(e.Chunks) {
-		h := wire.Sum(blob)
-		e.Manifest = append(e.Manifest, wire.ChunkRef{Hash: h, Size: uint32(len(blob))})
-		if err := s.cacheChunk(ctx, cache, h, blob); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // countPublished counts n bytes of content published.
@@ -223,11 +125,16 @@ func (s *Source) fileFailed(ctx context.Context, path string, err error) {
 	switch {
 	case ctx.Err() != nil:
 	case errors.Is(err, errGone):
+		s.busy.settled(path)
 		s.retry.add(path)
 	case errors.Is(err, errUnstable):
-		s.log.Info("file keeps changing; will try again", "path", path)
 		s.countError("unstable", fmt.Sprintf("%s: %v", path, err))
-		s.retry.add(path)
+		if s.busy.mark(path) {
+			s.log.Info("file keeps changing; reading it again until a consistent version is found", "path", path,
+				"every", s.busyPeriod(), "max_staleness", s.cfg.MaxStaleness)
+		} else {
+			s.log.Debug("file still changing", "path", path)
+		}
 	case errors.Is(err, errRead):
 		s.log.Error("cannot read file; will retry on the next scan", "path", path, "err", err)
 		s.countError("read", err.Error())

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package source
+
+import "io/fs"
+
+// linkCount is the number of names fi's file has, 1 if unknown.
+func linkCount(fs.FileInfo) uint64 { return 1 }
