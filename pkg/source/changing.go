@@ -34,9 +34,10 @@ import (
 //     short of a writer that put back the very same bytes in between. Its
 //     bytes (memPinMax at most) serve the content (readVerified).
 //
-// Such versions are indexed with unsettledCTime, and the file stays
-// "changing": it is looked at again every busyEvery until a settled read
-// of it is published.
+// The versions read from a clone, a prefix or a confirmed read are
+// indexed with unsettledCTime, and the file stays "changing" (busyFiles):
+// it is looked at again every busyPeriod until a settled read of it is
+// published.
 
 // memPinMax bounds the content of one version kept in memory to serve it.
 var memPinMax int64 = 4 << 20
