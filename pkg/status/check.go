@@ -54,6 +54,8 @@ func Check(fs []FolderStatus, maxLag time.Duration, now time.Time) ([]Problem, S
 	for _, f := range fs {
 		if s := f.Source; s != nil && (s.Updated == 0 || now.Sub(time.Unix(0, s.Updated)) > StaleAfter) {
 			add(Critical, f.Folder, "source", "offline, last report %s", ago(s.Updated, now))
+		} else if s != nil && s.State == "cannot-publish" {
+			add(Critical, f.Folder, "source", "cannot publish to the broker: %s", oneLine(s.LastError))
 		}
 		for _, r := range f.Replicas {
 			who := "replica " + orUnknown(r.ID)

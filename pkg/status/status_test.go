@@ -294,6 +294,12 @@ func TestCheck(t *testing.T) {
 	if _, sev := Check(behind, 0, now); sev != OK {
 		t.Fatalf("behind without a lag limit: %v", sev)
 	}
+	stuckSource := []FolderStatus{{Folder: "docs", Source: &bus.SourceStatus{State: "cannot-publish", Updated: at(time.Second),
+		LastError: "publish folder meta: nats: no response from stream"}}}
+	if p, sev := Check(stuckSource, 0, now); sev != Critical || len(p) != 1 ||
+		p[0].String() != "CRITICAL: docs source: cannot publish to the broker: publish folder meta: nats: no response from stream" {
+		t.Fatalf("source that cannot publish: %v %v", sev, p)
+	}
 	bad := []FolderStatus{{Folder: "photos", Source: &bus.SourceStatus{State: "live", Updated: at(time.Hour)},
 		Replicas: []Replica{
 			{ReplicaStatus: bus.ReplicaStatus{ID: "nas2", State: StateOffline, Pending: 7, LagSeconds: 90}, OfflineSince: at(2 * time.Minute)},
