@@ -247,3 +247,33 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// A record held because its content cannot be had yet (no source answers)
+// while a tombstone waits for it (a tombstone runs alone) does not keep
+// the replica from noticing that the broker lost its stream: it
+// reconciles against the new one and applies what it holds.
+func TestHeldRecordDoesNotHideALostStream(t *testing.T) {
+	b := jstest.RunJetStream(t)
+	nc := jstest.Connect(t, b)
+	pub := newPublisher(t, nc)
+	mt := time.Unix(1700000000, 0)
+	pub.inlineFile("before", []byte("before"), 0o644, mt)
+	root := t.TempDir()
+	r, stop, _ := startReplica(t, nc, root, t.TempDir())
+	defer stop()
+	jstest.Eventually(t, 10*time.Second, func() bool { return r.Progress().Settled }, "first sync")
+
+	held := newChunkedFile(9, 100<<10)
+	pub.record(held.record("held.bin", mt)) // not cached, and no source: held
+	pub.record(wire.Record{Path: "before", Type: wire.Deleted})
+	jstest.Eventually(t, 20*time.Second, func() bool { return r.Progress().State == "waiting-for-source" }, "record held")
+
+	if err := pub.js.DeleteStream(t.Context(), wire.StreamName(folder)); err != nil {
+		t.Fatal(err)
+	}
+	pub = newPublisher(t, nc)
+	pub.meta(2)
+	pub.inlineFile("after", []byte("after"), 0o644, mt)
+	jstest.Eventually(t, 30*time.Second, fileIs(root, "after", []byte("after"), 0o644, mt),
+		"the replica follows the new stream: %+v", r.Progress())
+}

@@ -259,26 +259,32 @@ func (p *pipeline) barrier(ctx context.Context) {
 
 // worker applies ready records until the queue is closed or ctx ends; a
 // record left when ctx ends stays unfinished: not applied, not committed.
-func (p *pipeline) worker(ctx context.Context) {
+// It returns the error that ends the session when a record it holds
+// finds the position no longer valid.
+func (p *pipeline) worker(ctx context.Context) error {
 	stop := p.wakeOnDone(ctx)
 	defer stop()
 	for {
 		it := p.next(ctx)
 		if it == nil {
-			return
+			return nil
 		}
 		if it.retry != nil {
 			p.applyRetry(ctx, it)
 			continue
 		}
-		p.applyItem(ctx, it)
+		if err := p.applyItem(ctx, it); err != nil {
+			return err
+		}
 	}
 }
 
 // applyItem applies one record, retrying with backoff until it is durable,
 // superseded, parked or found bad; it never marks a record done that was
-// neither applied nor parked.
-func (p *pipeline) applyItem(ctx context.Context, it *item) {
+// neither applied nor parked. While it holds a record (a full disk, a
+// source away), it asks the broker whether the position is still valid,
+// and returns the verdict that ends the session if not.
+func (p *pipeline) applyItem(ctx context.Context, it *item) error {
 	for attempt := 0; ; attempt++ {
 		err := p.apply(ctx, it)
 		if err == nil {
@@ -288,27 +294,32 @@ func (p *pipeline) applyItem(ctx context.Context, it *item) {
 				p.prog.bytes.Add(it.rec.Size)
 			}
 			p.finish(it)
-			return
+			return nil
 		}
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
 		if p.badRecord(it.rec.Path, err) {
 			it.skip, it.bad = true, true
 			p.finish(it)
-			return
+			return nil
 		}
 		if p.superseded(ctx, it, err) {
 			it.skip = true
 			p.finish(it)
-			return
+			return nil
 		}
 		if parkable(err, attempt) {
 			p.park(it, err)
 			p.finish(it)
-			return
+			return nil
 		}
 		p.applyFailed(it.rec.Path, err)
+		if attempt >= 1 {
+			if err := p.stillValid(ctx); err != nil {
+				return err
+			}
+		}
 		sleep(ctx, backoff(attempt))
 	}
 }

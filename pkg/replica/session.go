@@ -186,7 +186,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	msgs := make(chan jetstream.Msg, 256)
 	g.Go(func() error { return pump(gctx, it, msgs) })
 	for range p.workers {
-		g.Go(func() error { p.worker(gctx); return nil })
+		g.Go(func() error { return p.worker(gctx) })
 	}
 	g.Go(func() error { return p.commitLoop(gctx) })
 	g.Go(func() error { defer p.closeQueue(); return p.dispatch(gctx, msgs) })
@@ -367,8 +367,7 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 	}
 	if p.destructive(rec) {
 		p.barrier(ctx)
-		p.applyItem(ctx, p.enqueue(seq, rec))
-		return nil
+		return p.applyItem(ctx, p.enqueue(seq, rec))
 	}
 	p.waitRoom(ctx)
 	p.schedule(p.enqueue(seq, rec))
@@ -404,6 +403,35 @@ func (p *pipeline) onIdle(ctx context.Context) error {
 	p.prog.settled.Store(settled)
 	if settled {
 		return p.markCaughtUp()
+	}
+	return nil
+}
+
+// stillValid is the check of a worker that holds a record: whether the
+// stream it reads was deleted, recreated or cut short meanwhile. Its
+// dispatcher may be waiting for that record (a barrier, a full pipeline)
+// and not check the position itself until the record applies, which
+// could be never. A broker that does not answer teaches nothing.
+func (p *pipeline) stillValid(ctx context.Context) error {
+	info, err := p.stream.Info(ctx)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return &restartError{verdict{reason: "the stream is gone (broker lost its store?)", loss: true}}
+	}
+	if err != nil {
+		return nil
+	}
+	p.cmu.Lock()
+	created, reconciling := p.pos.Created, p.reconciling
+	p.cmu.Unlock()
+	p.mu.Lock()
+	lastSeen := p.lastSeen
+	p.mu.Unlock()
+	switch {
+	case info.State.LastSeq < lastSeen:
+		return &restartError{verdict{reason: fmt.Sprintf("the stream ends at %d, before our position %d (broker lost messages)",
+			info.State.LastSeq, lastSeen), loss: true}}
+	case !reconciling && created != 0 && info.Created.UnixNano() != created:
+		return &restartError{verdict{reason: "the stream was recreated (broker lost its store?)", loss: true}}
 	}
 	return nil
 }
