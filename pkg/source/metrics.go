@@ -87,3 +87,45 @@ func newMetrics(folder string, reg prometheus.Registerer, watched, busy func() f
 	}
 	return m, nil
 }
+
+// treeCollector exports the size of the tree the source publishes, from
+// its index's counters, and the records it has decided on but the broker
+// has not acknowledged yet.
+type treeCollector struct {
+	s                           *Source
+	files, dirs, bytes, records *prometheus.Desc
+}
+
+func newTreeCollector(s *Source, folder string) *treeCollector {
+	labels := prometheus.Labels{"folder": folder}
+	desc := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, labels) }
+	return &treeCollector{s: s,
+		files:   desc("jetsync_source_tree_files", "Files and symlinks in the published tree."),
+		dirs:    desc("jetsync_source_tree_dirs", "Directories in the published tree."),
+		bytes:   desc("jetsync_source_tree_bytes", "Bytes of the files in the published tree."),
+		records: desc("jetsync_source_pending_records", "Changes decided on and not yet acknowledged by the broker.")}
+}
+
+// Describe implements prometheus.Collector.
+func (c *treeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.files, c.dirs, c.bytes, c.records} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: nothing until the source has
+// its index open.
+func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
+	ix := c.s.tree.Load()
+	if ix == nil {
+		return
+	}
+	st, err := ix.Stats()
+	if err != nil {
+		return
+	}
+	for d, v := range map[*prometheus.Desc]float64{c.files: float64(st.Files + st.Symlinks), c.dirs: float64(st.Dirs),
+		c.bytes: float64(st.Bytes), c.records: float64(c.s.track.count())} {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	}
+}

@@ -2,9 +2,11 @@ package source
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/jetsync/jetsync/pkg/index"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -19,6 +21,14 @@ func TestMetricsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ix, err := index.Open(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	s := &Source{}
+	s.tree.Store(ix)
+	reg.MustRegister(newTreeCollector(s, "f"))
 	m.errors.WithLabelValues("read")
 	m.loss.WithLabelValues(lossPurged)
 	m.served.WithLabelValues("ok")

@@ -27,24 +27,26 @@ var drainTimeout = 5 * time.Second
 
 // Source publishes one folder. Create it with New and run it with Run.
 type Source struct {
-	cfg       Config
-	nc        *nats.Conn
-	js        jetstream.JetStream
-	log       *slog.Logger
-	metrics   *metrics
-	watcher   *watch.Watcher
-	indexRel  string // the index file's path inside the tree, if it is there (set by Run)
-	started   atomic.Bool
-	prog      progress
-	track     tracker
-	retry     retrySet
-	pub       *publisher
-	cache     recentChunks // chunks recently sent to the content cache
-	fresh     freshEntries // file entries published and not yet in the index
-	pins      pinnedVersions
-	busy      busyFiles // files found changing
-	clones    clones
-	bv        brokerView
+	cfg      Config
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	log      *slog.Logger
+	metrics  *metrics
+	watcher  *watch.Watcher
+	indexRel string // the index file's path inside the tree, if it is there (set by Run)
+	started  atomic.Bool
+	prog     progress
+	track    tracker
+	retry    retrySet
+	pub      *publisher
+	cache    recentChunks // chunks recently sent to the content cache
+	fresh    freshEntries // file entries published and not yet in the index
+	pins     pinnedVersions
+	busy     busyFiles // files found changing
+	clones   clones
+	bv       brokerView
+	// tree is the index while Run has it open, for the tree metrics.
+	tree      atomic.Pointer[index.Index]
 	audit     audit
 	abort     chan struct{}
 	abortOnce sync.Once
@@ -101,6 +103,11 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Registry != nil {
+		if err := cfg.Registry.Register(newTreeCollector(s, cfg.Folder)); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -120,6 +127,8 @@ func (s *Source) Run(ctx context.Context) (err error) {
 	if s.ix, err = index.Open(IndexPath(s.cfg.DataDir, s.cfg.Folder)); err != nil {
 		return err
 	}
+	s.tree.Store(s.ix)
+	defer s.tree.Store(nil)
 	defer s.closeIndex(&err)
 	if s.indexRel, err = findIndex(s.cfg.Root, s.cfg.DataDir, s.cfg.Folder); err != nil {
 		return err
