@@ -1,4 +1,4 @@
-package bus
+package bus_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsync/jetsync/pkg/broker"
+	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/jstest"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -23,7 +24,7 @@ func BenchmarkPublish(b *testing.B) {
 			nc := jstest.Connect(b, br)
 			js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(256))
 			ctx := context.Background()
-			if _, _, err := EnsureStream(ctx, js, "bench", StreamOptions{}); err != nil {
+			if _, _, err := bus.EnsureStream(ctx, js, "bench", bus.StreamOptions{}); err != nil {
 				b.Fatal(err)
 			}
 			payload := wire.EncodeChunk(nil, make([]byte, 4096), wire.NoCompression)

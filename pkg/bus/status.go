@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -91,9 +92,35 @@ type StuckPath struct {
 	Attempts uint64 `json:"attempts"`
 }
 
+// StatusStreamConfig is the configuration of the status bucket's stream:
+// a KV bucket (one value per key, no history) whose values cannot be
+// rolled up. A rollup is a header, which no permission can forbid, and a
+// daemon allowed to write its own key could otherwise wipe every other
+// key with one "Nats-Rollup: all".
+func StatusStreamConfig(replicas int) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:              "KV_" + StatusBucket,
+		Description:       "jetsync daemon status",
+		Subjects:          []string{"$KV." + StatusBucket + ".>"},
+		Storage:           jetstream.FileStorage,
+		MaxMsgsPerSubject: 1,
+		MaxBytes:          -1,
+		MaxMsgs:           -1,
+		MaxMsgSize:        -1,
+		MaxConsumers:      -1,
+		Discard:           jetstream.DiscardNew,
+		Duplicates:        2 * time.Minute,
+		DenyDelete:        true,
+		AllowDirect:       true,
+		AllowRollup:       false,
+		Replicas:          max(replicas, 1),
+	}
+}
+
 // StatusKV opens the status bucket, creating it if needed. An existing
 // bucket is used as it is, so a daemon never rescales one that an
-// operator or a source created with more replicas.
+// operator or a source created with more replicas (SecureStatusBucket
+// turns off the rollups of one created by an older release).
 func StatusKV(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	kv, err := js.KeyValue(ctx, StatusBucket)
 	if err == nil {
@@ -102,20 +129,34 @@ func StatusKV(ctx context.Context, js jetstream.JetStream, replicas int) (jetstr
 	if !errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, fmt.Errorf("open status bucket: %w", err)
 	}
-	kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      StatusBucket,
-		Description: "jetsync daemon status",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    max(replicas, 1),
-	})
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		return js.KeyValue(ctx, StatusBucket)
-	}
-	if err != nil {
+	_, err = js.CreateStream(ctx, StatusStreamConfig(replicas))
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		return nil, fmt.Errorf("create status bucket: %w", err)
 	}
-	return kv, nil
+	return js.KeyValue(ctx, StatusBucket)
+}
+
+// SecureStatusBucket turns off rollups in a status bucket created by a
+// release that allowed them; it needs the right to update the bucket,
+// which only the broker's administrator has. A missing bucket is left to
+// be created by the first source.
+func SecureStatusBucket(ctx context.Context, js jetstream.JetStream) error {
+	s, err := js.Stream(ctx, "KV_"+StatusBucket)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("secure status bucket: %w", err)
+	}
+	cfg := s.CachedInfo().Config
+	if !cfg.AllowRollup {
+		return nil
+	}
+	cfg.AllowRollup = false
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("secure status bucket: %w", err)
+	}
+	return nil
 }
 
 // PutStatus writes one daemon's status under key.
@@ -132,9 +173,26 @@ func PutStatus(ctx context.Context, kv jetstream.KeyValue, key string, v any) er
 
 // SourceKey and ReplicaKey name status entries.
 func SourceKey(folder string) string      { return folder + ".source" }
-func ReplicaKey(folder, id string) string { return folder + ".replica." + sanitizeID(id) }
+func ReplicaKey(folder, id string) string { return folder + ".replica." + IDToken(id) }
 func ReplicaPrefix(folder string) string  { return folder + ".replica." }
-func sanitizeID(id string) string         { return strings.Map(keepKeyRune, id) }
+
+// IDToken is a replica id as it appears in its status key: characters
+// other than A-Z a-z 0-9 _ - become '_'.
+func IDToken(id string) string { return strings.Map(keepKeyRune, id) }
+
+// ReplicaConsumer is the name of the consumer a replica with this id reads
+// its folder's stream with: jetsync-replica-<id>, the characters a
+// consumer name may not hold replaced by '_'.
+func ReplicaConsumer(id string) string {
+	b := []byte("jetsync-replica-" + id)
+	for i, c := range b {
+		if c <= ' ' || c == '.' || c == '*' || c == '>' || c == '/' || c == '\\' || c >= 0x7f {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
 func keepKeyRune(r rune) rune {
 	if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
 		return r

@@ -232,17 +232,8 @@ func (p *pipeline) consumer(ctx context.Context) (jetstream.Consumer, error) {
 const consumerIdle = time.Hour
 
 // ConsumerName is the name of the consumer a replica with this id reads
-// its folder's stream with: jetsync-replica-<id>, the characters a
-// consumer name may not hold replaced by '_'.
-func ConsumerName(id string) string {
-	b := []byte("jetsync-replica-" + id)
-	for i, c := range b {
-		if c <= ' ' || c == '.' || c == '*' || c == '>' || c == '/' || c == '\\' || c >= 0x7f {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
+// its folder's stream with (bus.ReplicaConsumer).
+func ConsumerName(id string) string { return bus.ReplicaConsumer(id) }
 
 // pump moves messages from the iterator to the dispatcher.
 func pump(ctx context.Context, it jetstream.MessagesContext, out chan<- jetstream.Msg) error {

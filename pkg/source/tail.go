@@ -3,10 +3,8 @@ package source
 import (
 	"context"
 	"fmt"
-	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/index"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -15,68 +13,37 @@ import (
 // transaction when a tail is adopted.
 const tailBatch = 1024
 
-// tailReadTimeout bounds the wait for each record of the tail.
-var tailReadTimeout = 10 * time.Second
-
 // adoptTail handles the state records the broker stored after the last
 // sequence the index knows as acknowledged (after), up to last: a source
 // killed between a broker ack and its index commit, or a publish whose ack
 // was lost, leaves such records behind. Their paths are marked
 // unpublished, so the next scan republishes or tombstones each one and no
-// stale record outlives it.
+// stale record outlives it. The records are read by direct gets, so the
+// source needs no consumer on its stream.
 func (s *Source) adoptTail(ctx context.Context, after, last uint64) error {
 	if last <= after {
 		return nil
 	}
-	stream, err := s.js.Stream(ctx, wire.StreamName(s.cfg.Folder))
-	if err != nil {
-		return fmt.Errorf("open stream: %w", err)
-	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{wire.StateFilter(s.cfg.Folder)},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    after + 1,
-	})
-	if err != nil {
-		return fmt.Errorf("read records after sequence %d: %w", after, err)
-	}
-	if info := cons.CachedInfo(); info == nil || info.NumPending == 0 {
-		return nil
-	}
-	msgs, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("read records after sequence %d: %w", after, err)
-	}
-	defer msgs.Stop()
 	var batch []*wire.Record
 	marked := 0
-	for done := false; !done; {
-		nctx, cancel := context.WithTimeout(ctx, tailReadTimeout)
-		msg, err := msgs.Next(jetstream.NextContext(nctx))
-		cancel()
-		if err != nil {
-			return fmt.Errorf("read records after sequence %d: %w", after, err)
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return fmt.Errorf("read record metadata: %w", err)
-		}
-		done = meta.NumPending == 0 || meta.Sequence.Stream >= last
-		if meta.Sequence.Stream > last {
-			break // published by this run: acknowledged and tracked
-		}
-		rec, err := wire.DecodeRecord(msg.Data())
-		if err != nil {
-			s.log.Warn("ignoring an unreadable record in the unacknowledged tail", "subject", msg.Subject(), "err", err)
-			continue
-		}
-		if batch = append(batch, rec); len(batch) == tailBatch {
-			if err := s.markUnpublished(batch); err != nil {
-				return err
+	err := bus.Scan(ctx, s.nc, wire.StreamName(s.cfg.Folder), wire.StateFilter(s.cfg.Folder), after+1, last,
+		func(m *bus.ScanMsg) error {
+			rec, err := wire.DecodeRecord(m.Data)
+			if err != nil {
+				s.log.Warn("ignoring an unreadable record in the unacknowledged tail", "subject", m.Subject, "err", err)
+				return nil
 			}
-			marked += len(batch)
-			batch = batch[:0]
-		}
+			if batch = append(batch, rec); len(batch) == tailBatch {
+				if err := s.markUnpublished(batch); err != nil {
+					return err
+				}
+				marked += len(batch)
+				batch = batch[:0]
+			}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("read records after sequence %d: %w", after, err)
 	}
 	if err := s.markUnpublished(batch); err != nil {
 		return err

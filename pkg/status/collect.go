@@ -142,7 +142,9 @@ func statsOf(info *jetstream.StreamInfo) StreamStats {
 }
 
 // reports reads the status bucket: keys <folder>.source and
-// <folder>.replica.<id>, for one folder or all.
+// <folder>.replica.<id>, for one folder or all. It reads the bucket's
+// messages by direct gets (the bucket keeps one per key), so the
+// monitoring credentials need no consumer.
 func reports(ctx context.Context, js jetstream.JetStream, folder string) (map[string]*FolderStatus, error) {
 	out := map[string]*FolderStatus{}
 	kv, err := js.KeyValue(ctx, bus.StatusBucket)
@@ -152,27 +154,25 @@ func reports(ctx context.Context, js jetstream.JetStream, folder string) (map[st
 	if err != nil {
 		return nil, fmt.Errorf("open status bucket: %w", err)
 	}
-	filters := []string{">"}
+	prefix := "$KV." + bus.StatusBucket + "."
+	filter := prefix + ">"
 	if folder != "" {
-		filters = []string{bus.SourceKey(folder), bus.ReplicaPrefix(folder) + ">"}
+		filter = prefix + folder + ".>"
 	}
-	w, err := kv.WatchFiltered(ctx, filters, jetstream.IgnoreDeletes())
+	err = bus.Scan(ctx, js.Conn(), "KV_"+kv.Bucket(), filter, 1, 0, func(m *bus.ScanMsg) error {
+		if m.Header.Get(kvOperation) == "" { // a value, not a delete marker
+			addReport(out, strings.TrimPrefix(m.Subject, prefix), m.Data)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read status bucket: %w", err)
 	}
-	defer w.Stop()
-	for {
-		select {
-		case e := <-w.Updates():
-			if e == nil { // every current value has been delivered
-				return out, nil
-			}
-			addReport(out, e.Key(), e.Value())
-		case <-ctx.Done():
-			return nil, fmt.Errorf("read status bucket: %w", ctx.Err())
-		}
-	}
+	return out, nil
 }
+
+// kvOperation marks a key's delete or purge in a KV bucket.
+const kvOperation = "KV-Operation"
 
 // addReport files one status entry under its folder. An entry that does
 // not decode still shows up, with the decoding error as its last error,
