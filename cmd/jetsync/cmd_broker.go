@@ -13,7 +13,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 	var mf memoryFlags
 	data := fs.String("data", "", "state directory (the JetStream store lives in DATA/broker)")
 	lf.register(fs)
-	bf.register(fs, "127.0.0.1:4222")
+	bf.register(fs, "127.0.0.1:4222", nil)
 	bf.registerHTTP(fs)
 	mf.register(fs)
 	if _, err := parse(fs, args); err != nil {

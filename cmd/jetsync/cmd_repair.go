@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/jetsync/jetsync/pkg/access"
 	"github.com/jetsync/jetsync/pkg/replica"
 )
 
@@ -33,7 +34,10 @@ func cmdRepair(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = log
-	nc, js, err := cf.dial("jetsync repair "+cfg.Folder, log)
+	if cfg.ID, err = replicaID(&cf, cfg.Folder, cfg.ID); err != nil {
+		return err
+	}
+	nc, js, err := cf.connect("jetsync repair "+cfg.Folder, access.ReplicaOf(cfg.Folder, cfg.ID), false, log)
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jetsync/jetsync/pkg/access"
 	"github.com/jetsync/jetsync/pkg/replica"
 )
 
@@ -45,6 +47,27 @@ func (r *replicaFlags) config(reg prometheus.Registerer) (replica.Config, error)
 		VerifyEvery: r.verifyEvery, VerifyMaxRate: rate, Repair: r.repair}, nil
 }
 
+// replicaID is the replica's id: --id, or else the one its credentials
+// name, or else the host name. Credentials of another replica or folder
+// are refused here, with a clearer message than the broker's.
+func replicaID(cf *connFlags, folder, flagID string) (string, error) {
+	id, err := cf.identity()
+	if err != nil || id.Role != access.Replica {
+		if err == nil && flagID == "" {
+			flagID, err = os.Hostname()
+		}
+		return flagID, err
+	}
+	if flagID == "" {
+		flagID = id.ID
+	}
+	if want := access.ReplicaOf(folder, flagID); id.Name() != want.Name() {
+		return "", usagef("--nkey %s holds the credentials of %s, not of %s (--folder %s --id %s)",
+			cf.nkey, id.Name(), want.Name(), folder, flagID)
+	}
+	return flagID, nil
+}
+
 func cmdReplica(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("replica", flag.ContinueOnError)
 	var lf logFlags
@@ -74,7 +97,10 @@ func cmdReplica(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, js, err := cf.dial("jetsync replica "+cfg.Folder, log)
+	if cfg.ID, err = replicaID(&cf, cfg.Folder, cfg.ID); err != nil {
+		return err
+	}
+	nc, js, err := cf.connect("jetsync replica "+cfg.Folder, access.ReplicaOf(cfg.Folder, cfg.ID), true, log)
 	if err != nil {
 		return err
 	}

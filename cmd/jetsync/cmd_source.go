@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jetsync/jetsync/pkg/access"
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/source"
 	"github.com/jetsync/jetsync/pkg/status"
@@ -93,8 +94,9 @@ func cmdSource(ctx context.Context, args []string) error {
 	hf.register(fs, "127.0.0.1:9464")
 	lf.register(fs)
 	sf.register(fs)
-	cf.register(fs)
-	bf.register(fs, "")
+	cf.registerNoTLS(fs)
+	cf.tls.register(fs, "both")
+	bf.register(fs, "", &cf.tls)
 	mf.register(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -116,18 +118,28 @@ func cmdSource(ctx context.Context, args []string) error {
 	if (cf.url == "") == (bf.listen == "") {
 		return usagef("give exactly one of --nats URL (external broker) or --listen ADDR (embedded broker)")
 	}
-	opts := bus.ConnectOptions{URL: cf.url, Creds: cf.creds, Name: "jetsync source " + cfg.Folder, Logger: log}
+	name, id := "jetsync source "+cfg.Folder, access.SourceOf(cfg.Folder)
+	opts := bus.ConnectOptions{Name: name, Logger: log}
 	if bf.listen != "" {
+		bf.folder = cfg.Folder
 		b, err := bf.start(filepath.Join(sf.data, "broker"), log)
 		if err != nil {
 			return err
 		}
 		defer b.Shutdown()
 		log.Info("embedded broker ready", "url", b.ClientURL())
-		opts.Extra = b.ConnectOptions()
+		if opts.Extra, err = b.ConnectAs(id); err != nil {
+			return err
+		}
 		hf.nats = b.Server()
-	} else if opts.Token, err = cf.token(); err != nil {
-		return err
+	} else {
+		if err := checkIdentity(&cf, id); err != nil {
+			return err
+		}
+		if opts, err = cf.options(name, id, log); err != nil {
+			return err
+		}
+		opts.KeepTrying = true
 	}
 	return runSource(ctx, cfg, opts, hf, reg, gov)
 }

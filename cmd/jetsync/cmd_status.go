@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/access"
 	"github.com/jetsync/jetsync/pkg/status"
 )
 
@@ -36,7 +37,7 @@ func cmdStatus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, js, err := cf.dial("jetsync status", log)
+	nc, js, err := cf.connect("jetsync status", access.MonitorID(), false, log)
 	if err != nil {
 		return unknownIf(*check, err)
 	}

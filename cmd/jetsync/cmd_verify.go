@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/jetsync/jetsync/pkg/access"
 	"github.com/jetsync/jetsync/pkg/verify"
 )
 
@@ -36,7 +37,9 @@ func cmdVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, js, err := cf.dial("jetsync verify", log)
+	// A replica's credentials read the state of its folder; the inbox of
+	// the folder's replicas is the same whatever the replica's id.
+	nc, js, err := cf.connect("jetsync verify", access.ReplicaOf(*folder, "verify"), false, log)
 	if err != nil {
 		return err
 	}

@@ -8,10 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/term"
 
-	"github.com/jetsync/jetsync/pkg/broker"
+	"github.com/jetsync/jetsync/pkg/access"
+	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -90,20 +94,126 @@ func (l *logFlags) loggerAt(level slog.Level) (*slog.Logger, error) {
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// connFlags say how a client reaches the broker.
-type connFlags struct{ url, tokenFile, creds string }
-
-func (c *connFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.url, "nats", "", "broker URL, e.g. nats://primary:4222 (several: comma-separated)")
-	fs.StringVar(&c.tokenFile, "token-file", "", "file holding the broker's auth token (printed by the source or broker on first start)")
-	fs.StringVar(&c.creds, "creds", "", "NATS credentials file (NKey/JWT), for brokers that use them")
+// connFlags say how a client reaches the broker and who it is there.
+type connFlags struct {
+	url, tokenFile, creds, nkey, user, passwordFile string
+	tls                                             tlsFlags
 }
 
-func (c *connFlags) token() (string, error) {
-	if c.tokenFile == "" {
-		return "", nil
+func (c *connFlags) register(fs *flag.FlagSet) {
+	c.registerNoTLS(fs)
+	c.tls.register(fs, "client")
+}
+
+// registerNoTLS registers all but the --tls-* flags.
+func (c *connFlags) registerNoTLS(fs *flag.FlagSet) {
+	fs.StringVar(&c.url, "nats", "", "broker URL, e.g. nats://primary:4222 or tls://primary:4222 (several: comma-separated)")
+	fs.StringVar(&c.nkey, "nkey", "", "credentials file made by `jetsync credentials` (or any NKey user seed file)")
+	fs.StringVar(&c.creds, "creds", "", "NATS credentials file (user JWT and NKey seed), for brokers that use them")
+	fs.StringVar(&c.user, "user", "", "user name, for brokers with user/password authentication (with --password-file)")
+	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the password of --user")
+	fs.StringVar(&c.tokenFile, "token-file", "", "file holding an auth token, for external brokers that use one")
+}
+
+// tlsFlags are the PEM files of a TLS configuration: a client's (the CA
+// that signs the broker's certificate, its own certificate) or an
+// embedded broker's (its certificate, the CA of client certificates).
+type tlsFlags struct{ ca, cert, key string }
+
+func (t *tlsFlags) register(fs *flag.FlagSet, side string) {
+	switch side {
+	case "client":
+		fs.StringVar(&t.ca, "tls-ca", "", "CA certificate (PEM) the broker's certificate must chain to; refuses a broker without TLS")
+		fs.StringVar(&t.cert, "tls-cert", "", "client certificate (PEM), for a broker that asks for one")
+		fs.StringVar(&t.key, "tls-key", "", "key of --tls-cert (PEM)")
+	case "broker":
+		fs.StringVar(&t.ca, "tls-ca", "", "CA certificate (PEM) of client certificates (see --tls-verify)")
+		fs.StringVar(&t.cert, "tls-cert", "", "the embedded broker's TLS certificate (PEM): clients must then use TLS")
+		fs.StringVar(&t.key, "tls-key", "", "key of --tls-cert (PEM)")
+	default: // both: source, whose --tls-* apply to its broker with --listen, to its client with --nats
+		fs.StringVar(&t.ca, "tls-ca", "", "with --nats: CA certificate (PEM) the broker's certificate must chain to; with --listen: CA of client certificates")
+		fs.StringVar(&t.cert, "tls-cert", "", "with --nats: client certificate (PEM); with --listen: the embedded broker's TLS certificate")
+		fs.StringVar(&t.key, "tls-key", "", "key of --tls-cert (PEM)")
 	}
-	return broker.ReadTokenFile(c.tokenFile)
+}
+
+// connect dials the broker as the command's identity: def, unless the
+// credentials file names another (see identity). A daemon keeps trying
+// while the broker is unreachable or refuses it; a command fails at once.
+func (c *connFlags) connect(name string, def access.Identity, daemon bool, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	if c.url == "" {
+		return nil, nil, usagef("--nats is required")
+	}
+	opts, err := c.options(name, def, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.KeepTrying = daemon
+	return bus.Connect(opts)
+}
+
+func (c *connFlags) options(name string, def access.Identity, log *slog.Logger) (bus.ConnectOptions, error) {
+	o := bus.ConnectOptions{URL: c.url, Creds: c.creds, NKey: c.nkey, User: c.user, Name: name, Logger: log,
+		TLS: bus.TLSFiles{CA: c.tls.ca, Cert: c.tls.cert, Key: c.tls.key}}
+	var err error
+	if c.tokenFile != "" {
+		if o.Token, err = readSecret(c.tokenFile); err != nil {
+			return o, err
+		}
+	}
+	if c.passwordFile != "" {
+		if o.Password, err = readSecret(c.passwordFile); err != nil {
+			return o, err
+		}
+	}
+	id, err := c.identity()
+	if err != nil {
+		return o, err
+	}
+	if id.Role == "" {
+		id = def
+	}
+	o.InboxPrefix = access.InboxPrefix(id)
+	return o, nil
+}
+
+// identity is the identity --nkey names, if it is a jetsync credentials
+// file; the zero Identity otherwise.
+func (c *connFlags) identity() (access.Identity, error) {
+	if c.nkey == "" {
+		return access.Identity{}, nil
+	}
+	cr, err := access.ReadCredentials(c.nkey)
+	if err != nil {
+		return access.Identity{}, err
+	}
+	return cr.Identity, nil
+}
+
+// checkIdentity refuses jetsync credentials made for another identity
+// than want (the administrator's go anywhere), with a clearer message
+// than the broker's permission errors.
+func checkIdentity(c *connFlags, want access.Identity) error {
+	got, err := c.identity()
+	if err != nil || got.Role == "" || got.Role == access.Admin || got.Name() == want.Name() {
+		return err
+	}
+	return usagef("--nkey %s holds the credentials of %s, not of %s", c.nkey, got.Name(), want.Name())
+}
+
+// readSecret reads a token or password file. Surrounding whitespace is
+// ignored so hand-edited files work; an empty secret is an error because
+// it would silently mean "no credentials".
+func readSecret(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	secret := strings.TrimSpace(string(data))
+	if secret == "" {
+		return "", fmt.Errorf("read secret %s: the file is empty", path)
+	}
+	return secret, nil
 }
 
 func required(name, v string) error {

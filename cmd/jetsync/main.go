@@ -26,6 +26,7 @@ var commands = []command{
 	{"status", "status --nats URL [--folder F] [--json]                              show folders, lag and errors", cmdStatus},
 	{"verify", "verify --nats URL --folder F --path DIR [--json]                     compare DIR with the published state", cmdVerify},
 	{"repair", "repair --nats URL --folder F --path DIR --data DIR [--json]         fix what verify finds (replica stopped)", cmdRepair},
+	{"credentials", "credentials --data DIR (--folder F --replica ID | --folder F --source | --monitor)   make a client's credentials", cmdCredentials},
 	{"version", "version", func(context.Context, []string) error { fmt.Println("jetsync", version); return nil }},
 }
 

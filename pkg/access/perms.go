@@ -32,21 +32,24 @@ func Permissions(id Identity) *server.Permissions {
 }
 
 // sourcePerms: publish the folder's state, meta and cache; create,
-// update, read (without consumers) and purge its two streams, and delete
-// the cache, which --content-cache 0 removes; create the status bucket
-// (never change it) and write its own key; answer content requests and
+// update and read (without consumers) its two streams, purge the state
+// stream (which an upgrade does) and delete the cache (which
+// --content-cache 0 does); create the status bucket
+// (never change it), read it (its metrics and status page show every
+// replica) and write its own key; answer content requests and
 // service discovery, replying only to the requests it received. It
 // creates no consumer, so it cannot touch a replica's.
 func sourcePerms(folder string) *server.Permissions {
 	state, cache := wire.StreamName(folder), wire.CacheStreamName(folder)
 	pub := []string{
 		wire.StateFilter(folder), wire.MetaSubject(folder), wire.CacheFilter(folder),
-		jsAPI + "STREAM.DELETE." + cache,
-		jsAPI + "STREAM.CREATE." + statusStream, jsAPI + "STREAM.INFO." + statusStream,
+		jsAPI + "STREAM.PURGE." + state, jsAPI + "STREAM.DELETE." + cache,
+		jsAPI + "STREAM.CREATE." + statusStream,
 		statusKeys + bus.SourceKey(folder),
 	}
+	pub = append(pub, readStream(statusStream)...)
 	for _, s := range []string{state, cache} {
-		pub = append(pub, jsAPI+"STREAM.CREATE."+s, jsAPI+"STREAM.UPDATE."+s, jsAPI+"STREAM.PURGE."+s)
+		pub = append(pub, jsAPI+"STREAM.CREATE."+s, jsAPI+"STREAM.UPDATE."+s)
 		pub = append(pub, readStream(s)...)
 	}
 	sub := []string{InboxPrefix(SourceOf(folder)) + ".>", wire.ContentSubject(folder),
@@ -60,8 +63,9 @@ func sourcePerms(folder string) *server.Permissions {
 
 // replicaPerms: read the folder's state stream and content cache (stream
 // info and direct gets only), create, read from and delete the one
-// consumer named after the replica, ask the source for content and write
-// the replica's own status key.
+// consumer named after the replica, ask the source for content, read the
+// status bucket (for its status page) and write the replica's own status
+// key.
 func replicaPerms(folder, replicaID string) *server.Permissions {
 	state, cache := wire.StreamName(folder), wire.CacheStreamName(folder)
 	cons := state + "." + bus.ReplicaConsumer(replicaID)
@@ -69,9 +73,9 @@ func replicaPerms(folder, replicaID string) *server.Permissions {
 		jsAPI + "CONSUMER.CREATE." + cons, jsAPI + "CONSUMER.CREATE." + cons + ".>",
 		jsAPI + "CONSUMER.MSG.NEXT." + cons, jsAPI + "CONSUMER.INFO." + cons, jsAPI + "CONSUMER.DELETE." + cons,
 		wire.ContentSubject(folder),
-		jsAPI + "STREAM.INFO." + statusStream,
 		statusKeys + bus.ReplicaKey(folder, replicaID),
 	}
+	pub = append(pub, readStream(statusStream)...)
 	pub = append(pub, readStream(state)...)
 	pub = append(pub, readStream(cache)...)
 	return &server.Permissions{

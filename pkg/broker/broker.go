@@ -14,23 +14,34 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/jetsync/jetsync/pkg/access"
 )
 
 // Config describes an embedded broker. Only DataDir is required.
 type Config struct {
-	// DataDir holds the JetStream file store (DataDir/jetstream) and the
-	// token file written by EnsureToken.
+	// DataDir holds the JetStream file store (DataDir/jetstream).
 	DataDir string
 	// Listen is the "host:port" for TCP clients. Port 0 or -1 picks a free
 	// port (see ClientURL). Empty means no TCP listener at all: only
 	// in-process clients can connect.
 	Listen string
 	// HTTP is an optional "host:port" for the NATS monitoring endpoints
-	// (/varz, /jsz, /connz…). They are not protected by Token, so keep
+	// (/varz, /jsz, /connz…). They are not protected by Auth, so keep
 	// them on loopback. Empty disables monitoring.
 	HTTP string
-	// Token is the client auth token; empty disables authentication.
-	Token string
+	// Auth holds the credentials of every client the broker admits, each
+	// with its role's permissions (see package access); the broker
+	// generates the administrator's and monitoring's, and takes in
+	// credentials added to or removed from it while it runs. Nil admits
+	// anyone to do anything, which a broker that listens (Listen or a
+	// cluster) only accepts with Insecure.
+	Auth *access.Store
+	// Insecure lets a broker listen without Auth, with a warning.
+	Insecure bool
+	// TLS, if set, makes client connections use TLS (in-process clients
+	// are exempt).
+	TLS *TLS
 	// SyncAlways fsyncs every JetStream write. It survives power loss at a
 	// large throughput cost; without it a crash of the whole machine can lose
 	// up to SyncInterval of acknowledged writes.
@@ -63,13 +74,27 @@ type ClusterConfig struct {
 	Routes []string // nats-route://host:port of the nodes, may include this one
 }
 
+// TLS is the broker's TLS configuration: PEM files of its certificate
+// and key and, to check client certificates, of the CA that issues them.
+type TLS struct {
+	Cert, Key string
+	CA        string // the CA of client certificates
+	Verify    bool   // require a client certificate signed by CA
+}
+
 // Broker is a running embedded NATS server with JetStream.
 type Broker struct {
 	srv      *server.Server
-	token    string
+	opts     *server.Options
+	auth     *access.Store
 	listens  bool
 	host     string
 	httpHost string
+	log      *slog.Logger
+	authMu   sync.Mutex // guards opts and version
+	version  string     // of auth, when its users were loaded
+	stop     chan struct{}
+	done     chan struct{}
 	shutdown sync.Once
 }
 
@@ -94,6 +119,10 @@ func start(cfg Config) (*Broker, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	version, err := loadUsers(cfg.Auth, opts)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkPortsFree(opts); err != nil {
 		return nil, err
 	}
@@ -113,13 +142,23 @@ func start(cfg Config) (*Broker, error) {
 		srv.WaitForShutdown()
 		return nil, err
 	}
-	return &Broker{
+	b := &Broker{
 		srv:      srv,
-		token:    cfg.Token,
+		opts:     opts,
+		auth:     cfg.Auth,
 		listens:  !opts.DontListen,
 		host:     opts.Host,
 		httpHost: opts.HTTPHost,
-	}, nil
+		log:      cfg.Logger,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if cfg.Insecure && b.listens {
+		b.log.Warn("the broker admits anyone without credentials (--insecure): whoever can reach it can change or delete every replica's data",
+			"listen", cfg.Listen)
+	}
+	go b.watchAuth(version)
+	return b, nil
 }
 
 // waitReady polls in short steps so that a fatal startup error reported
@@ -206,14 +245,41 @@ func (b *Broker) MonitorURL() string {
 	return u.String()
 }
 
-// ConnectOptions lets a client in the same process connect without TCP:
-// pass them to nats.Connect with an empty URL.
+// ConnectOptions lets a client in the same process connect without TCP,
+// as the administrator when the broker requires credentials: pass them to
+// nats.Connect with an empty URL.
 func (b *Broker) ConnectOptions() []nats.Option {
-	opts := []nats.Option{nats.InProcessServer(b.srv)}
-	if b.token != "" {
-		opts = append(opts, nats.Token(b.token))
+	opts, err := b.ConnectAs(access.AdminID())
+	if err != nil {
+		// The administrator's credentials were read at start; losing them
+		// since leaves a client the broker turns away, which says why.
+		b.log.Error("in-process connection without credentials", "err", err)
+		return []nats.Option{nats.InProcessServer(b.srv)}
 	}
 	return opts
+}
+
+// ConnectAs lets a client in the same process connect without TCP with
+// the credentials of id from the broker's store, generating them if need
+// be, and its inbox prefix: pass them to nats.Connect with an empty URL.
+// Without a store it is ConnectOptions.
+func (b *Broker) ConnectAs(id access.Identity) ([]nats.Option, error) {
+	opts := []nats.Option{nats.InProcessServer(b.srv)}
+	if b.auth == nil {
+		return opts, nil
+	}
+	path, created, err := b.auth.Ensure(id)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		b.reloadNow()
+	}
+	nk, err := nats.NkeyOptionFromSeed(path)
+	if err != nil {
+		return nil, fmt.Errorf("credentials of %s: %w", id, err)
+	}
+	return append(opts, nk, nats.CustomInboxPrefix(access.InboxPrefix(id))), nil
 }
 
 // Server exposes the underlying server for monitoring and tests.
@@ -223,6 +289,8 @@ func (b *Broker) Server() *server.Server { return b.srv }
 // ports. It is safe to call more than once and concurrently.
 func (b *Broker) Shutdown() {
 	b.shutdown.Do(func() {
+		close(b.stop)
+		<-b.done
 		b.srv.Shutdown()
 		b.srv.WaitForShutdown()
 	})

@@ -2,7 +2,6 @@ package broker_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/broker"
 	"github.com/jetsync/jetsync/pkg/jstest"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -75,31 +73,6 @@ func TestInProcessWithoutListener(t *testing.T) {
 	wantMsg(t, s, 1, "hello")
 }
 
-func TestTokenAuthOverTCP(t *testing.T) {
-	b := jstest.Start(t, broker.Config{Listen: "127.0.0.1:-1", Token: "s3cret"})
-	u := b.ClientURL()
-	if !strings.HasPrefix(u, "nats://127.0.0.1:") || strings.HasSuffix(u, ":-1") || strings.HasSuffix(u, ":0") {
-		t.Fatalf("ClientURL = %q, want the bound loopback port", u)
-	}
-	if nc, err := nats.Connect(u); err == nil {
-		nc.Close()
-		t.Fatal("connected without token")
-	} else if !errors.Is(err, nats.ErrAuthorization) {
-		t.Errorf("connect without token: %v, want authorization error", err)
-	}
-	if nc, err := nats.Connect(u, nats.Token("wrong")); err == nil {
-		nc.Close()
-		t.Fatal("connected with wrong token")
-	}
-	nc, err := nats.Connect(u, nats.Token("s3cret"))
-	if err != nil {
-		t.Fatalf("connect with token: %v", err)
-	}
-	nc.Close()
-	// In-process clients carry the token through ConnectOptions.
-	jstest.Connect(t, b)
-}
-
 func TestRestartKeepsMessages(t *testing.T) {
 	cfg := broker.Config{DataDir: t.TempDir(), SyncAlways: true}
 	b := jstest.Start(t, cfg)
@@ -139,7 +112,7 @@ func TestStartPortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	start := time.Now()
-	b, err := broker.Start(broker.Config{DataDir: t.TempDir(), Listen: ln.Addr().String(), Logger: discard()})
+	b, err := broker.Start(broker.Config{DataDir: t.TempDir(), Listen: ln.Addr().String(), Insecure: true, Logger: discard()})
 	if err == nil {
 		b.Shutdown()
 		t.Fatal("started on a port in use")

@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -48,6 +49,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.ServerName == "" {
 		cfg.ServerName = DefaultServerName
 	}
+	if (cfg.Listen != "" || cfg.Cluster != nil) && cfg.Auth == nil && !cfg.Insecure {
+		return cfg, errors.New("a broker that listens requires credentials: give it a credentials store, or run it insecure")
+	}
+	if cfg.TLS != nil && cfg.TLS.Verify && cfg.TLS.CA == "" {
+		return cfg, errors.New("verifying client certificates needs the CA that issues them")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	return cfg, nil
 }
 
@@ -61,7 +71,6 @@ func serverOptions(cfg Config) (*server.Options, error) {
 		StoreDir:               cfg.DataDir,
 		SyncAlways:             cfg.SyncAlways,
 		MaxPayload:             cfg.MaxPayload,
-		Authorization:          cfg.Token,
 		NoSigs:                 true, // signals belong to the embedding program
 		DisableJetStreamBanner: true,
 	}
@@ -94,6 +103,11 @@ func serverOptions(cfg Config) (*server.Options, error) {
 			return nil, err
 		}
 	}
+	if cfg.TLS != nil {
+		if err := tlsOptions(opts, cfg.TLS); err != nil {
+			return nil, err
+		}
+	}
 	return opts, nil
 }
 
@@ -111,5 +125,21 @@ func clusterOptions(opts *server.Options, cc *ClusterConfig) error {
 		}
 		opts.Routes = append(opts.Routes, u)
 	}
+	return nil
+}
+
+// tlsTimeout bounds a client's TLS handshake; nats-server's default of
+// 2 seconds is short for a NAS under load.
+const tlsTimeout = 5
+
+func tlsOptions(opts *server.Options, t *TLS) error {
+	if t.Cert == "" || t.Key == "" {
+		return errors.New("the broker's TLS needs its certificate and key")
+	}
+	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: t.Cert, KeyFile: t.Key, CaFile: t.CA, Verify: t.Verify})
+	if err != nil {
+		return fmt.Errorf("load the broker's TLS certificate: %w", err)
+	}
+	opts.TLSConfig, opts.TLS, opts.TLSVerify, opts.TLSTimeout = tc, true, t.Verify, tlsTimeout
 	return nil
 }

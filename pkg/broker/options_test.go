@@ -21,7 +21,7 @@ func TestServerOptionsDefaults(t *testing.T) {
 	if opts.MaxPayload != DefaultMaxPayload || opts.ServerName != DefaultServerName {
 		t.Errorf("MaxPayload %d ServerName %q", opts.MaxPayload, opts.ServerName)
 	}
-	if opts.HTTPPort != 0 || opts.Cluster.Port != 0 || opts.Authorization != "" {
+	if opts.HTTPPort != 0 || opts.Cluster.Port != 0 || opts.Authorization != "" || opts.Nkeys != nil || opts.TLS {
 		t.Errorf("optional listeners or auth enabled: %+v", opts)
 	}
 	if cfg.StartTimeout != DefaultStartTimeout {
@@ -34,7 +34,7 @@ func TestServerOptionsMapping(t *testing.T) {
 		DataDir:      "/data",
 		Listen:       "0.0.0.0:4222",
 		HTTP:         "127.0.0.1:0",
-		Token:        "tok",
+		Insecure:     true,
 		SyncInterval: 5 * time.Second,
 		MaxPayload:   128 << 20,
 		ServerName:   "n1",
@@ -57,8 +57,8 @@ func TestServerOptionsMapping(t *testing.T) {
 	if opts.HTTPHost != "127.0.0.1" || opts.HTTPPort != randomPort {
 		t.Errorf("http listen %q:%d", opts.HTTPHost, opts.HTTPPort)
 	}
-	if opts.Authorization != "tok" || opts.SyncAlways || opts.SyncInterval != 5*time.Second {
-		t.Errorf("auth %q sync %v/%s", opts.Authorization, opts.SyncAlways, opts.SyncInterval)
+	if opts.SyncAlways || opts.SyncInterval != 5*time.Second {
+		t.Errorf("sync %v/%s", opts.SyncAlways, opts.SyncInterval)
 	}
 	if opts.MaxPending < int64(opts.MaxPayload) {
 		t.Errorf("MaxPending %d below MaxPayload %d", opts.MaxPending, opts.MaxPayload)
@@ -84,10 +84,14 @@ func TestConfigValidation(t *testing.T) {
 		"server name":    {DataDir: "/d", Cluster: &ClusterConfig{Name: "c", Listen: ":6222"}},
 		"cluster name":   {DataDir: "/d", ServerName: "n", Cluster: &ClusterConfig{Listen: ":6222"}},
 		"max payload":    {DataDir: "/d", MaxPayload: -1},
-		"listen":         {DataDir: "/d", Listen: "4222"},
+		"listen":         {DataDir: "/d", Listen: "4222", Insecure: true},
 		"http":           {DataDir: "/d", HTTP: "localhost"},
-		"route":          {DataDir: "/d", ServerName: "n", Cluster: &ClusterConfig{Name: "c", Listen: ":6222", Routes: []string{"::"}}},
-		"cluster listen": {DataDir: "/d", ServerName: "n", Cluster: &ClusterConfig{Name: "c", Listen: "6222"}},
+		"route":          {DataDir: "/d", ServerName: "n", Insecure: true, Cluster: &ClusterConfig{Name: "c", Listen: ":6222", Routes: []string{"::"}}},
+		"cluster listen": {DataDir: "/d", ServerName: "n", Insecure: true, Cluster: &ClusterConfig{Name: "c", Listen: "6222"}},
+		"no auth":        {DataDir: "/d", Listen: "127.0.0.1:4222"},
+		"cluster auth":   {DataDir: "/d", ServerName: "n", Cluster: &ClusterConfig{Name: "c", Listen: ":6222"}},
+		"tls verify":     {DataDir: "/d", TLS: &TLS{Cert: "c", Key: "k", Verify: true}},
+		"tls key":        {DataDir: "/d", TLS: &TLS{Cert: "c"}},
 	}
 	for name, cfg := range tests {
 		cfg, err := cfg.withDefaults()

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,19 +11,41 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ConnectOptions says how to reach the broker.
+// ConnectOptions says how to reach the broker and who to be there. Every
+// credential form of nats.go may be given; the broker decides which it
+// asks for.
 type ConnectOptions struct {
-	URL    string        // nats://host:port[,…]; ignored when Extra holds nats.InProcessServer
-	Token  string        // auth token, if the broker requires one
-	Creds  string        // NATS credentials file, if the broker uses NKeys/JWTs
-	Name   string        // connection name shown in the broker's monitoring
-	Extra  []nats.Option // e.g. the embedded broker's in-process option
-	Logger *slog.Logger
+	URL      string // nats://host:port[,…] or tls://…; ignored when Extra holds nats.InProcessServer
+	Token    string // auth token, if the broker requires one
+	Creds    string // NATS credentials file (user JWT and NKey seed)
+	NKey     string // NKey seed file, such as jetsync's credentials files
+	User     string // user name, with Password
+	Password string
+	// TLS: CA is the CA file that the broker's certificate must chain to;
+	// setting it (or a tls:// URL) refuses a broker without TLS. Cert and
+	// Key are the client's certificate, for a broker that asks for one.
+	TLS TLSFiles
+	// InboxPrefix is the prefix of this client's reply subjects, the one
+	// its permissions let it subscribe to (access.InboxPrefix); empty is
+	// nats.go's _INBOX.
+	InboxPrefix string
+	// KeepTrying makes Connect return at once and connect in the
+	// background, retrying with backoff while the broker is unreachable or
+	// refuses the credentials (they may be added to it later), so that a
+	// daemon can start before its broker; JetStream calls fail until
+	// then. Without it Connect fails at once, as a command should.
+	KeepTrying bool
+	Name       string        // connection name shown in the broker's monitoring
+	Extra      []nats.Option // e.g. the embedded broker's in-process options
+	Logger     *slog.Logger
 }
 
-// Connect dials the broker. It keeps retrying in the background with
-// backoff when the broker is unreachable (saying so in the log), so a
-// daemon can start before its broker; JetStream calls fail until then.
+// TLSFiles are the PEM files of a client's TLS configuration.
+type TLSFiles struct{ CA, Cert, Key string }
+
+// Connect dials the broker, retrying for as long as the connection lives
+// once it was made (and from the start with KeepTrying), saying so in the
+// log.
 func Connect(o ConnectOptions) (*nats.Conn, jetstream.JetStream, error) {
 	log := o.Logger
 	if log == nil {
@@ -34,7 +57,7 @@ func Connect(o ConnectOptions) (*nats.Conn, jetstream.JetStream, error) {
 	}
 	opts := []nats.Option{
 		nats.Name(o.Name),
-		nats.RetryOnFailedConnect(true),
+		nats.RetryOnFailedConnect(o.KeepTrying),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
@@ -49,17 +72,15 @@ func Connect(o ConnectOptions) (*nats.Conn, jetstream.JetStream, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to broker", "url", nc.ConnectedUrlRedacted()) }),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("broker unreachable, retrying", "err", err)
+			log.Warn("cannot connect to the broker, retrying", "err", err)
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { log.Warn("broker error", "err", err) }),
 	}
-	if o.Token != "" {
-		opts = append(opts, nats.Token(o.Token))
+	auth, err := o.authOptions()
+	if err != nil {
+		return nil, nil, err
 	}
-	if o.Creds != "" {
-		opts = append(opts, nats.UserCredentials(o.Creds))
-	}
-	opts = append(opts, o.Extra...)
+	opts = append(append(opts, auth...), o.Extra...)
 	url := o.URL
 	if url == "" {
 		url = nats.DefaultURL
@@ -74,6 +95,45 @@ func Connect(o ConnectOptions) (*nats.Conn, jetstream.JetStream, error) {
 		return nil, nil, fmt.Errorf("open jetstream: %w", err)
 	}
 	return nc, js, nil
+}
+
+// authOptions are the credentials, TLS and inbox options.
+func (o ConnectOptions) authOptions() ([]nats.Option, error) {
+	var opts []nats.Option
+	if o.KeepTrying {
+		// A daemon waits for credentials the operator is still adding
+		// rather than exit; it logs every refusal.
+		opts = append(opts, nats.IgnoreAuthErrorAbort())
+	}
+	if o.Token != "" {
+		opts = append(opts, nats.Token(o.Token))
+	}
+	if o.Creds != "" {
+		opts = append(opts, nats.UserCredentials(o.Creds))
+	}
+	if o.NKey != "" {
+		nk, err := nats.NkeyOptionFromSeed(o.NKey)
+		if err != nil {
+			return nil, fmt.Errorf("read NKey seed %s: %w", o.NKey, err)
+		}
+		opts = append(opts, nk)
+	}
+	if o.User != "" || o.Password != "" {
+		opts = append(opts, nats.UserInfo(o.User, o.Password))
+	}
+	if o.TLS.CA != "" {
+		opts = append(opts, nats.RootCAs(o.TLS.CA))
+	}
+	if o.TLS.Cert != "" || o.TLS.Key != "" {
+		if o.TLS.Cert == "" || o.TLS.Key == "" {
+			return nil, errors.New("a client certificate needs both its certificate and key files")
+		}
+		opts = append(opts, nats.ClientCert(o.TLS.Cert, o.TLS.Key))
+	}
+	if o.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(o.InboxPrefix))
+	}
+	return opts, nil
 }
 
 // Backoff is the wait after attempt failed attempts (counted from 0):

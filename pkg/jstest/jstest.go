@@ -17,7 +17,8 @@ import (
 const startTimeout = 30 * time.Second
 
 // RunJetStream starts a standalone broker on a random loopback port with its
-// store in a fresh temporary directory.
+// store in a fresh temporary directory. It admits anyone, as a test of
+// something other than authentication wants.
 func RunJetStream(t testing.TB) *broker.Broker {
 	t.Helper()
 	return Start(t, broker.Config{Listen: "127.0.0.1:-1"})
@@ -26,11 +27,15 @@ func RunJetStream(t testing.TB) *broker.Broker {
 // Start starts a broker from cfg, filling in a temporary DataDir and a test
 // logger when they are unset, and shuts it down when the test ends. Passing
 // the DataDir of an earlier broker restarts on the same store; shut the
-// earlier one down first.
+// earlier one down first. A broker that listens without cfg.Auth is made
+// insecure: it admits anyone.
 func Start(t testing.TB, cfg broker.Config) *broker.Broker {
 	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
+	}
+	if cfg.Auth == nil {
+		cfg.Insecure = true
 	}
 	var w *tbWriter
 	if cfg.Logger == nil {

@@ -35,7 +35,7 @@ func tcpFixture(t *testing.T) (*fixture, *tcpBroker) {
 	tb := &tcpBroker{t: t, dir: t.TempDir(), addr: ln.Addr().String()}
 	must(t, ln.Close())
 	tb.start()
-	nc, _, err := bus.Connect(bus.ConnectOptions{URL: tb.b.ClientURL(), Name: "source-test", Logger: testLogger(t)})
+	nc, _, err := bus.Connect(bus.ConnectOptions{URL: tb.b.ClientURL(), Name: "source-test", KeepTrying: true, Logger: testLogger(t)})
 	must(t, err)
 	t.Cleanup(nc.Close)
 	return newFixtureOn(t, nc), tb

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -68,6 +69,14 @@ func (b *bench) twoBoxJetsync(profile, src string, want tree) (boxRun, error) {
 			return boxRun{}, err
 		}
 	}
+	// The replica's credentials, made before the source's broker starts
+	// so that it admits them from the start.
+	out, err := exec.Command(b.cfg.jetsync, "credentials", "--data", filepath.Join(dir, "source-state"),
+		"--folder", "bench", "--replica", "bench").Output()
+	if err != nil {
+		return boxRun{}, fmt.Errorf("replica credentials: %w", err)
+	}
+	creds := strings.TrimSpace(string(out))
 	dropCaches(b.cfg.dropCaches)
 	lo0 := loopbackBytes()
 	t0 := time.Now()
@@ -83,7 +92,7 @@ func (b *bench) twoBoxJetsync(profile, src string, want tree) (boxRun, error) {
 	}
 	repProc, err := b.procs.start("jetsync replica", filepath.Join(dir, "replica.log"), "", b.cfg.jetsync, "replica",
 		"--folder", "bench", "--path", dst, "--data", filepath.Join(dir, "replica-state"),
-		"--nats", "nats://"+addrs[0], "--metrics", addrs[2], "--id", "bench")
+		"--nats", "nats://"+addrs[0], "--nkey", creds, "--metrics", addrs[2], "--id", "bench")
 	if err != nil {
 		return boxRun{}, err
 	}

@@ -35,10 +35,10 @@ const previousRelease = "d6db9a6"
 // subjects, keeping its records, their sequences and its creation time;
 // the upgraded replica goes on from its position without fetching or
 // reconciling anything; live changes flow again. Replicas left on the
-// previous release misapply nothing: one that was in sync stops at the
-// first record of the new format and says to upgrade it; one started
-// afresh cannot get the content of the older records any more and
-// applies only what it can get right.
+// previous release misapply nothing: the upgraded broker refuses them, as
+// they have no credentials it admits; on a broker that admits them, one
+// that was in sync stops at the first record of the new format and says
+// to upgrade it, and one started afresh applies nothing at all.
 func TestUpgradeFromPreviousRelease(t *testing.T) {
 	t.Parallel()
 	old := harness.BuildCommit(t, previousRelease)
@@ -109,8 +109,9 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 	})
 	storeBefore := streamStoreBytes(t, brokerData, "JETSYNC_"+folder)
 
+	var broker *harness.Proc
 	harness.Phase(t, "upgrade broker, source and replica in place", func() {
-		harness.StartBroker(t, brokerData, addr)
+		broker = harness.StartBroker(t, brokerData, addr)
 		source := harness.StartSource(t, "source", url, folder, src, srcData)
 		waitLastRunLog(t, convergeTimeout, source, "full scan done")
 		if !strings.Contains(source.LastRunLog(), "upgraded the folder stream") {
@@ -194,23 +195,24 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 		}
 	})
 
+	harness.Phase(t, "the broker refuses a replica left on the previous release", func() {
+		// It has no credentials the upgraded broker admits.
+		harness.Must(t, stale.Start())
+		waitLastRunLog(t, 30*time.Second, stale, "Authorization Violation")
+		_ = stale.Stop() // whether it gave up already does not matter
+		checkStaleTree(t, src, staleDst, live)
+	})
+
 	harness.Phase(t, "a replica left on the previous release meets the new format", func() {
-		// It was in sync before the upgrade. The folder meta, which it
-		// reads before any record, is of version 2 now: it stops there.
+		// On a broker that admits it (an external one it has credentials
+		// for; here the embedded one, insecure), it reads the folder meta
+		// before any record, of version 2 now: it stops there.
+		harness.Must(t, broker.Stop())
+		harness.StartBroker(t, brokerData, addr, "--insecure")
 		harness.Must(t, stale.Start())
 		waitLastRunLog(t, 30*time.Second, stale, "unsupported message version: meta 2")
 		harness.Must(t, stale.Stop())
-		// Its tree is the one it had: all but the live change.
-		diffs, err := treegen.Compare(src, staleDst)
-		harness.Must(t, err)
-		for _, d := range diffs {
-			if !strings.Contains(d, `"live"`) && !strings.Contains(d, `"live/`) {
-				t.Errorf("the replica of the previous release changed its tree: %s", d)
-			}
-		}
-		if _, err := os.Lstat(filepath.Join(staleDst, live)); err == nil {
-			t.Errorf("the replica of the previous release created %s from a record it cannot read", live)
-		}
+		checkStaleTree(t, src, staleDst, live)
 	})
 
 	harness.Phase(t, "a fresh replica of the previous release applies nothing", func() {
@@ -224,6 +226,22 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 			t.Errorf("the fresh replica of the previous release applied %d paths of a folder it cannot follow", n)
 		}
 	})
+}
+
+// checkStaleTree checks that the replica of the previous release kept the
+// tree it had: all but the live change.
+func checkStaleTree(t *testing.T, src, staleDst, live string) {
+	t.Helper()
+	diffs, err := treegen.Compare(src, staleDst)
+	harness.Must(t, err)
+	for _, d := range diffs {
+		if !strings.Contains(d, `"live"`) && !strings.Contains(d, `"live/`) {
+			t.Errorf("the replica of the previous release changed its tree: %s", d)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(staleDst, live)); err == nil {
+		t.Errorf("the replica of the previous release created %s from a record it cannot read", live)
+	}
 }
 
 // convergeWith waits until dst equals src and binary b's `jetsync verify`

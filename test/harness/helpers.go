@@ -106,6 +106,7 @@ func RunCLI(t testing.TB, timeout time.Duration, args ...string) CLIResult {
 // RunCLI is RunCLI with binary b.
 func (b Binary) RunCLI(t testing.TB, timeout time.Duration, args ...string) CLIResult {
 	t.Helper()
+	args = withCredentials(t, b, args)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, string(b), args...)
@@ -257,11 +258,13 @@ func WriteFile(t testing.TB, path, content string, mode os.FileMode) {
 }
 
 // DialJetStream connects the test itself to the broker at url with the
-// plain NATS client, to look at streams the way an operator's tools do.
-// The connection reconnects for as long as the test runs.
+// plain NATS client, to look at streams the way an operator's tools do,
+// as the broker's administrator (AdminOptions). The connection reconnects
+// for as long as the test runs.
 func DialJetStream(t testing.TB, url string) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.Name("jetsync test: "+t.Name()), nats.MaxReconnects(-1))
+	opts := append([]nats.Option{nats.Name("jetsync test: " + t.Name()), nats.MaxReconnects(-1)}, AdminOptions(t, url)...)
+	nc, err := nats.Connect(url, opts...)
 	Must(t, err)
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)

@@ -68,6 +68,10 @@ type Binary string
 // Start is Start with binary b.
 func (b Binary) Start(t testing.TB, name string, args ...string) *Proc {
 	t.Helper()
+	if string(b) == Bin {
+		registerBroker(t, args)
+	}
+	args = withCredentials(t, b, args)
 	p := &Proc{name: name, bin: string(b), args: args, log: filepath.Join(t.TempDir(), name+".log")}
 	key := topName(t)
 	registry.Lock()

@@ -90,9 +90,12 @@ func newClusterWatch(t *testing.T, nodes []*clusterNode, folder string) *cluster
 	for _, n := range nodes {
 		urls = append(urls, n.url())
 	}
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.Name("netfaults test"),
-		nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
-		nats.ReconnectWait(100*time.Millisecond), nats.Timeout(time.Second))
+	// The nodes take in the administrator's credentials, which the
+	// harness copies to each, within a moment of each other.
+	opts := append([]nats.Option{nats.Name("netfaults test"),
+		nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.IgnoreAuthErrorAbort(),
+		nats.ReconnectWait(100 * time.Millisecond), nats.Timeout(time.Second)}, harness.AdminOptions(t, urls[0])...)
+	nc, err := nats.Connect(strings.Join(urls, ","), opts...)
 	harness.Must(t, err)
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
