@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"path/filepath"
 )
 
 func cmdBroker(ctx context.Context, args []string) error {
@@ -11,7 +10,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 	var lf logFlags
 	var bf brokerFlags
 	var mf memoryFlags
-	data := fs.String("data", "", "state directory (the JetStream store lives in DATA/broker)")
+	data := fs.String("data", "", "state directory: the JetStream store in DATA/broker, the credentials the broker admits in DATA/auth")
 	lf.register(fs)
 	bf.register(fs, "127.0.0.1:4222", nil)
 	bf.registerHTTP(fs)
@@ -30,7 +29,7 @@ func cmdBroker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	b, err := bf.start(filepath.Join(*data, "broker"), log)
+	b, err := bf.start(*data, log)
 	if err != nil {
 		return err
 	}

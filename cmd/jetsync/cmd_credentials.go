@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/jetsync/jetsync/pkg/access"
 )
@@ -19,7 +18,7 @@ type credFlags struct {
 }
 
 func (c *credFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.data, "data", "", "the --data of the broker (jetsync broker, or jetsync source --listen): its credentials are in DATA/broker/auth")
+	fs.StringVar(&c.data, "data", "", "the --data of the broker (jetsync broker, or jetsync source --listen): its credentials are in DATA/auth")
 	fs.StringVar(&c.dir, "dir", "", "keep the credentials in this directory instead (for an external NATS server, see deploy/nats)")
 	fs.StringVar(&c.folder, "folder", "", "folder of the source or replica")
 	fs.StringVar(&c.replica, "replica", "", "credentials of the replica with this --id")
@@ -35,7 +34,7 @@ func (c *credFlags) store() (access.Store, error) {
 	case c.dir != "":
 		return access.Store{Dir: c.dir}, nil
 	}
-	return access.Store{Dir: authDir(filepath.Join(c.data, "broker"))}, nil
+	return access.Store{Dir: authDir(c.data)}, nil
 }
 
 func (c *credFlags) identity() (access.Identity, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,7 +30,7 @@ type sourceFlags struct {
 }
 
 func (s *sourceFlags) register(fs *flag.FlagSet) {
-	s.folderFlags.register(fs, "directory to publish", "state directory (local index; the embedded broker's store with --listen)")
+	s.folderFlags.register(fs, "directory to publish", "state directory (local index; with --listen, the embedded broker's store in DATA/broker and the credentials it admits in DATA/auth)")
 	fs.DurationVar(&s.scanInterval, "scan-interval", 10*time.Minute, "periodic full stat-scan, a safety net behind the watcher (0 disables)")
 	fs.IntVar(&s.maxWatches, "max-watches", 0, "cap on watched directories (0: 100000 on Linux, 20000 on FreeBSD); beyond it the periodic scan finds changes")
 	fs.IntVar(&s.workers, "workers", 4, "files read and hashed in parallel")
@@ -122,7 +121,7 @@ func cmdSource(ctx context.Context, args []string) error {
 	opts := bus.ConnectOptions{Name: name, Logger: log}
 	if bf.listen != "" {
 		bf.folder = cfg.Folder
-		b, err := bf.start(filepath.Join(sf.data, "broker"), log)
+		b, err := bf.start(sf.data, log)
 		if err != nil {
 			return err
 		}

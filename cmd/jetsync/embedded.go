@@ -57,14 +57,16 @@ func (b *brokerFlags) registerHTTP(fs *flag.FlagSet) {
 	fs.StringVar(&b.http, "http", "", "address for the broker's NATS monitoring endpoints (/varz, /jsz), e.g. 127.0.0.1:8222; they need no credentials, keep them on loopback")
 }
 
-// authDir is where an embedded broker with its store in dataDir keeps
-// the credentials it admits.
-func authDir(dataDir string) string { return filepath.Join(dataDir, "auth") }
+// authDir is where an embedded broker started with --data data keeps the
+// credentials it admits: beside its store (data/broker), so that a store
+// lost or wiped takes no credentials with it.
+func authDir(data string) string { return filepath.Join(data, "auth") }
 
-// start runs the embedded broker with its store under dataDir. Unless
-// --insecure, it admits only the credentials in dataDir/auth, generating
-// the administrator's and monitoring's on first start.
-func (b *brokerFlags) start(dataDir string, log *slog.Logger) (*broker.Broker, error) {
+// start runs the embedded broker with its store in data/broker. Unless
+// --insecure, it admits only the credentials in data/auth, generating the
+// administrator's and monitoring's on first start.
+func (b *brokerFlags) start(data string, log *slog.Logger) (*broker.Broker, error) {
+	dataDir := filepath.Join(data, "broker")
 	cfg := broker.Config{DataDir: dataDir, Listen: b.listen, HTTP: b.http, SyncAlways: b.syncAlways,
 		ServerName: b.serverName, Logger: log.With("component", "broker"), Insecure: b.insecure}
 	if b.clusterName != "" {
@@ -75,7 +77,7 @@ func (b *brokerFlags) start(dataDir string, log *slog.Logger) (*broker.Broker, e
 	}
 	fresh := false
 	if !b.insecure {
-		cfg.Auth = &access.Store{Dir: authDir(dataDir)}
+		cfg.Auth = &access.Store{Dir: authDir(data)}
 		_, err := os.Stat(cfg.Auth.Path(access.AdminID()))
 		fresh = errors.Is(err, fs.ErrNotExist)
 	}
@@ -89,7 +91,7 @@ func (b *brokerFlags) start(dataDir string, log *slog.Logger) (*broker.Broker, e
 	if cfg.Auth != nil {
 		b.secure(br, log)
 		if fresh {
-			b.announce(cfg.Auth.Dir, filepath.Dir(dataDir))
+			b.announce(cfg.Auth.Dir, data)
 		}
 		if _, err := os.Stat(filepath.Join(dataDir, "broker.token")); err == nil {
 			log.Warn("the broker no longer accepts broker.token: each client needs its own credentials (see README, Upgrading)",

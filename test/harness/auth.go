@@ -16,7 +16,7 @@ import (
 )
 
 // The credentials of the brokers a test starts with Bin: a broker admits
-// only the credentials in its store (DATA/broker/auth), so the harness
+// only the credentials in its store (DATA/auth, beside DATA/broker), so the harness
 // makes the ones each daemon and command needs there, and passes them with
 // --nkey (see withCredentials).
 var stores = struct {
@@ -38,7 +38,7 @@ func registerBroker(t testing.TB, args []string) {
 	if data == "" {
 		return
 	}
-	dir := filepath.Join(data, "broker", "auth")
+	dir := filepath.Join(data, "auth")
 	stores.Lock()
 	defer stores.Unlock()
 	if listen != "" {
