@@ -101,7 +101,8 @@ func waitAdmitted(t testing.TB, natsURL, path string) {
 	nk, err := nats.NkeyOptionFromSeed(path)
 	Must(t, err)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		nc, err := nats.Connect(natsURL, nk, nats.Timeout(2*time.Second), nats.NoReconnect())
+		nc, err := nats.Connect(natsURL, nk, nats.Timeout(2*time.Second), nats.NoReconnect(),
+			nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {})) // the refusals are expected
 		if err == nil {
 			nc.Close()
 			return
