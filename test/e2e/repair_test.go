@@ -60,7 +60,7 @@ func TestScheduledVerifyAndRepair(t *testing.T) {
 	}
 
 	harness.Must(t, rep.Stop())
-	res = harness.RunCLI(t, 2*time.Minute, "repair", "--nats", url, "--folder", "scrub", "--path", dst,
+	res = harness.RunCLI(t, 2*time.Minute, "repair", "--nats", url, "--folder", "scrub", "--id", "r1", "--path", dst,
 		"--data", tr.ReplicaData, "--log-format", "text")
 	if res.Code != 0 || !strings.Contains(res.Stdout, "found 2 paths different") || !strings.Contains(res.Stdout, "repaired") {
 		t.Fatalf("repair: %s", res)

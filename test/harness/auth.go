@@ -135,7 +135,8 @@ func copyStore(t testing.TB, from, to string) {
 // withCredentials adds --nkey with the credentials a jetsync command
 // needs against a broker the test started, unless it names its
 // credentials or runs its own broker: a source's of its folder, a
-// replica's of its folder and id, the monitoring credentials for status,
+// replica's of its folder and id (for replica and repair), the monitoring
+// credentials for status,
 // and for verify those of a replica of the folder. Another build than Bin
 // (an older release) gets none.
 func withCredentials(t testing.TB, b Binary, args []string) []string {
@@ -150,7 +151,7 @@ func withCredentials(t testing.TB, b Binary, args []string) []string {
 	switch args[0] {
 	case "source":
 		id = access.SourceOf(folder)
-	case "replica":
+	case "replica", "repair":
 		id = access.ReplicaOf(folder, argValue(args, "--id"))
 	case "verify":
 		id = access.ReplicaOf(folder, "e2e-verify")
