@@ -3,6 +3,11 @@ package main
 import (
 	"context"
 	"flag"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jetsync/jetsync/pkg/access"
+	"github.com/jetsync/jetsync/pkg/bus"
 )
 
 func cmdBroker(ctx context.Context, args []string) error {
@@ -29,16 +34,35 @@ func cmdBroker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// --http is served below, with the status page, rather than by the
+	// broker's own monitoring listener.
+	httpAddr := bf.http
+	bf.http = ""
 	b, err := bf.start(*data, log)
 	if err != nil {
 		return err
 	}
 	defer b.Shutdown()
-	log.Info("broker ready", "url", b.ClientURL(), "monitoring", b.MonitorURL())
-	if err := gov.run(ctx); err != nil {
+	log.Info("broker ready", "url", b.ClientURL())
+	wait := func(ctx context.Context) error {
+		<-ctx.Done()
+		log.Info("shutting down")
+		return nil
+	}
+	if httpAddr == "" {
+		return runServing(ctx, serving{reg: prometheus.NewRegistry(), log: log}, gov.run, wait)
+	}
+	// The status page reads what `jetsync status` does, in process, with
+	// the monitoring role's rights.
+	opts, err := b.ConnectAs(access.MonitorID())
+	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	log.Info("shutting down")
-	return nil
+	nc, js, err := bus.Connect(bus.ConnectOptions{Name: "jetsync broker status page", Extra: opts, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	sv := serving{httpFlags: httpFlags{http: httpAddr, nats: b.Server()}, reg: prometheus.NewRegistry(), log: log, js: js}
+	return runServing(ctx, sv, gov.run, wait)
 }

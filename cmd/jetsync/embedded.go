@@ -50,11 +50,11 @@ func (b *brokerFlags) register(fs *flag.FlagSet, listenDefault string, tls *tlsF
 	fs.BoolVar(&b.tlsVerify, "tls-verify", false, "require a client certificate signed by --tls-ca")
 }
 
-// registerHTTP adds --http for the broker's own NATS monitoring
-// listener, to `jetsync broker` (a source that embeds a broker serves
-// those endpoints on its own --http listener).
+// registerHTTP adds --http to `jetsync broker`: its status page and the
+// broker's NATS monitoring endpoints (a source that embeds a broker
+// serves those on its own --http listener).
 func (b *brokerFlags) registerHTTP(fs *flag.FlagSet) {
-	fs.StringVar(&b.http, "http", "", "address for the broker's NATS monitoring endpoints (/varz, /jsz), e.g. 127.0.0.1:8222; they need no credentials, keep them on loopback")
+	fs.StringVar(&b.http, "http", "", "address for the status page (/), /metrics, /healthz and the broker's NATS monitoring endpoints (/varz, /jsz, ...), e.g. 127.0.0.1:8222; they need no credentials, keep them on loopback")
 }
 
 // authDir is where an embedded broker started with --data data keeps the

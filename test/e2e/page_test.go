@@ -3,11 +3,14 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +112,39 @@ func findChromium(t *testing.T) string {
 	}
 	t.Skip("no chromium on PATH; set JETSYNC_REQUIRE_CHROMIUM=1 to make this a failure")
 	return ""
+}
+
+// TestBrokerStatusPage: a standalone broker's --http serves the status
+// page of every folder on it, its data read in process with the
+// monitoring role's rights, next to NATS's own monitoring endpoints.
+func TestBrokerStatusPage(t *testing.T) {
+	t.Parallel()
+	src := filepath.Join(t.TempDir(), "src")
+	harness.Must(t, treegen.Generate(src, treegen.SmallSpec(18)))
+	dir := t.TempDir()
+	addr, page := harness.FreeAddr(t), harness.FreeAddr(t)
+	url := "nats://" + addr
+	harness.StartBroker(t, dir+"/broker", addr, "--http", page)
+	harness.StartSource(t, "source", url, "bpage", src, dir+"/source")
+	harness.StartReplica(t, "replica", url, "bpage", dir+"/dst", dir+"/replica", "r1")
+	harness.Converge(t, 2*time.Minute, url, "bpage", src, dir+"/dst")
+	get := func(path string) string {
+		resp, err := http.Get("http://" + page + path)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.Status + "\n" + string(b)
+	}
+	harness.Eventually(t, 30*time.Second, func() (bool, string) {
+		body := get("/api/status")
+		return strings.Contains(body, `"folder":"bpage"`) && strings.Contains(body, `"id":"r1"`) &&
+			strings.Contains(body, `"state":"live"`), body
+	})
+	for path, want := range map[string]string{"/": "<title>jetsync status</title>", "/varz": `"server_id"`, "/healthz": "ok"} {
+		if body := get(path); !strings.HasPrefix(body, "200") || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %s", path, harness.FirstLines(body, 5))
+		}
+	}
 }
