@@ -263,7 +263,10 @@ func WriteFile(t testing.TB, path, content string, mode os.FileMode) {
 // for as long as the test runs.
 func DialJetStream(t testing.TB, url string) jetstream.JetStream {
 	t.Helper()
-	opts := append([]nats.Option{nats.Name("jetsync test: " + t.Name()), nats.MaxReconnects(-1)}, AdminOptions(t, url)...)
+	// A broker taking in new credentials may refuse a reconnect for a
+	// moment: keep trying, as the daemons do, instead of closing.
+	opts := append([]nats.Option{nats.Name("jetsync test: " + t.Name()), nats.MaxReconnects(-1), nats.IgnoreAuthErrorAbort()},
+		AdminOptions(t, url)...)
 	nc, err := nats.Connect(url, opts...)
 	Must(t, err)
 	t.Cleanup(nc.Close)
