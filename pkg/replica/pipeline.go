@@ -106,7 +106,8 @@ type pipeline struct {
 	sched    scheduler // which scheduled records the workers may take
 	closed   bool      // no more records will be scheduled
 
-	caughtUp    bool // dispatcher goroutine only
+	caughtUp    bool   // dispatcher goroutine only
+	delivered   uint64 // the consumer's last delivery sequence (dispatcher goroutine only)
 	reconciling bool
 	maxEpoch    uint64
 	// Set when a reconcile may find states the source is about to replace

@@ -135,9 +135,12 @@ func (r *Replica) run(ctx context.Context) error {
 			return nil
 		}
 		carried, _ = verdictOf(err)
-		if !carried.ok() || errors.Is(err, errReconnected) {
-			if errors.Is(err, errReconnected) {
+		if !carried.ok() || errors.Is(err, errReconnected) || errors.Is(err, errDeliveryGap) {
+			switch {
+			case errors.Is(err, errReconnected):
 				r.log.Info("reconnected to the broker; following the stream again from the applied position")
+			case errors.Is(err, errDeliveryGap):
+				r.log.Info("following the stream again from the applied position", "why", err)
 			}
 			attempt = -1
 			continue

@@ -20,6 +20,9 @@ import (
 // left on a dead node cannot hold the replica up.
 var errReconnected = errors.New("reconnected to the broker")
 
+// errDeliveryGap ends a session that missed a message of its consumer.
+var errDeliveryGap = errors.New("a message of the stream was lost on its way")
+
 // reconnectPoll is how often a session looks for a reconnect.
 const reconnectPoll = 250 * time.Millisecond
 
@@ -317,6 +320,14 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 	if err != nil {
 		return fmt.Errorf("read message metadata: %w", err)
 	}
+	// The consumer acknowledges nothing, so a message the broker sent and
+	// the connection lost (a disconnect in the middle of a pull) is not
+	// sent again: a gap in the consumer's delivery sequence ends the
+	// session, and the next one reads again from the committed position.
+	if want := p.delivered + 1; md.Sequence.Consumer != want {
+		return fmt.Errorf("%w: message %d of the consumer arrived, %d was expected", errDeliveryGap, md.Sequence.Consumer, want)
+	}
+	p.delivered = md.Sequence.Consumer
 	p.prog.pending.Store(md.NumPending)
 	p.caughtUp = md.NumPending == 0
 	p.prog.settled.Store(false)
