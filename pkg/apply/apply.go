@@ -128,6 +128,10 @@ func (a *Applier) Apply(ctx context.Context, rec *wire.Record) (Result, error) {
 	if err := rec.Validate(); err != nil {
 		return Result{}, &fsroot.PathError{Op: "apply", Path: rec.Path, Err: badRecord(err)}
 	}
+	if rec.Extents != nil {
+		return Result{}, &fsroot.PathError{Op: "apply", Path: rec.Path,
+			Err: badRecord(fmt.Errorf("%w: sparse extents are not supported by this replica", wire.ErrMalformed))}
+	}
 	switch rec.Type {
 	case wire.File:
 		return a.applyFile(ctx, rec)

@@ -90,8 +90,8 @@ func TestRecordVersionZeroIsMalformed(t *testing.T) {
 			t.Errorf("%s: %v, want malformed", in, err)
 		}
 	}
-	if _, err := DecodeRecord([]byte(`{"v":4,"path":"a","type":"dir"}`)); !errors.Is(err, ErrVersion) {
-		t.Errorf("v4: %v, want ErrVersion", err)
+	if _, err := DecodeRecord([]byte(`{"v":5,"path":"a","type":"dir"}`)); !errors.Is(err, ErrVersion) {
+		t.Errorf("v5: %v, want ErrVersion", err)
 	}
 }
 

@@ -14,6 +14,9 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"v":1,"path":"s","type":"file","size":1,"hash":"` + Sum([]byte{0}).String() + `","data":"AQABAA=="}`))
 	f.Add([]byte(`{"v":2,"path":"s","type":"file","size":1,"hash":"` + Sum([]byte{0}).String() + "\"}\n\x01\x00\x01\x00"))
 	f.Add([]byte(`{"v":2,"path":"d","type":"dir"}` + "\n"))
+	f.Add([]byte(`{"v":4,"path":"d","type":"dir","owner":{"uid":1,"gid":2,"user":"a","group":"b"},"xattrs":"AQEGdXNlci5hAWI="}`))
+	f.Add([]byte(`{"v":4,"path":"h","type":"file","size":100,"hash":"` + Sum(nil).String() + `","extents":[[0,1],[50,1]],"link":"g"}` + "\n\x01\x00\x02ab"))
+	f.Add([]byte(`{"v":4,"path":"c","type":"chardev","rdev":259}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeRecord(b)
 		if err != nil {

@@ -18,8 +18,10 @@ const Version = 1
 // are not in the state stream: they come from the content cache or the
 // source's content service, and a record may say it is cached. A replica
 // that cannot fetch that way must stop at a version 3 record rather than
-// wait for chunks that never come. DecodeRecord reads all three.
-const RecordVersion = 3
+// wait for chunks that never come. Version 4 adds the attributes of Attrs
+// (owners, extended attributes, ACLs, hard-link groups, sparse extents,
+// special files, exclusion). DecodeRecord reads all four.
+const RecordVersion = 4
 
 const (
 	// MaxRecordLen bounds an encoded state record.
@@ -89,6 +91,7 @@ type Record struct {
 	Cached bool
 	// V is the version the record was decoded from (0 for one built here).
 	V int
+	Attrs
 }
 
 type recordJSON struct {
@@ -108,6 +111,7 @@ type recordJSON struct {
 	TargetB  []byte     `json:"target_b64,omitempty"`
 	Time     int64      `json:"time,omitempty"`
 	Cached   bool       `json:"cached,omitempty"` // version 3
+	attrsJSON
 }
 
 // dataSep ends the JSON object of a version 2 record that carries
@@ -121,7 +125,7 @@ func EncodeRecord(r *Record) ([]byte, error) {
 		return nil, fmt.Errorf("encode record: %w", err)
 	}
 	j := recordJSON{V: RecordVersion, Epoch: r.Epoch, Type: r.Type, Mode: r.Mode, MTime: r.MTime,
-		Size: r.Size, Chunks: r.Chunks, Manifest: r.Manifest, Time: r.Time, Cached: r.Cached}
+		Size: r.Size, Chunks: r.Chunks, Manifest: r.Manifest, Time: r.Time, Cached: r.Cached, attrsJSON: r.Attrs.toJSON()}
 	j.Path, j.PathB = splitUTF8(r.Path)
 	j.Target, j.TargetB = splitUTF8(r.Target)
 	if r.Type == File {
@@ -137,7 +141,7 @@ func EncodeRecord(r *Record) ([]byte, error) {
 	return out, nil
 }
 
-// DecodeRecord parses and validates a state record of version 1 to 3.
+// DecodeRecord parses and validates a state record of version 1 to 4.
 // The record's Data aliases b.
 func DecodeRecord(b []byte) (*Record, error) {
 	if len(b) > MaxRecordLen {
@@ -155,7 +159,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 		if len(bytes.TrimSpace(data)) > 0 {
 			return nil, fmt.Errorf("%w: trailing data", ErrMalformed)
 		}
-	case 2, RecordVersion:
+	case 2, 3, RecordVersion:
 		if j.Data != nil {
 			return nil, fmt.Errorf("%w: version %d record with a data field", ErrMalformed, j.V)
 		}
@@ -165,11 +169,14 @@ func DecodeRecord(b []byte) (*Record, error) {
 	default:
 		return nil, versionError(j.V)
 	}
-	if j.Cached && j.V < RecordVersion {
+	if j.Cached && j.V < 3 {
 		return nil, fmt.Errorf("%w: version %d record with a cached field", ErrMalformed, j.V)
 	}
+	if j.V < 4 && (!j.attrsJSON.empty() || j.Type.Special()) {
+		return nil, fmt.Errorf("%w: version %d record with version 4 fields", ErrMalformed, j.V)
+	}
 	r := &Record{V: j.V, Cached: j.Cached, Epoch: j.Epoch, Type: j.Type, Mode: j.Mode, MTime: j.MTime, Size: j.Size,
-		Chunks: j.Chunks, Manifest: j.Manifest, Data: j.Data, Time: j.Time}
+		Chunks: j.Chunks, Manifest: j.Manifest, Data: j.Data, Time: j.Time, Attrs: j.attrsJSON.attrs()}
 	var err error
 	if r.Path, err = joinUTF8(j.Path, j.PathB); err != nil {
 		return nil, err
@@ -198,12 +205,15 @@ func (r *Record) Validate() error {
 	if r.Mode&^0o7777 != 0 {
 		return fmt.Errorf("%w: mode %o", ErrMalformed, r.Mode)
 	}
+	if err := r.validateAttrs(); err != nil {
+		return err
+	}
 	switch r.Type {
 	case File:
 		return r.validateFile()
 	case Symlink:
 		return ValidTarget(r.Target)
-	case Dir, Deleted:
+	case Dir, Deleted, Fifo, CharDev, BlockDev:
 		if len(r.Chunks) > 0 || len(r.Manifest) > 0 || r.Data != nil || r.Target != "" {
 			return fmt.Errorf("%w: %s record with content", ErrMalformed, r.Type)
 		}
@@ -234,8 +244,8 @@ func (r *Record) validateFile() error {
 	if err := checkChunks(r.Chunks, MaxChunkLen); err != nil {
 		return err
 	}
-	if total := sumSizes(r.Chunks); total != r.Size {
-		return fmt.Errorf("%w: chunks add up to %d, size is %d", ErrMalformed, total, r.Size)
+	if total := sumSizes(r.Chunks); total != r.DataLen() {
+		return fmt.Errorf("%w: chunks add up to %d, data is %d bytes", ErrMalformed, total, r.DataLen())
 	}
 	return nil
 }
@@ -247,15 +257,15 @@ func (r *Record) validateInline() error {
 	switch {
 	case len(r.Chunks) > 0 || len(r.Manifest) > 0:
 		return fmt.Errorf("%w: inline content with chunk lists", ErrMalformed)
-	case r.Size > MaxInlineSize:
-		return fmt.Errorf("%w: inline content for %d bytes", ErrMalformed, r.Size)
+	case r.DataLen() > MaxInlineSize:
+		return fmt.Errorf("%w: inline content for %d bytes", ErrMalformed, r.DataLen())
 	}
 	n, err := ChunkLen(r.Data)
 	if err != nil {
 		return err
 	}
-	if int64(n) != r.Size {
-		return fmt.Errorf("%w: inline content of %d bytes, size is %d", ErrMalformed, n, r.Size)
+	if int64(n) != r.DataLen() {
+		return fmt.Errorf("%w: inline content of %d bytes, data is %d bytes", ErrMalformed, n, r.DataLen())
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func TestDecodeRecordVersion1(t *testing.T) {
 	}
 }
 
-// Versions 2 and 3 carry inline content raw after the JSON object.
+// Versions 2 to 4 carry inline content raw after the JSON object.
 func TestEncodeRecordInlineIsRaw(t *testing.T) {
 	data := []byte("raw content")
 	b, err := EncodeRecord(&Record{Path: "s", Type: File, Size: int64(len(data)), Hash: Sum(data),
@@ -82,14 +82,14 @@ func TestEncodeRecordInlineIsRaw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasSuffix(b, data) || bytes.Contains(b, []byte(`"data"`)) || !bytes.HasPrefix(b, []byte(`{"v":3,`)) {
+	if !bytes.HasSuffix(b, data) || bytes.Contains(b, []byte(`"data"`)) || !bytes.HasPrefix(b, []byte(`{"v":4,`)) {
 		t.Fatalf("encoded %q", b)
 	}
 }
 
 func TestDecodeRecordRejects(t *testing.T) {
 	cases := map[string]string{
-		"version":     `{"v":4,"path":"a","type":"dir"}`,
+		"version":     `{"v":5,"path":"a","type":"dir"}`,
 		"v2cached":    `{"v":2,"path":"a","type":"file","size":1,"hash":"` + Sum(nil).String() + `","chunks":[{"h":"` + Sum(nil).String() + `","n":1}],"cached":true}`,
 		"v2field":     `{"v":2,"path":"a","type":"file","size":1,"hash":"` + Sum(nil).String() + `","data":"AQAB"}`,
 		"v2dirdata":   `{"v":2,"path":"a","type":"dir"}` + "\n\x01\x00\x01x",
