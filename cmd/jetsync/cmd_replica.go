@@ -20,6 +20,7 @@ type replicaFlags struct {
 	verifyEvery   time.Duration
 	verifyMaxRate string
 	repair        bool
+	owners        string
 }
 
 func (r *replicaFlags) register(fs *flag.FlagSet) {
@@ -29,6 +30,7 @@ func (r *replicaFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&r.verifyEvery, "verify-every", 0, "verify the whole tree against the published state at this interval, every byte read and hashed (e.g. 24h; 0: never); the result shows in status and the metrics")
 	fs.StringVar(&r.verifyMaxRate, "verify-max-rate", "0", "bytes per second the scheduled verify reads at most (e.g. 50MiB; 0: no limit)")
 	fs.BoolVar(&r.repair, "repair", false, "fetch again what a scheduled verify finds different, and remove what should not exist")
+	fs.StringVar(&r.owners, "owners", "on", "on: give files the source's owners (by name where the name exists here, else by number; needs root or CAP_CHOWN); off: keep this process's")
 }
 
 func (r *replicaFlags) config(reg prometheus.Registerer) (replica.Config, error) {
@@ -40,11 +42,14 @@ func (r *replicaFlags) config(reg prometheus.Registerer) (replica.Config, error)
 	if err != nil {
 		return replica.Config{}, fmt.Errorf("--verify-max-rate: %w", err)
 	}
+	if r.owners != "on" && r.owners != "off" {
+		return replica.Config{}, usagef("--owners must be on or off, not %q", r.owners)
+	}
 	if r.repair && r.verifyEvery <= 0 {
 		return replica.Config{}, usagef("--repair needs --verify-every")
 	}
 	return replica.Config{Folder: r.folder, Root: root, DataDir: r.data, ID: r.id, Workers: r.workers, Registry: reg,
-		VerifyEvery: r.verifyEvery, VerifyMaxRate: rate, Repair: r.repair}, nil
+		VerifyEvery: r.verifyEvery, VerifyMaxRate: rate, Repair: r.repair, KeepOwners: r.owners == "off"}, nil
 }
 
 // replicaID is the replica's id: --id, or else the one its credentials

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/jetsync/jetsync/pkg/access"
 	"github.com/jetsync/jetsync/pkg/verify"
@@ -18,6 +19,7 @@ func cmdVerify(ctx context.Context, args []string) error {
 	folder := fs.String("folder", "", "folder name")
 	path := fs.String("path", "", "local directory to compare with the published state")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	ignore := fs.String("ignore", "", "comma-separated parts of \"equal\" not to compare, for a replica that cannot keep them: "+strings.Join(verify.Ignorable, ", "))
 	lf.register(fs)
 	cf.register(fs)
 	if _, err := parse(fs, args); err != nil {
@@ -28,6 +30,9 @@ func cmdVerify(ctx context.Context, args []string) error {
 	}
 	if err := required("path", *path); err != nil {
 		return err
+	}
+	if err := verify.ParseIgnore(splitList(*ignore)); err != nil {
+		return usagef("--ignore: %v", err)
 	}
 	log, err := lf.logger()
 	if err != nil {
@@ -44,7 +49,7 @@ func cmdVerify(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	rep, err := verify.Verify(ctx, js, verify.Options{Folder: *folder, Root: root, Logger: log})
+	rep, err := verify.Verify(ctx, js, verify.Options{Folder: *folder, Root: root, Logger: log, Ignore: splitList(*ignore)})
 	if err != nil {
 		return err
 	}
@@ -61,4 +66,15 @@ func cmdVerify(ctx context.Context, args []string) error {
 		return errDiffers
 	}
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -88,6 +88,9 @@ type Applier struct {
 	// refs must not be kept after the call. A file with an inline list
 	// has it in Result.Chunks instead.
 	Placed func(path string, off int64, refs []wire.ChunkRef)
+	// Attrs, if set, applies owners, extended attributes and ACLs of
+	// version 4 records; nil leaves every path's own.
+	Attrs *Attrs
 }
 
 // Result tells what applying one record did.
@@ -155,13 +158,19 @@ func (a *Applier) applySymlink(rec *wire.Record) (Result, error) {
 	if fi != nil && fi.Mode()&fs.ModeSymlink != 0 {
 		target, err := a.Root.Readlink(rec.Path)
 		if err == nil && target == rec.Target {
-			if fi.ModTime().Equal(mtime) {
-				return Result{}, nil
+			changed, err := a.applyAttrs(rec)
+			if err != nil || fi.ModTime().Equal(mtime) {
+				return Result{Changed: changed}, err
 			}
 			return Result{Changed: true}, a.Root.SetMeta(rec.Path, wire.FileMode(rec.Mode), mtime)
 		}
 	}
-	return dirOf(Result{Changed: true}, rec.Path), a.Root.SymlinkNoSync(rec.Target, rec.Path, mtime)
+	res := dirOf(Result{Changed: true}, rec.Path)
+	if err := a.Root.SymlinkNoSync(rec.Target, rec.Path, mtime); err != nil {
+		return res, err
+	}
+	_, err = a.applyAttrs(rec)
+	return res, err
 }
 
 func (a *Applier) applyDir(rec *wire.Record) (Result, error) {
@@ -170,10 +179,16 @@ func (a *Applier) applyDir(rec *wire.Record) (Result, error) {
 		return Result{}, err
 	}
 	mode := writable(wire.FileMode(rec.Mode))
-	if fi != nil && fi.IsDir() && fsroot.Perm(fi.Mode()) == mode {
-		return Result{}, nil
+	var res Result
+	if fi == nil || !fi.IsDir() || fsroot.Perm(fi.Mode()) != mode {
+		res = dirOf(Result{Changed: true}, rec.Path)
+		if err := a.Root.Mkdir(rec.Path, mode); err != nil {
+			return res, err
+		}
 	}
-	return dirOf(Result{Changed: true}, rec.Path), a.Root.Mkdir(rec.Path, mode)
+	changed, err := a.applyAttrs(rec)
+	res.Changed = res.Changed || changed
+	return res, err
 }
 
 // writable adds the owner bits needed to create and remove children; a

@@ -61,11 +61,21 @@ func (a *Applier) sameContent(rec *wire.Record, fi fs.FileInfo) (fs.FileInfo, bo
 	return fi, n == rec.Size && h == rec.Hash, nil
 }
 
-// fixMeta sets mode and mtime where they differ from rec.
+// fixMeta sets owner, attributes, mode and mtime where they differ from
+// rec (in that order: a chown clears setuid and setgid).
 func (a *Applier) fixMeta(rec *wire.Record, fi fs.FileInfo) (bool, error) {
+	changed, err := a.applyAttrs(rec)
+	if err != nil {
+		return changed, err
+	}
+	if changed {
+		if fi, err = a.Root.Lstat(rec.Path); err != nil {
+			return true, err
+		}
+	}
 	mode, mtime := wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)
 	if fsroot.Perm(fi.Mode()) == mode && fi.ModTime().Equal(mtime) {
-		return false, nil
+		return changed, nil
 	}
 	return true, a.Root.SetMeta(rec.Path, mode, mtime)
 }
@@ -115,6 +125,9 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, tgt *fsroot.T
 		return res, &fsroot.PathError{Op: "verify", Path: rec.Path,
 			Err: fmt.Errorf("%w: content hashes to %s, record says %s", wire.ErrCorrupt, got, rec.Hash)}
 	}
+	if err := a.applyTempAttrs(tmp, rec); err != nil {
+		return res, err
+	}
 	if err := tmp.CommitNoSync(wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {
 		return res, err
 	}
@@ -143,6 +156,9 @@ func (a *Applier) writeInline(rec *wire.Record, tgt *fsroot.Target) (Result, err
 	}
 	defer tmp.Abort()
 	if _, err := tmp.Write(data); err != nil {
+		return res, err
+	}
+	if err := a.applyTempAttrs(tmp, rec); err != nil {
 		return res, err
 	}
 	if err := tmp.CommitNoSync(wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {

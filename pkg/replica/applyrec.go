@@ -76,7 +76,7 @@ func (p *pipeline) knownHash(path string, fi fs.FileInfo) (wire.Hash, bool) {
 // nil, describes what the apply left at the path (else it is lstat'ed).
 func (p *pipeline) entryFor(rec *wire.Record, fi fs.FileInfo) *appliedEntry {
 	e := &appliedEntry{Type: rec.Type, Mode: rec.Mode, MTime: rec.MTime, Size: rec.Size,
-		Hash: rec.Hash, Target: rec.Target}
+		Hash: rec.Hash, Target: rec.Target, Attrs: rec.AttrsDigest()}
 	if fi == nil {
 		if lfi, err := p.root.Lstat(rec.Path); err == nil {
 			fi = lfi

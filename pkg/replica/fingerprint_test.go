@@ -63,13 +63,20 @@ func TestFingerprintSame(t *testing.T) {
 	}
 }
 
-// Entries of format 1 (no ctime) still decode; format 2 keeps the ctime.
+// Entries of format 1 (no ctime) and 2 (no attributes' digest) still
+// decode; format 3 keeps both.
 func TestAppliedEntryFormats(t *testing.T) {
 	e := &appliedEntry{Type: wire.Symlink, Mode: 0o777, MTime: 3, Target: "t",
-		Disk: fingerprint{Ino: 1, Size: 2, MTime: 3, Mode: 4, CTime: 5}}
+		Disk: fingerprint{Ino: 1, Size: 2, MTime: 3, Mode: 4, CTime: 5}, Attrs: wire.Sum([]byte("x"))}
 	got, err := unmarshalApplied(e.marshal())
 	if err != nil || *got != *e {
-		t.Fatalf("format 2 round trip: %+v, %v", got, err)
+		t.Fatalf("format 3 round trip: %+v, %v", got, err)
+	}
+	got, err = unmarshalApplied(formatTwo(e))
+	want2 := *e
+	want2.Attrs = wire.Hash{}
+	if err != nil || *got != want2 {
+		t.Fatalf("format 2: %+v, %v, want %+v", got, err, want2)
 	}
 	// Format 1: the same fields without the ctime.
 	v1 := []byte{1, typeCodes[wire.Symlink]}
@@ -80,7 +87,7 @@ func TestAppliedEntryFormats(t *testing.T) {
 	v1 = append(v1, 1, 4, 6, 4) // ino 1, size 2, mtime 3, mode 4
 	v1 = append(v1, 't')
 	got, err = unmarshalApplied(v1)
-	want := *e
+	want := want2
 	want.Disk.CTime = 0
 	if err != nil || *got != want {
 		t.Fatalf("format 1: %+v, %v, want %+v", got, err, want)

@@ -26,6 +26,7 @@ type metrics struct {
 	reused       prometheus.Counter
 	removedExtra prometheus.Counter
 	removedTree  prometheus.Counter
+	attrsSkipped *prometheus.CounterVec
 	cursor       prometheus.Gauge
 	lag          prometheus.Gauge
 	content      *prometheus.CounterVec
@@ -53,6 +54,7 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 			Help: "Local paths removed by a reconcile because the source does not have them.", ConstLabels: labels}),
 		removedTree: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_removed_tree_entries_total",
 			Help: "Directories removed by the source's tombstones, and the entries beneath them.", ConstLabels: labels}),
+		attrsSkipped: newAttrsSkipped(labels),
 		cursor: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_applied_seq",
 			Help: "Stream sequence up to which everything is applied.", ConstLabels: labels}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_lag_seconds",
@@ -83,11 +85,14 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 	for _, r := range contentResults {
 		m.content.WithLabelValues(r)
 	}
+	for _, k := range attrKinds {
+		m.attrsSkipped.WithLabelValues(k)
+	}
 	for _, t := range []wire.Type{wire.File, wire.Dir, wire.Symlink, wire.Deleted} {
 		m.applied.WithLabelValues(string(t))
 	}
 	if reg != nil {
-		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.cursor, m.lag, m.content, m.parked, m.parkedTotal, m.latency,
+		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.attrsSkipped, m.cursor, m.lag, m.content, m.parked, m.parkedTotal, m.latency,
 			m.verifyTime, m.verifyEqual, m.verifyDiffs, m.verifyDuration)
 	}
 	return m

@@ -144,7 +144,7 @@ func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch ui
 	p.parkDirty.Store(true)
 	p.cond = sync.NewCond(&p.mu)
 	p.applier = &apply.Applier{Root: p.root, Local: p.store,
-		Content: newFetcher(r, stream), Known: p.knownHash, Placed: p.placed}
+		Content: newFetcher(r, stream), Known: p.knownHash, Placed: p.placed, Attrs: r.attrs}
 	p.prog.setPosition(pos.Cursor)
 	p.prog.epoch.Store(pos.Epoch)
 	return p

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jetsync/jetsync/pkg/apply"
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -37,6 +38,9 @@ type Config struct {
 	VerifyEvery   time.Duration
 	VerifyMaxRate int64
 	Repair        bool
+	// KeepOwners leaves owners as this replica creates files (--owners=off);
+	// otherwise they are the source's, where the process may set them.
+	KeepOwners bool
 }
 
 // Replica applies a folder's published state to a local tree.
@@ -48,6 +52,7 @@ type Replica struct {
 	root    *fsroot.Root
 	metrics *metrics
 	prog    progress
+	attrs   *apply.Attrs // shared by every session, so it warns once
 
 	// repair asks the running session to reconcile after a scrub forgot
 	// the paths it found different (the number of paths).
@@ -84,6 +89,7 @@ func New(cfg Config, js jetstream.JetStream) (*Replica, error) {
 	r := &Replica{cfg: cfg, js: js, store: st, root: root, repair: make(chan int, 1),
 		log: cfg.Logger.With("component", "replica", "folder", cfg.Folder)}
 	r.metrics = newMetrics(cfg.Registry, cfg.Folder)
+	r.attrs = newAttrs(r)
 	if last, err := st.lastScrub(); err != nil {
 		r.log.Warn("read the last verify", "err", err)
 	} else {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -145,7 +146,7 @@ func (r *Replica) Scrub(ctx context.Context, repair bool) Scrub {
 // explain; paths are theirs.
 func (r *Replica) scrub(ctx context.Context) (Scrub, []string, error) {
 	rep, err := verify.Verify(ctx, r.js, verify.Options{Folder: r.cfg.Folder, Root: r.cfg.Root, Logger: r.log,
-		MaxRate: r.cfg.VerifyMaxRate})
+		MaxRate: r.cfg.VerifyMaxRate, Ignore: r.scrubIgnores()})
 	if err != nil {
 		return Scrub{}, nil, err
 	}
@@ -267,4 +268,18 @@ func (r *Replica) Repair(ctx context.Context) (before, after Scrub, err error) {
 		err = rerr
 	}
 	return before, after, err
+}
+
+// scrubIgnores leaves out of a scheduled verify what this replica does
+// not keep on purpose or cannot (counted in attrs_skipped_total instead):
+// owners when it does not set them, NFSv4 ACLs where there are none.
+func (r *Replica) scrubIgnores() []string {
+	var ig []string
+	if !r.attrs.OwnersApplied() {
+		ig = append(ig, "owners")
+	}
+	if runtime.GOOS != "freebsd" {
+		ig = append(ig, "acls")
+	}
+	return ig
 }

@@ -17,6 +17,10 @@ type appliedEntry struct {
 	Hash   wire.Hash
 	Target string
 	Disk   fingerprint
+	// Attrs is the record's wire.Record.AttrsDigest: owner, extended
+	// attributes, ACL as applied (zero for records that say nothing of
+	// them, and in entries of formats 1 and 2).
+	Attrs wire.Hash
 }
 
 // fingerprint is what lstat says about a path. Any write, chmod, chown
@@ -44,17 +48,17 @@ func (f fingerprint) same(g fingerprint) bool {
 // applying it again can be skipped.
 func (e *appliedEntry) matches(r *wire.Record) bool {
 	return e.Type == r.Type && e.Mode == r.Mode && e.MTime == r.MTime && e.Size == r.Size &&
-		e.Hash == r.Hash && e.Target == r.Target
+		e.Hash == r.Hash && e.Target == r.Target && e.Attrs == r.AttrsDigest()
 }
 
 // typeCodes are the stored codes of the record types; they must never
 // change, existing indexes hold them.
 var typeCodes = map[wire.Type]byte{wire.File: 1, wire.Dir: 2, wire.Symlink: 3}
 
-// marshal encodes e as format 2; the leading version byte lets a later
+// marshal encodes e as format 3; the leading version byte lets a later
 // format still read it.
 func (e *appliedEntry) marshal() []byte {
-	b := []byte{2, typeCodes[e.Type]}
+	b := []byte{3, typeCodes[e.Type]}
 	b = binary.AppendUvarint(b, uint64(e.Mode))
 	b = binary.AppendVarint(b, e.MTime)
 	b = binary.AppendVarint(b, e.Size)
@@ -64,14 +68,16 @@ func (e *appliedEntry) marshal() []byte {
 	b = binary.AppendVarint(b, e.Disk.MTime)
 	b = binary.AppendUvarint(b, uint64(e.Disk.Mode))
 	b = binary.AppendVarint(b, e.Disk.CTime)
+	b = append(b, e.Attrs[:]...)
 	return append(b, e.Target...)
 }
 
-// unmarshalApplied decodes formats 1 and 2; anything else is errBadValue,
+// unmarshalApplied decodes formats 1 to 3; anything else is errBadValue,
 // so a damaged or newer value costs a re-check instead of an error.
 func unmarshalApplied(b []byte) (*appliedEntry, error) {
-	// Format 1 has no ctime; 2 adds it after the mode.
-	if len(b) < 2 || (b[0] != 1 && b[0] != 2) {
+	// Format 1 has no ctime; 2 adds it after the mode; 3 adds the
+	// attributes' digest after it.
+	if len(b) < 2 || b[0] < 1 || b[0] > 3 {
 		return nil, errBadValue
 	}
 	e := &appliedEntry{}
@@ -91,6 +97,9 @@ func unmarshalApplied(b []byte) (*appliedEntry, error) {
 	e.Disk.Mode = uint32(r.uvarint())
 	if b[0] >= 2 {
 		e.Disk.CTime = r.varint()
+	}
+	if b[0] >= 3 {
+		copy(e.Attrs[:], r.bytes(len(e.Attrs)))
 	}
 	e.Target = string(r.b)
 	if r.err || e.Type == "" {

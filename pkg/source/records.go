@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strconv"
@@ -108,18 +109,26 @@ func (s *Source) dispatch(ctx context.Context, path string) error {
 	}
 }
 
-func (s *Source) publishDir(ctx context.Context, path string, st index.Stat) error {
-	rec := &wire.Record{Path: path, Type: wire.Dir, Mode: st.Mode, MTime: st.MTime}
+func (s *Source) publishDir(ctx context.Context, path string, st index.Stat, fi fs.FileInfo) error {
+	attrs, ok := s.pathAttrs(path, fi)
+	if !ok {
+		return nil
+	}
+	rec := &wire.Record{Path: path, Type: wire.Dir, Mode: st.Mode, MTime: st.MTime, Attrs: attrs}
 	return s.publishNow(ctx, rec, &index.Entry{Path: path, Stat: st})
 }
 
-func (s *Source) publishSymlink(ctx context.Context, path string, st index.Stat) error {
+func (s *Source) publishSymlink(ctx context.Context, path string, st index.Stat, fi fs.FileInfo) error {
 	target, err := os.Readlink(s.abs(path))
 	if err != nil {
 		s.retry.add(path) // replaced since the lstat
 		return nil
 	}
-	rec := &wire.Record{Path: path, Type: wire.Symlink, MTime: st.MTime, Target: target}
+	attrs, ok := s.pathAttrs(path, fi)
+	if !ok {
+		return nil
+	}
+	rec := &wire.Record{Path: path, Type: wire.Symlink, MTime: st.MTime, Target: target, Attrs: attrs}
 	return s.publishNow(ctx, rec, &index.Entry{Path: path, Stat: st, Target: target})
 }
 
@@ -128,6 +137,23 @@ func (s *Source) publishTombstone(ctx context.Context, path string) error {
 	s.busy.settled(path)
 	rec := &wire.Record{Path: path, Type: wire.Deleted}
 	return s.publishNow(ctx, rec, &index.Entry{Path: path, Stat: index.Stat{Type: wire.Deleted}})
+}
+
+// pathAttrs reads the attributes of a directory or symlink; when they
+// cannot be read it reports why and leaves the path to the retry set.
+func (s *Source) pathAttrs(path string, fi fs.FileInfo) (wire.Attrs, bool) {
+	attrs, err := s.attrsOf(path, fi)
+	if err == nil {
+		return attrs, true
+	}
+	if errors.Is(goneOr(err), errGone) {
+		s.retry.add(path) // replaced since the lstat
+		return attrs, false
+	}
+	s.log.Error("cannot read attributes; will retry", "path", path, "err", err)
+	s.countError("read", fmt.Sprintf("%s: %v", path, err))
+	s.retry.add(path)
+	return attrs, false
 }
 
 // countError records an error in Progress and the metrics.

@@ -202,9 +202,9 @@ func (s *Source) visit(ctx context.Context, st *step, p string, old *index.Entry
 	}
 	switch cur.Type {
 	case wire.Dir:
-		return true, s.publishDir(ctx, p, cur)
+		return true, s.publishDir(ctx, p, cur, fi)
 	case wire.Symlink:
-		return false, s.publishSymlink(ctx, p, cur)
+		return false, s.publishSymlink(ctx, p, cur, fi)
 	default:
 		return false, s.dispatch(ctx, p)
 	}

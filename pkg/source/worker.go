@@ -101,8 +101,12 @@ func (s *Source) publishFileRecord(ctx context.Context, fr *fileRead) error {
 		return ctx.Err()
 	}
 	e := fr.e
+	attrs, err := s.fileAttrs(e.Path, e.Ino)
+	if err != nil {
+		return err
+	}
 	rec := &wire.Record{Path: e.Path, Type: wire.File, Mode: e.Mode, MTime: e.MTime, Size: e.Size, Hash: e.Hash,
-		Cached: fr.cached && fr.inline == nil}
+		Cached: fr.cached && fr.inline == nil, Attrs: attrs}
 	switch {
 	case fr.inline != nil:
 		rec.Data = fr.inline
@@ -112,7 +116,7 @@ func (s *Source) publishFileRecord(ctx context.Context, fr *fileRead) error {
 		rec.Chunks = e.Chunks
 	}
 	s.fresh.put(e)
-	err := s.publishRecord(ctx, rec, e)
+	err = s.publishRecord(ctx, rec, e)
 	if err != nil {
 		s.fresh.done(e) // nothing was sent
 	}

@@ -29,13 +29,14 @@ type merger struct {
 	prefix string // root with a trailing separator
 	buf    []byte
 	pace   *pacer
+	ignore ignoreSet
 }
 
 // compareTree walks root and the index and adds every difference to rep.
-func compareTree(ctx context.Context, x *index, root string, rep *Report, pace *pacer) error {
+func compareTree(ctx context.Context, x *index, root string, rep *Report, pace *pacer, ignore ignoreSet) error {
 	return x.db.View(func(tx *bolt.Tx) error {
 		m := &merger{ctx: ctx, cur: tx.Bucket(bucketName).Cursor(), rep: rep,
-			root: root, prefix: withSep(root), buf: make([]byte, bufSize), pace: pace}
+			root: root, prefix: withSep(root), buf: make([]byte, bufSize), pace: pace, ignore: ignore}
 		m.k, m.v = m.cur.First()
 		err := filepath.WalkDir(root, m.visit)
 		if err != nil && !errors.Is(err, fs.SkipAll) {

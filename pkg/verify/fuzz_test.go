@@ -14,13 +14,20 @@ func FuzzDecodeWant(f *testing.F) {
 	f.Add(encodeWant(&wire.Record{Type: wire.File, Mode: 0o644, MTime: 1700000000123456789, Size: 5, Hash: wire.Sum([]byte("hello"))}))
 	f.Add(encodeWant(&wire.Record{Type: wire.Symlink, Mode: 0o777, Target: "../a/b"}))
 	f.Add(encodeWant(&wire.Record{Type: wire.Dir, Mode: 0o755, MTime: -1}))
+	f.Add(encodeWant(&wire.Record{Type: wire.File, V: 3, Size: 1}))
+	f.Add(encodeWant(&wire.Record{Type: wire.Dir, Attrs: wire.Attrs{Owner: &wire.Owner{UID: 1, GID: 2, User: "u", Group: "g"},
+		Xattrs: []byte{1, 1, 6, 'u', 's', 'e', 'r', '.', 'a', 1, 'b'}, ACL: []byte{1}}}))
 	f.Add([]byte("x"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		w, err := decodeWant(b)
 		if err != nil {
 			return
 		}
-		r := &wire.Record{Type: w.Type, Mode: w.Mode, MTime: w.MTime, Size: w.Size, Hash: w.Hash, Target: w.Target}
+		r := &wire.Record{Type: w.Type, Mode: w.Mode, MTime: w.MTime, Size: w.Size, Hash: w.Hash, Target: w.Target,
+			Attrs: wire.Attrs{Owner: w.owner, Xattrs: w.xattrs, ACL: w.acl}}
+		if !w.known {
+			r.V = 3
+		}
 		if again := encodeWant(r); !bytes.Equal(again, b) {
 			t.Fatalf("round trip: %x -> %+v -> %x", b, w, again)
 		}

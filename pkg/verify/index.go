@@ -30,6 +30,7 @@ type want struct {
 	Size   int64
 	Hash   wire.Hash
 	Target string
+	wantAttrs
 }
 
 func openIndex() (*index, error) {
@@ -123,17 +124,19 @@ func pathOf(key []byte) string {
 	return string(bytes.ReplaceAll(key, []byte{0}, []byte{'/'}))
 }
 
-// Value layout: type byte, mode u32, mtime i64, size i64, hash [32], target.
+// Value layout: type byte, mode u32, mtime i64, size i64, hash [32],
+// target (uvarint length, bytes), then the attributes (see wantAttrs).
 const wantHeader = 1 + 4 + 8 + 8 + 32
 
 func encodeWant(r *wire.Record) []byte {
-	b := make([]byte, 0, wantHeader+len(r.Target))
+	b := make([]byte, 0, wantHeader+len(r.Target)+8+len(r.Xattrs)+len(r.ACL))
 	b = append(b, typeCode(r.Type))
 	b = binary.BigEndian.AppendUint32(b, r.Mode)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.MTime))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Size))
 	b = append(b, r.Hash[:]...)
-	return append(b, r.Target...)
+	b = appendBytes(b, r.Target)
+	return attrsOfRecord(r).append(b)
 }
 
 func decodeWant(b []byte) (want, error) {
@@ -155,7 +158,15 @@ func decodeWant(b []byte) (want, error) {
 	w.MTime = int64(binary.BigEndian.Uint64(b[5:]))
 	w.Size = int64(binary.BigEndian.Uint64(b[13:]))
 	copy(w.Hash[:], b[21:])
-	w.Target = string(b[wantHeader:])
+	rest := b[wantHeader:]
+	target, rest, ok := cutBytes(rest)
+	if !ok {
+		return w, fmt.Errorf("read verify index: bad target")
+	}
+	w.Target = target
+	if err := w.wantAttrs.decode(rest); err != nil {
+		return w, err
+	}
 	return w, nil
 }
 

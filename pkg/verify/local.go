@@ -42,7 +42,7 @@ func (m *merger) compare(path, rel string, d fs.DirEntry, w want) error {
 		m.compareMode(rel, fi, w)
 	}
 	m.compareMTime(rel, fi, w)
-	return nil
+	return m.compareAttrs(path, rel, fi, w)
 }
 
 func (m *merger) compareFile(path, rel string, fi fs.FileInfo, w want) error {

@@ -35,6 +35,8 @@ type Options struct {
 	// MaxRate bounds how fast file content is read, in bytes per second
 	// (0: as fast as the disk goes), for a scrub running beside other work.
 	MaxRate int64
+	// Ignore names parts of "equal" not to compare (see Ignorable).
+	Ignore []string
 }
 
 // Diff is one difference between the published state and the local tree.
@@ -92,6 +94,10 @@ func Verify(ctx context.Context, js jetstream.JetStream, o Options) (*Report, er
 	if err != nil {
 		return nil, err
 	}
+	ignore, err := parseIgnore(o.Ignore)
+	if err != nil {
+		return nil, err
+	}
 	idx, err := openIndex()
 	if err != nil {
 		return nil, err
@@ -105,7 +111,7 @@ func Verify(ctx context.Context, js jetstream.JetStream, o Options) (*Report, er
 		return nil, err
 	}
 	log.Info("state read", "entries", rep.Entries, "files", rep.Files, "bytes", rep.Bytes, "seq", rep.StreamSeq)
-	if err := compareTree(ctx, idx, root, rep, newPacer(o.MaxRate)); err != nil {
+	if err := compareTree(ctx, idx, root, rep, newPacer(o.MaxRate), ignore); err != nil {
 		return nil, err
 	}
 	rep.Equal = len(rep.Diffs) == 0 && !rep.Truncated

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -203,4 +204,32 @@ func (r *Record) checkExtents() error {
 		end = e.Off + e.Len
 	}
 	return nil
+}
+
+// AttrsDigest sums what r says of owner, extended attributes, ACL,
+// hard-link group and device number, so a replica can tell with one
+// comparison whether a path's attributes are still those it applied. A
+// record that says nothing of them (older than version 4) digests to the
+// zero hash.
+func (r *Record) AttrsDigest() Hash {
+	if !r.HasAttrs() {
+		return Hash{}
+	}
+	b := make([]byte, 0, 64+len(r.Xattrs)+len(r.ACL))
+	if o := r.Owner; o != nil {
+		b = append(b, 'o')
+		b = binary.AppendUvarint(b, uint64(o.UID))
+		b = binary.AppendUvarint(b, uint64(o.GID))
+		b = appendString(b, o.User)
+		b = appendString(b, o.Group)
+	}
+	b = appendString(append(b, 'x'), string(r.Xattrs))
+	b = appendString(append(b, 'a'), string(r.ACL))
+	b = appendString(append(b, 'l'), r.Link)
+	b = binary.AppendUvarint(append(b, 'd'), r.Rdev)
+	return Sum(b)
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }

@@ -129,3 +129,32 @@ func TestRecordAttrsBound(t *testing.T) {
 		t.Fatalf("attributes over the bound: %v", err)
 	}
 }
+
+func TestAttrsDigest(t *testing.T) {
+	base := Record{Path: "a", Type: Dir, Attrs: Attrs{Owner: &Owner{UID: 1, GID: 2, User: "a", Group: "b"}}}
+	old := base
+	old.V = 3
+	old.Owner = nil
+	if old.AttrsDigest() != (Hash{}) {
+		t.Error("an older record has a digest")
+	}
+	seen := map[Hash]string{base.AttrsDigest(): "base"}
+	variants := map[string]func(r *Record){
+		"uid":    func(r *Record) { r.Owner = &Owner{UID: 9, GID: 2, User: "a", Group: "b"} },
+		"user":   func(r *Record) { r.Owner = &Owner{UID: 1, GID: 2, User: "ab", Group: ""} },
+		"none":   func(r *Record) { r.Owner = nil },
+		"xattrs": func(r *Record) { r.Xattrs = xattrBytes(t, fsmeta.Xattrs{"user.a": []byte("b")}) },
+		"acl":    func(r *Record) { r.ACL = []byte{1} },
+		"link":   func(r *Record) { r.Link = "x" },
+		"rdev":   func(r *Record) { r.Rdev = 1 },
+	}
+	for name, change := range variants {
+		r := base
+		change(&r)
+		d := r.AttrsDigest()
+		if other, ok := seen[d]; ok {
+			t.Errorf("%s digests as %s", name, other)
+		}
+		seen[d] = name
+	}
+}

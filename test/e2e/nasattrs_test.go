@@ -1,0 +1,172 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/jetsync/jetsync/pkg/fsmeta"
+	"github.com/jetsync/jetsync/test/harness"
+)
+
+// setfacl runs Debian's setfacl (package acl). JETSYNC_REQUIRE_SETFACL=1
+// (set by CI) makes its absence a failure instead of a skip.
+func setfacl(t *testing.T, args ...string) {
+	t.Helper()
+	if _, err := exec.LookPath("setfacl"); err != nil {
+		if os.Getenv("JETSYNC_REQUIRE_SETFACL") == "1" {
+			t.Fatal("setfacl not found (install Debian's acl package)")
+		}
+		t.Skip("no setfacl on PATH (Debian package acl); set JETSYNC_REQUIRE_SETFACL=1 to make this a failure")
+	}
+	if out, err := exec.Command("setfacl", args...).CombinedOutput(); err != nil {
+		t.Fatalf("setfacl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// attrsLine describes one path's owner, mode and extended attributes
+// (POSIX ACLs as getfacl's short form), for comparing two trees.
+func attrsLine(t *testing.T, p string) string {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return "missing"
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	x, err := fsmeta.ReadXattrs(p)
+	if err != nil {
+		return "xattrs: " + err.Error()
+	}
+	parts := []string{fmt.Sprintf("%d:%d %v", st.Uid, st.Gid, fi.Mode())}
+	for _, n := range x.Names() {
+		v := fmt.Sprintf("%q", x[n])
+		if acl, err := fsmeta.DecodePosixACL(x[n]); err == nil && strings.HasPrefix(n, "system.posix_acl") {
+			v = acl.String()
+		}
+		parts = append(parts, n+"="+v)
+	}
+	return strings.Join(parts, " ")
+}
+
+// attrsDiff lists the paths of src whose attrsLine differs in dst.
+func attrsDiff(t *testing.T, src, dst string) string {
+	t.Helper()
+	var diffs []string
+	err := filepath.Walk(src, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if rel == "." {
+			return nil
+		}
+		if a, b := attrsLine(t, p), attrsLine(t, filepath.Join(dst, rel)); a != b {
+			diffs = append(diffs, fmt.Sprintf("%s: source %s, replica %s", rel, a, b))
+		}
+		return nil
+	})
+	if err != nil {
+		return err.Error()
+	}
+	sort.Strings(diffs)
+	return strings.Join(diffs, "\n")
+}
+
+// TestNASAttributes replicates what a NAS share keeps beside its bytes:
+// owners of files, directories and symlinks, user and trusted extended
+// attributes, POSIX access and default ACLs, setuid; then live changes of
+// each; then `verify` names each kind of difference made on the replica,
+// and --ignore leaves them out.
+func TestNASAttributes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("replicating owners needs root (CI runs as root)")
+	}
+	t.Parallel()
+	src := filepath.Join(t.TempDir(), "src")
+	p := func(rel string) string { return filepath.Join(src, rel) }
+	harness.Must(t, os.MkdirAll(p("share/team"), 0o770))
+	harness.WriteFile(t, p("share/owned.txt"), "owned by 1234:5678\n", 0o640)
+	harness.WriteFile(t, p("share/comment.txt"), "has a comment\n", 0o644)
+	harness.WriteFile(t, p("share/acl.txt"), "readable by user 1234\n", 0o640)
+	harness.WriteFile(t, p("share/team/tool"), "#!/bin/sh\n", 0o755)
+	harness.Must(t, os.Symlink("../owned.txt", p("share/team/link")))
+	if _, err := fsmeta.SetXattrs(p("share/comment.txt"), fsmeta.Xattrs{"user.comment": []byte("keep me"),
+		"trusted.origin": []byte("old box")}); err != nil {
+		t.Skipf("the temp dir's file system takes no extended attributes: %v", err)
+	}
+	harness.Must(t, os.Lchown(p("share/owned.txt"), 1234, 5678))
+	harness.Must(t, os.Lchown(p("share/team"), 2000, 3000))
+	harness.Must(t, os.Lchown(p("share/team/link"), 1234, 1234))
+	harness.Must(t, os.Lchown(p("share/team/tool"), 1234, 0))
+	harness.Must(t, os.Chmod(p("share/team/tool"), 0o755|os.ModeSetuid))
+	setfacl(t, "-m", "u:1234:r", p("share/acl.txt"))
+	setfacl(t, "-d", "-m", "g:777:rwx", p("share/team"))
+
+	tr := harness.StartTrio(t, "nas-attrs", src)
+	converged := func(what string) {
+		t.Helper()
+		harness.Eventually(t, time.Minute, func() (bool, string) {
+			d := attrsDiff(t, src, tr.Dst)
+			return d == "", what + ":\n" + d
+		})
+		if res := harness.Verify(t, tr.URL, tr.Folder, tr.Dst); res.Code != 0 {
+			t.Fatalf("%s: verify: %s", what, res)
+		}
+	}
+	harness.Converge(t, 2*time.Minute, tr.URL, tr.Folder, src, tr.Dst)
+	converged("initial sync")
+
+	harness.Phase(t, "live changes", func() {
+		harness.Must(t, os.Lchown(p("share/owned.txt"), 4321, 8765))                                  // chown
+		harness.Must(t, os.Lchown(p("share/team/tool"), 1234, 5678))                                  // chgrp
+		harness.Must(t, unixRemovexattr(p("share/comment.txt"), "trusted.origin"))                    // removexattr
+		harness.Must(t, unixSetxattr(p("share/comment.txt"), "user.comment", []byte("changed live"))) // setfattr
+		harness.Must(t, unixSetxattr(p("share/team"), "user.dir", []byte("on a directory")))          // on a directory
+		setfacl(t, "-m", "u:4321:rw", p("share/acl.txt"))                                             // setfacl
+		setfacl(t, "-b", p("share/team/tool"))                                                        // no ACL at all
+		harness.WriteFile(t, p("share/team/new.txt"), "inherits the default ACL\n", 0o640)            // inherited
+		converged("after live changes")
+	})
+
+	harness.Phase(t, "verify names each kind", func() {
+		harness.Must(t, tr.Replica.Stop())
+		dst := func(rel string) string { return filepath.Join(tr.Dst, rel) }
+		harness.Must(t, os.Lchown(dst("share/owned.txt"), 0, 0))
+		harness.Must(t, unixRemovexattr(dst("share/comment.txt"), "user.comment"))
+		setfacl(t, "-x", "u:1234", dst("share/acl.txt")) // the mask, hence the mode, stays rw-
+		res := harness.Verify(t, tr.URL, tr.Folder, tr.Dst)
+		if res.Code != 1 {
+			t.Fatalf("verify of a tampered replica: want exit 1, got %s", res)
+		}
+		for _, want := range []string{
+			"owner share/owned.txt (want 4321:8765, got 0:0)",
+			`xattr share/comment.txt (want user.comment="changed live", got user.comment absent)`,
+			"xattr share/acl.txt (want system.posix_acl_access=user::rw-,user:1234:r--,user:4321:rw-,group::r--,mask::rw-,other::---",
+		} {
+			if !strings.Contains(res.Stdout, want) {
+				t.Errorf("verify does not say %q:\n%s", want, res.Stdout)
+			}
+		}
+		res = harness.Verify(t, tr.URL, tr.Folder, tr.Dst, "--ignore", "owners,xattrs")
+		if res.Code != 0 {
+			t.Errorf("verify --ignore owners,xattrs: want exit 0, got %s", res)
+		}
+		if res := harness.Verify(t, tr.URL, tr.Folder, tr.Dst, "--ignore", "colours"); res.Code != 2 {
+			t.Errorf("verify --ignore colours: want usage error 2, got %s", res)
+		}
+	})
+}
+
+func unixSetxattr(p, name string, v []byte) error { return unix.Lsetxattr(p, name, v, 0) }
+
+func unixRemovexattr(p, name string) error { return unix.Lremovexattr(p, name) }
