@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/fsroot"
+	"github.com/jetsync/jetsync/pkg/fsstat"
 	"github.com/jetsync/jetsync/pkg/wire"
 	"github.com/zeebo/blake3"
 )
@@ -44,6 +45,11 @@ func (a *Applier) applyFile(ctx context.Context, rec *wire.Record) (Result, erro
 // could not verify either.
 func (a *Applier) sameContent(rec *wire.Record, fi fs.FileInfo) (fs.FileInfo, bool, error) {
 	if fi == nil || !fi.Mode().IsRegular() || fi.Size() != rec.Size {
+		return nil, false, nil
+	}
+	if rec.HasAttrs() && rec.Link == "" && fsstat.Links(fi) > 1 {
+		// Another name shares this file here, not at the source: the link
+		// is broken by writing a file of its own.
 		return nil, false, nil
 	}
 	if a.Known != nil {

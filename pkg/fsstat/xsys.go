@@ -13,3 +13,12 @@ func xsysIDs(sys any) (ino uint64, ctime int64, ok bool) {
 	}
 	return uint64(st.Ino), st.Ctim.Nano(), true
 }
+
+// xsysLinks reads the link count of a *unix.Stat_t.
+func xsysLinks(sys any) (uint64, bool) {
+	st, ok := sys.(*unix.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return uint64(st.Nlink), true
+}

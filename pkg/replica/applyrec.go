@@ -11,6 +11,14 @@ import (
 // apply makes the disk match it.rec unless it already does, and fills in
 // what the committer records.
 func (p *pipeline) apply(ctx context.Context, it *item) error {
+	if it.rec.Type == wire.File && it.rec.Link != "" {
+		return p.applyLinked(ctx, it)
+	}
+	return p.applyOne(ctx, it)
+}
+
+// applyOne is apply for one name.
+func (p *pipeline) applyOne(ctx context.Context, it *item) error {
 	rec := it.rec
 	if rec.Type == wire.Deleted {
 		res, err := p.applier.Apply(ctx, rec)
@@ -76,7 +84,7 @@ func (p *pipeline) knownHash(path string, fi fs.FileInfo) (wire.Hash, bool) {
 // nil, describes what the apply left at the path (else it is lstat'ed).
 func (p *pipeline) entryFor(rec *wire.Record, fi fs.FileInfo) *appliedEntry {
 	e := &appliedEntry{Type: rec.Type, Mode: rec.Mode, MTime: rec.MTime, Size: rec.Size,
-		Hash: rec.Hash, Target: rec.Target, Attrs: rec.AttrsDigest()}
+		Hash: rec.Hash, Target: rec.Target, Attrs: rec.AttrsDigest(), Link: rec.Link}
 	if fi == nil {
 		if lfi, err := p.root.Lstat(rec.Path); err == nil {
 			fi = lfi

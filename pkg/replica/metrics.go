@@ -27,6 +27,7 @@ type metrics struct {
 	removedExtra prometheus.Counter
 	removedTree  prometheus.Counter
 	attrsSkipped *prometheus.CounterVec
+	linked       prometheus.Counter
 	cursor       prometheus.Gauge
 	lag          prometheus.Gauge
 	content      *prometheus.CounterVec
@@ -55,6 +56,8 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 		removedTree: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_removed_tree_entries_total",
 			Help: "Directories removed by the source's tombstones, and the entries beneath them.", ConstLabels: labels}),
 		attrsSkipped: newAttrsSkipped(labels),
+		linked: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_hardlinked_total",
+			Help: "Files applied as one more name of a file already here (a hard link at the source): no content moved.", ConstLabels: labels}),
 		cursor: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_applied_seq",
 			Help: "Stream sequence up to which everything is applied.", ConstLabels: labels}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_lag_seconds",
@@ -92,7 +95,7 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 		m.applied.WithLabelValues(string(t))
 	}
 	if reg != nil {
-		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.attrsSkipped, m.cursor, m.lag, m.content, m.parked, m.parkedTotal, m.latency,
+		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.attrsSkipped, m.linked, m.cursor, m.lag, m.content, m.parked, m.parkedTotal, m.latency,
 			m.verifyTime, m.verifyEqual, m.verifyDiffs, m.verifyDuration)
 	}
 	return m

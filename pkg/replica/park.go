@@ -197,6 +197,7 @@ func (p *pipeline) settleRetry(it *item) error {
 	if err := p.store.record(p.changes([]*item{it})); err != nil {
 		return fmt.Errorf("record applied parked record of %s: %w", it.rec.Path, err)
 	}
+	p.links.recorded([]*item{it})
 	return nil
 }
 

@@ -86,6 +86,7 @@ type pipeline struct {
 
 	stream  jetstream.Stream
 	applier *apply.Applier
+	links   *linker
 	// cmu serialises commits and guards pos, epoch and reconciling, which
 	// the committer reads and the dispatcher changes.
 	cmu   sync.Mutex
@@ -140,7 +141,7 @@ func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch ui
 		readMeta: r.readMeta, repair: r.repair,
 		stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
 		maxEpoch: metaEpoch, lastSeen: pos.Cursor, sched: newScheduler(),
-		retrying: make(map[string]bool)}
+		retrying: make(map[string]bool), links: newLinker()}
 	p.parkDirty.Store(true)
 	p.cond = sync.NewCond(&p.mu)
 	p.applier = &apply.Applier{Root: p.root, Local: p.store,

@@ -205,5 +205,6 @@ func (p *pipeline) applyHeldBack(ctx context.Context, it *item) error {
 	if err := p.store.record(p.changes([]*item{applied})); err != nil {
 		return fmt.Errorf("record held-back record of %s: %w", it.rec.Path, err)
 	}
+	p.links.recorded([]*item{applied})
 	return nil
 }

@@ -227,7 +227,20 @@ func putChange(tx *bolt.Tx, c change) error {
 	if c.rec.Type == wire.Deleted || c.entry == nil {
 		return deleteTree(tx, c.rec.Path)
 	}
-	if err := tx.Bucket(bucketApplied).Put(wire.SortKey(c.rec.Path), c.entry.marshal()); err != nil {
+	applied := tx.Bucket(bucketApplied)
+	key := wire.SortKey(c.rec.Path)
+	var oldLink string
+	if v := applied.Get(key); v != nil {
+		if old, err := unmarshalApplied(v); err == nil {
+			oldLink = old.Link
+		}
+	}
+	if oldLink != "" || c.entry.Link != "" {
+		if err := putLink(tx, c.rec.Path, oldLink, c.entry.Link); err != nil {
+			return err
+		}
+	}
+	if err := applied.Put(key, c.entry.marshal()); err != nil {
 		return err
 	}
 	return putChunkLocs(tx, c.rec.Path, c.chunks)

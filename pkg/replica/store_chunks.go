@@ -59,12 +59,20 @@ func putChunkLocsAt(tx *bolt.Tx, path string, off int64, chunks []wire.ChunkRef)
 func deleteTree(tx *bolt.Tx, path string) error {
 	b := tx.Bucket(bucketApplied)
 	key := wire.SortKey(path)
+	if v := b.Get(key); v != nil {
+		if err := dropLink(tx, path, v); err != nil {
+			return err
+		}
+	}
 	if err := b.Delete(key); err != nil {
 		return err
 	}
 	prefix := append(key, 0)
 	c := b.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Seek(prefix) {
+		if err := dropLink(tx, wire.SortPath(k), v); err != nil {
+			return err
+		}
 		if err := c.Delete(); err != nil {
 			return err
 		}

@@ -21,6 +21,8 @@ type appliedEntry struct {
 	// attributes, ACL as applied (zero for records that say nothing of
 	// them, and in entries of formats 1 and 2).
 	Attrs wire.Hash
+	// Link is the record's hard-link group ("" for none; format 3).
+	Link string
 }
 
 // fingerprint is what lstat says about a path. Any write, chmod, chown
@@ -69,6 +71,8 @@ func (e *appliedEntry) marshal() []byte {
 	b = binary.AppendUvarint(b, uint64(e.Disk.Mode))
 	b = binary.AppendVarint(b, e.Disk.CTime)
 	b = append(b, e.Attrs[:]...)
+	b = binary.AppendUvarint(b, uint64(len(e.Link)))
+	b = append(b, e.Link...)
 	return append(b, e.Target...)
 }
 
@@ -76,7 +80,7 @@ func (e *appliedEntry) marshal() []byte {
 // so a damaged or newer value costs a re-check instead of an error.
 func unmarshalApplied(b []byte) (*appliedEntry, error) {
 	// Format 1 has no ctime; 2 adds it after the mode; 3 adds the
-	// attributes' digest after it.
+	// attributes' digest and the link group after it.
 	if len(b) < 2 || b[0] < 1 || b[0] > 3 {
 		return nil, errBadValue
 	}
@@ -100,6 +104,11 @@ func unmarshalApplied(b []byte) (*appliedEntry, error) {
 	}
 	if b[0] >= 3 {
 		copy(e.Attrs[:], r.bytes(len(e.Attrs)))
+		n := r.uvarint()
+		if n > wire.MaxLinkLen {
+			return nil, errBadValue
+		}
+		e.Link = string(r.bytes(int(n)))
 	}
 	e.Target = string(r.b)
 	if r.err || e.Type == "" {

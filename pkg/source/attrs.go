@@ -67,5 +67,6 @@ func (s *Source) fileAttrs(path string, ino uint64) (wire.Attrs, error) {
 	if err != nil {
 		return a, goneOr(err)
 	}
+	a.Link = linkID(fi)
 	return a, nil
 }

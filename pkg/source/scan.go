@@ -181,6 +181,7 @@ func (s *Source) visit(ctx context.Context, st *step, p string, old *index.Entry
 		return false, nil
 	}
 	cur := statOf(fi)
+	s.links.note(p, linkID(fi))
 	if cur.Type == "" {
 		s.log.Debug("skipping special file", "path", p, "mode", fi.Mode().String())
 		if old != nil {
@@ -242,7 +243,16 @@ func (s *Source) visitPath(ctx context.Context, st *step, p string, walk bool) e
 			old = &index.Entry{Path: p}
 		}
 	}
-	return s.visitWalk(ctx, st, p, old, walk)
+	if err := s.visitWalk(ctx, st, p, old, walk); err != nil {
+		return err
+	}
+	// The other names of a file written through this one changed too.
+	for _, peer := range s.links.peers(p) {
+		if err := s.visitPath(ctx, st, peer, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // parentsOK reports whether every ancestor of p is a real directory, so

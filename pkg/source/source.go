@@ -37,6 +37,7 @@ type Source struct {
 	started  atomic.Bool
 	prog     progress
 	track    tracker
+	links    linkGroups // control loop only
 	retry    retrySet
 	pub      *publisher
 	cache    recentChunks // chunks recently sent to the content cache

@@ -21,10 +21,10 @@ const (
 
 // Ignorable are the names --ignore takes: parts of what "equal" means
 // that a replica may be unable to keep (not root, another platform).
-var Ignorable = []string{"owners", "xattrs", "acls"}
+var Ignorable = []string{"owners", "xattrs", "acls", "links"}
 
 // ignoreSet says which attribute comparisons to skip.
-type ignoreSet struct{ owners, xattrs, acls bool }
+type ignoreSet struct{ owners, xattrs, acls, links bool }
 
 // ParseIgnore checks names against Ignorable.
 func ParseIgnore(names []string) error {
@@ -42,6 +42,8 @@ func parseIgnore(names []string) (ignoreSet, error) {
 			s.xattrs = true
 		case "acls":
 			s.acls = true
+		case "links":
+			s.links = true
 		default:
 			return s, fmt.Errorf("cannot ignore %q: use %s", n, strings.Join(Ignorable, ", "))
 		}
@@ -49,20 +51,22 @@ func parseIgnore(names []string) (ignoreSet, error) {
 	return s, nil
 }
 
-// wantAttrs is what a record says of owner, extended attributes and ACL;
-// known is false for records older than version 4, which say nothing.
+// wantAttrs is what a record says of owner, extended attributes, ACL and
+// hard-link group; known is false for records older than version 4, which
+// say nothing.
 type wantAttrs struct {
 	known  bool
 	owner  *wire.Owner
 	xattrs []byte // fsmeta.EncodeXattrs form
 	acl    []byte // fsmeta.ACL.Encode form
+	link   string // hard-link group
 }
 
 func attrsOfRecord(r *wire.Record) wantAttrs {
 	if !r.HasAttrs() {
 		return wantAttrs{}
 	}
-	return wantAttrs{known: true, owner: r.Owner, xattrs: r.Xattrs, acl: r.ACL}
+	return wantAttrs{known: true, owner: r.Owner, xattrs: r.Xattrs, acl: r.ACL, link: r.Link}
 }
 
 // append encodes a: a flag byte (bit 0 known, bit 1 owner), then the
@@ -84,7 +88,8 @@ func (a wantAttrs) append(b []byte) []byte {
 		b = appendBytes(b, a.owner.Group)
 	}
 	b = appendBytes(b, string(a.xattrs))
-	return appendBytes(b, string(a.acl))
+	b = appendBytes(b, string(a.acl))
+	return appendBytes(b, a.link)
 }
 
 var errBadAttrs = errors.New("read verify index: bad attributes")
@@ -111,9 +116,11 @@ func (a *wantAttrs) decode(b []byte) error {
 	}
 	x, b, ok1 := cutBytes(b)
 	acl, b, ok2 := cutBytes(b)
-	if !ok1 || !ok2 || len(b) != 0 || (!a.known && (x != "" || acl != "")) {
+	link, b, ok3 := cutBytes(b)
+	if !ok1 || !ok2 || !ok3 || len(b) != 0 || (!a.known && (x != "" || acl != "" || link != "")) {
 		return errBadAttrs
 	}
+	a.link = link
 	if x != "" {
 		a.xattrs = []byte(x)
 	}

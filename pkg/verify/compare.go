@@ -30,6 +30,7 @@ type merger struct {
 	buf    []byte
 	pace   *pacer
 	ignore ignoreSet
+	links  linkNames
 }
 
 // compareTree walks root and the index and adds every difference to rep.
@@ -42,7 +43,13 @@ func compareTree(ctx context.Context, x *index, root string, rep *Report, pace *
 		if err != nil && !errors.Is(err, fs.SkipAll) {
 			return err
 		}
-		return m.missingUpTo(nil)
+		if err := m.missingUpTo(nil); err != nil {
+			return err
+		}
+		if !ignore.links {
+			m.links.report(rep)
+		}
+		return nil
 	})
 }
 

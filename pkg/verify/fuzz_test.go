@@ -16,7 +16,7 @@ func FuzzDecodeWant(f *testing.F) {
 	f.Add(encodeWant(&wire.Record{Type: wire.Dir, Mode: 0o755, MTime: -1}))
 	f.Add(encodeWant(&wire.Record{Type: wire.File, V: 3, Size: 1}))
 	f.Add(encodeWant(&wire.Record{Type: wire.Dir, Attrs: wire.Attrs{Owner: &wire.Owner{UID: 1, GID: 2, User: "u", Group: "g"},
-		Xattrs: []byte{1, 1, 6, 'u', 's', 'e', 'r', '.', 'a', 1, 'b'}, ACL: []byte{1}}}))
+		Xattrs: []byte{1, 1, 6, 'u', 's', 'e', 'r', '.', 'a', 1, 'b'}, ACL: []byte{1}, Link: "g"}}))
 	f.Add([]byte("x"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		w, err := decodeWant(b)
@@ -24,7 +24,7 @@ func FuzzDecodeWant(f *testing.F) {
 			return
 		}
 		r := &wire.Record{Type: w.Type, Mode: w.Mode, MTime: w.MTime, Size: w.Size, Hash: w.Hash, Target: w.Target,
-			Attrs: wire.Attrs{Owner: w.owner, Xattrs: w.xattrs, ACL: w.acl}}
+			Attrs: wire.Attrs{Owner: w.owner, Xattrs: w.xattrs, ACL: w.acl, Link: w.link}}
 		if !w.known {
 			r.V = 3
 		}

@@ -46,6 +46,7 @@ func (m *merger) compare(path, rel string, d fs.DirEntry, w want) error {
 }
 
 func (m *merger) compareFile(path, rel string, fi fs.FileInfo, w want) error {
+	m.links.note(rel, fi, w.link)
 	if fi.Size() != w.Size {
 		m.rep.add(Diff{Path: rel, Kind: KindSize, Want: fmt.Sprint(w.Size), Got: fmt.Sprint(fi.Size())})
 		return nil // the content differs too; no need to read it
