@@ -144,6 +144,8 @@ func (a *Applier) Apply(ctx context.Context, rec *wire.Record) (Result, error) {
 		return a.applyDir(rec)
 	case wire.Deleted:
 		return a.applyDeleted(rec)
+	case wire.Fifo, wire.CharDev, wire.BlockDev:
+		return a.applySpecial(rec)
 	}
 	return Result{}, &fsroot.PathError{Op: "apply", Path: rec.Path,
 		Err: badRecord(fmt.Errorf("%w: type %q", wire.ErrMalformed, rec.Type))}

@@ -133,7 +133,7 @@ func TestApplyRejectsBadRecords(t *testing.T) {
 		{"climbing path", wire.Record{Path: "../f", Type: wire.Deleted}, wire.ErrBadPath},
 		{"absolute path", wire.Record{Path: "/etc/passwd", Type: wire.Dir}, wire.ErrBadPath},
 		{"NUL", wire.Record{Path: "a\x00b", Type: wire.Symlink, Target: "x"}, wire.ErrBadPath},
-		{"unknown type", wire.Record{Path: "f", Type: "fifo"}, wire.ErrMalformed},
+		{"unknown type", wire.Record{Path: "f", Type: "socket"}, wire.ErrMalformed},
 		{"bad size", func() wire.Record { r := *good; r.Size++; return r }(), wire.ErrMalformed},
 	}
 	for _, tt := range tests {

@@ -18,3 +18,14 @@ func Links(fi fs.FileInfo) uint64 {
 	}
 	return 1
 }
+
+// Rdev returns the device number of a device node, 0 where unknown.
+func Rdev(fi fs.FileInfo) uint64 {
+	if n, ok := xsysRdev(fi.Sys()); ok {
+		return n
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Rdev)
+	}
+	return 0
+}

@@ -22,3 +22,12 @@ func xsysLinks(sys any) (uint64, bool) {
 	}
 	return uint64(st.Nlink), true
 }
+
+// xsysRdev reads the device number of a *unix.Stat_t.
+func xsysRdev(sys any) (uint64, bool) {
+	st, ok := sys.(*unix.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return uint64(st.Rdev), true
+}

@@ -27,7 +27,8 @@ type Stat struct {
 
 // Entry is what the index knows about one path.
 //
-// Type is wire.File, Dir, Symlink or Deleted (a tombstone). Iterators
+// Type is wire.File, Dir, Symlink, a special type (Fifo, CharDev,
+// BlockDev) or Deleted (a tombstone). Iterators
 // return Type "" for a path they cannot vouch for: a directory known only
 // through its descendants, or a value that failed to decode. Such an entry
 // has Seq 0, so the source publishes or tombstones it again.
@@ -50,14 +51,17 @@ func (e *Entry) Published() bool { return e.Seq != 0 }
 
 // onStream reports whether the state stream must hold e's record, or a
 // newer state of its path: a file, directory or symlink the broker
-// acknowledged. A tombstone may be gone (see --tombstone-ttl).
+// acknowledged (or a FIFO or device node). A tombstone may be gone (see
+// --tombstone-ttl).
 func (e *Entry) onStream() bool {
-	return e.Seq != 0 && (e.Type == wire.File || e.Type == wire.Dir || e.Type == wire.Symlink)
+	return e.Seq != 0 && (e.Type == wire.File || e.Type == wire.Dir || e.Type == wire.Symlink || e.Type.Special())
 }
 
-var typeCodes = map[wire.Type]byte{wire.File: 1, wire.Dir: 2, wire.Symlink: 3, wire.Deleted: 4}
+var typeCodes = map[wire.Type]byte{wire.File: 1, wire.Dir: 2, wire.Symlink: 3, wire.Deleted: 4,
+	wire.Fifo: 5, wire.CharDev: 6, wire.BlockDev: 7}
 
-var codeTypes = [...]wire.Type{1: wire.File, 2: wire.Dir, 3: wire.Symlink, 4: wire.Deleted}
+var codeTypes = [...]wire.Type{1: wire.File, 2: wire.Dir, 3: wire.Symlink, 4: wire.Deleted,
+	5: wire.Fifo, 6: wire.CharDev, 7: wire.BlockDev}
 
 // encodeEntry returns the stored form of e (its Path is the key).
 func encodeEntry(e *Entry) ([]byte, error) {

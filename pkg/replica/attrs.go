@@ -12,7 +12,7 @@ import (
 
 // attrKinds are the values of jetsync_replica_attrs_skipped_total's kind
 // label (see apply.Attrs).
-var attrKinds = []string{apply.SkipOwner, apply.SkipXattr, apply.SkipACL}
+var attrKinds = []string{apply.SkipOwner, apply.SkipXattr, apply.SkipACL, apply.SkipSpecial}
 
 // attrSkips counts attributes the replica could not apply and warns once
 // per kind, not once per file: a replica that is not root would otherwise
@@ -44,12 +44,14 @@ func (s *attrSkips) skipped(kind, path string, err error) {
 		msg = "cannot set owners (run as root or with CAP_CHOWN, or pass --owners=off); files keep this process's owner, counted in jetsync_replica_attrs_skipped_total"
 	case kind == apply.SkipOwner:
 		return // owners turned off on purpose: counted, nothing to warn about
+	case kind == apply.SkipSpecial:
+		msg = "cannot make device nodes (run as root to replicate them); counting them in jetsync_replica_attrs_skipped_total{kind=\"special\"}"
 	}
 	s.r.log.Warn(msg, "kind", kind, "path", path, "err", err)
 }
 
 func newAttrsSkipped(labels prometheus.Labels) *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: "jetsync_replica_attrs_skipped_total",
-		Help:        "Attributes a record carries that this replica did not apply, by kind (owner, xattr, acl).",
+		Help:        "Attributes a record carries that this replica did not apply, by kind (owner, xattr, acl), and device nodes it may not make (special).",
 		ConstLabels: labels}, []string{"kind"})
 }

@@ -55,7 +55,8 @@ func (e *appliedEntry) matches(r *wire.Record) bool {
 
 // typeCodes are the stored codes of the record types; they must never
 // change, existing indexes hold them.
-var typeCodes = map[wire.Type]byte{wire.File: 1, wire.Dir: 2, wire.Symlink: 3}
+var typeCodes = map[wire.Type]byte{wire.File: 1, wire.Dir: 2, wire.Symlink: 3,
+	wire.Fifo: 4, wire.CharDev: 5, wire.BlockDev: 6}
 
 // marshal encodes e as format 3; the leading version byte lets a later
 // format still read it.

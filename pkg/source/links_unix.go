@@ -26,3 +26,11 @@ func linkID(fi fs.FileInfo) string {
 	}
 	return strconv.FormatUint(uint64(st.Dev), 16) + "." + strconv.FormatUint(uint64(st.Ino), 16)
 }
+
+// rdevOf is the device number of a device node.
+func rdevOf(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Rdev)
+	}
+	return 0
+}

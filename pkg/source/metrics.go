@@ -13,6 +13,7 @@ type metrics struct {
 	records     prometheus.Counter
 	bytes       prometheus.Counter
 	skipped     prometheus.Counter
+	sockets     prometheus.Counter
 	errors      *prometheus.CounterVec
 	scan        prometheus.Histogram
 	lastSeq     prometheus.Gauge
@@ -37,6 +38,8 @@ func newMetrics(folder string, reg prometheus.Registerer, watched, busy func() f
 			"Content bytes published to the broker (inline in records, and to the content cache), after compression."))),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts(opts("chunks_skipped_total",
 			"Chunks of live changes not sent to the content cache because it has them or replicas do."))),
+		sockets: prometheus.NewCounter(prometheus.CounterOpts(opts("sockets_skipped_total",
+			"Sockets found by scans and not replicated (each is logged once)."))),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts(opts("errors_total",
 			"Errors by kind (stat, readdir, read, unstable, publish, index, path, watch).")), []string{"kind"}),
 		scan: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "jetsync", Subsystem: "source",
@@ -64,7 +67,7 @@ func newMetrics(folder string, reg prometheus.Registerer, watched, busy func() f
 	}
 	// Every series exists from the start, at 0: a rate or an alert sees
 	// "none yet", not "no data".
-	for _, k := range []string{"stat", "readdir", "read", "unstable", "publish", "index", "path", "watch"} {
+	for _, k := range []string{"stat", "readdir", "read", "unstable", "publish", "index", "path", "watch", "attrs"} {
 		m.errors.WithLabelValues(k)
 	}
 	for _, k := range []string{lossTail, lossStore, lossPurged} {
@@ -76,7 +79,7 @@ func newMetrics(folder string, reg prometheus.Registerer, watched, busy func() f
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.records, m.bytes, m.skipped, m.errors, m.scan, m.lastSeq, m.loss, m.watchedDirs, m.served, m.servedBytes, m.cacheErrors, m.changing, m.busy} {
+	for _, c := range []prometheus.Collector{m.records, m.bytes, m.skipped, m.sockets, m.errors, m.scan, m.lastSeq, m.loss, m.watchedDirs, m.served, m.servedBytes, m.cacheErrors, m.changing, m.busy} {
 		if err := reg.Register(c); err != nil {
 			var dup prometheus.AlreadyRegisteredError
 			if errors.As(err, &dup) {

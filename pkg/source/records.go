@@ -132,6 +132,35 @@ func (s *Source) publishSymlink(ctx context.Context, path string, st index.Stat,
 	return s.publishNow(ctx, rec, &index.Entry{Path: path, Stat: st, Target: target})
 }
 
+// publishSpecial publishes a FIFO or a device node, with its device
+// number.
+func (s *Source) publishSpecial(ctx context.Context, path string, st index.Stat, fi fs.FileInfo) error {
+	attrs, ok := s.pathAttrs(path, fi)
+	if !ok {
+		return nil
+	}
+	if st.Type != wire.Fifo {
+		attrs.Rdev = rdevOf(fi)
+	}
+	rec := &wire.Record{Path: path, Type: st.Type, Mode: st.Mode, MTime: st.MTime, Attrs: attrs}
+	return s.publishNow(ctx, rec, &index.Entry{Path: path, Stat: st})
+}
+
+// skippedSocket says, once per path, that a socket is not replicated (a
+// socket is a live endpoint of a running program, nothing a copy can
+// hold), and counts it.
+func (s *Source) skippedSocket(path string, fi fs.FileInfo) {
+	s.metrics.sockets.Inc()
+	if s.sockets == nil {
+		s.sockets = map[string]bool{}
+	}
+	if s.sockets[path] {
+		return
+	}
+	s.sockets[path] = true
+	s.log.Warn("not replicating a socket", "path", path, "mode", fi.Mode().String())
+}
+
 func (s *Source) publishTombstone(ctx context.Context, path string) error {
 	s.pins.drop(path)
 	s.busy.settled(path)

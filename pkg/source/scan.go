@@ -183,7 +183,7 @@ func (s *Source) visit(ctx context.Context, st *step, p string, old *index.Entry
 	cur := statOf(fi)
 	s.links.note(p, linkID(fi))
 	if cur.Type == "" {
-		s.log.Debug("skipping special file", "path", p, "mode", fi.Mode().String())
+		s.skippedSocket(p, fi)
 		if old != nil {
 			st.tombEntry(old)
 		}
@@ -206,6 +206,8 @@ func (s *Source) visit(ctx context.Context, st *step, p string, old *index.Entry
 		return true, s.publishDir(ctx, p, cur, fi)
 	case wire.Symlink:
 		return false, s.publishSymlink(ctx, p, cur, fi)
+	case wire.Fifo, wire.CharDev, wire.BlockDev:
+		return false, s.publishSpecial(ctx, p, cur, fi)
 	default:
 		return false, s.dispatch(ctx, p)
 	}

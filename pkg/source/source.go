@@ -37,7 +37,8 @@ type Source struct {
 	started  atomic.Bool
 	prog     progress
 	track    tracker
-	links    linkGroups // control loop only
+	links    linkGroups      // control loop only
+	sockets  map[string]bool // sockets already reported (control loop only)
 	retry    retrySet
 	pub      *publisher
 	cache    recentChunks // chunks recently sent to the content cache

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,11 @@ func TestInitialScanPublishesTree(t *testing.T) {
 		wire.TempPrefix + "x": file("replica temp file"),
 	}.create(t, f.root)
 	must(t, syscall.Mkfifo(filepath.Join(f.root, "fifo"), 0o644))
+	sock, err := net.Listen("unix", filepath.Join(f.root, "sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
 
 	r := f.start()
 	r.waitIdle(t)
@@ -60,21 +66,28 @@ func TestInitialScanPublishesTree(t *testing.T) {
 	if rec := f.record("emptydir"); rec == nil || rec.Type != wire.Dir {
 		t.Errorf("empty dir = %+v", rec)
 	}
-	for _, p := range []string{wire.TempPrefix + "x", "fifo"} {
+	for _, p := range []string{wire.TempPrefix + "x", "sock"} {
 		if rec := f.record(p); rec != nil {
 			t.Errorf("%s published: %+v", p, rec)
 		}
+	}
+	if rec := f.record("fifo"); rec == nil || rec.Type != wire.Fifo || rec.Mode != 0o644 {
+		t.Errorf("fifo published as %+v", rec)
+	}
+	if n := counterValue(t, r.src.metrics.sockets); n < 1 {
+		t.Errorf("sockets_skipped_total = %v", n)
 	}
 	m := f.meta()
 	p := r.src.Progress()
 	if m.Epoch != 1 || m.Source != r.src.ix.ID() || p.Epoch != 1 {
 		t.Errorf("meta = %+v, progress epoch %d", m, p.Epoch)
 	}
-	// Directories a, a/sub, emptydir, sticky; five files; two symlinks.
-	if p.PublishedFiles != 11 || p.ScannedFiles != 5 || p.LastSeq != f.lastSeq() || p.Watched < 5 {
+	// Directories a, a/sub, emptydir, sticky; five files; two symlinks;
+	// a FIFO.
+	if p.PublishedFiles != 12 || p.ScannedFiles != 5 || p.LastSeq != f.lastSeq() || p.Watched < 5 {
 		t.Errorf("progress = %+v", p)
 	}
-	if n := r.counter(t, "jetsync_source_published_records_total", "folder", f.folder); n != 11 {
+	if n := r.counter(t, "jetsync_source_published_records_total", "folder", f.folder); n != 12 {
 		t.Errorf("published_records_total = %v", n)
 	}
 	// The broker gets small files inline and no other content: the

@@ -18,16 +18,23 @@ import (
 var racyWindow = 15 * time.Millisecond
 
 // statOf converts lstat data to what the index compares. Type is "" for
-// file types jetsync does not replicate (fifos, sockets, devices).
+// file types jetsync does not replicate (sockets).
 func statOf(fi fs.FileInfo) index.Stat {
 	st := index.Stat{Mode: wire.ModeBits(fi.Mode()), MTime: fi.ModTime().UnixNano(), Size: fi.Size()}
+	m := fi.Mode()
 	switch {
-	case fi.Mode().IsRegular():
+	case m.IsRegular():
 		st.Type = wire.File
 	case fi.IsDir():
 		st.Type = wire.Dir
-	case fi.Mode()&fs.ModeSymlink != 0:
+	case m&fs.ModeSymlink != 0:
 		st.Type = wire.Symlink
+	case m&fs.ModeNamedPipe != 0:
+		st.Type, st.Size = wire.Fifo, 0
+	case m&fs.ModeCharDevice != 0:
+		st.Type, st.Size = wire.CharDev, 0
+	case m&fs.ModeDevice != 0:
+		st.Type, st.Size = wire.BlockDev, 0
 	}
 	st.Ino, st.CTime = fsstat.IDs(fi)
 	return st

@@ -9,14 +9,16 @@ import (
 	"strings"
 
 	"github.com/jetsync/jetsync/pkg/fsmeta"
+	"github.com/jetsync/jetsync/pkg/fsstat"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 // Kinds of Diff for attributes.
 const (
-	KindOwner = "owner" // uid:gid, after mapping names as the replica does
-	KindXattr = "xattr" // one extended attribute (POSIX ACLs among them)
-	KindACL   = "acl"   // the NFSv4 ACL
+	KindOwner  = "owner"  // uid:gid, after mapping names as the replica does
+	KindXattr  = "xattr"  // one extended attribute (POSIX ACLs among them)
+	KindACL    = "acl"    // the NFSv4 ACL
+	KindDevice = "device" // a device node's number
 )
 
 // Ignorable are the names --ignore takes: parts of what "equal" means
@@ -60,13 +62,14 @@ type wantAttrs struct {
 	xattrs []byte // fsmeta.EncodeXattrs form
 	acl    []byte // fsmeta.ACL.Encode form
 	link   string // hard-link group
+	rdev   uint64 // device number of a device node
 }
 
 func attrsOfRecord(r *wire.Record) wantAttrs {
 	if !r.HasAttrs() {
 		return wantAttrs{}
 	}
-	return wantAttrs{known: true, owner: r.Owner, xattrs: r.Xattrs, acl: r.ACL, link: r.Link}
+	return wantAttrs{known: true, owner: r.Owner, xattrs: r.Xattrs, acl: r.ACL, link: r.Link, rdev: r.Rdev}
 }
 
 // append encodes a: a flag byte (bit 0 known, bit 1 owner), then the
@@ -89,7 +92,8 @@ func (a wantAttrs) append(b []byte) []byte {
 	}
 	b = appendBytes(b, string(a.xattrs))
 	b = appendBytes(b, string(a.acl))
-	return appendBytes(b, a.link)
+	b = appendBytes(b, a.link)
+	return binary.AppendUvarint(b, a.rdev)
 }
 
 var errBadAttrs = errors.New("read verify index: bad attributes")
@@ -117,9 +121,12 @@ func (a *wantAttrs) decode(b []byte) error {
 	x, b, ok1 := cutBytes(b)
 	acl, b, ok2 := cutBytes(b)
 	link, b, ok3 := cutBytes(b)
-	if !ok1 || !ok2 || !ok3 || len(b) != 0 || (!a.known && (x != "" || acl != "" || link != "")) {
+	rdev, k := binary.Uvarint(b)
+	if !ok1 || !ok2 || !ok3 || k <= 0 || k != len(binary.AppendUvarint(nil, rdev)) || len(b) != k ||
+		(!a.known && (x != "" || acl != "" || link != "" || rdev != 0)) {
 		return errBadAttrs
 	}
+	a.rdev = rdev
 	a.link = link
 	if x != "" {
 		a.xattrs = []byte(x)
@@ -149,6 +156,11 @@ func (m *merger) compareAttrs(path, rel string, fi fs.FileInfo, w want) error {
 	a := w.wantAttrs
 	if !a.known {
 		return nil
+	}
+	if w.Type == wire.CharDev || w.Type == wire.BlockDev {
+		if got := fsstat.Rdev(fi); got != a.rdev {
+			m.rep.add(Diff{Path: rel, Kind: KindDevice, Want: fmt.Sprintf("%#x", a.rdev), Got: fmt.Sprintf("%#x", got)})
+		}
 	}
 	if a.owner != nil && !m.ignore.owners {
 		if have, ok := fsmeta.OwnerOf(fi); ok {

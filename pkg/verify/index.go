@@ -151,6 +151,12 @@ func decodeWant(b []byte) (want, error) {
 		w.Type = wire.Dir
 	case 'l':
 		w.Type = wire.Symlink
+	case 'p':
+		w.Type = wire.Fifo
+	case 'c':
+		w.Type = wire.CharDev
+	case 'b':
+		w.Type = wire.BlockDev
 	default:
 		return w, fmt.Errorf("read verify index: type code %q", b[0])
 	}
@@ -176,6 +182,12 @@ func typeCode(t wire.Type) byte {
 		return 'f'
 	case wire.Dir:
 		return 'd'
+	case wire.Fifo:
+		return 'p'
+	case wire.CharDev:
+		return 'c'
+	case wire.BlockDev:
+		return 'b'
 	default:
 		return 'l'
 	}

@@ -133,11 +133,13 @@ func kindOf(t fs.FileMode) string {
 	case t&fs.ModeSymlink != 0:
 		return string(wire.Symlink)
 	case t&fs.ModeNamedPipe != 0:
-		return "fifo"
+		return string(wire.Fifo)
 	case t&fs.ModeSocket != 0:
 		return "socket"
+	case t&fs.ModeCharDevice != 0:
+		return string(wire.CharDev)
 	case t&fs.ModeDevice != 0:
-		return "device"
+		return string(wire.BlockDev)
 	default:
 		return "other"
 	}

@@ -1,0 +1,75 @@
+package fsroot
+
+import (
+	"errors"
+	"io/fs"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Kinds of special file Mknod makes.
+const (
+	Fifo     = unix.S_IFIFO
+	CharDev  = unix.S_IFCHR
+	BlockDev = unix.S_IFBLK
+)
+
+// ErrMknodNotPermitted reports that the process may not make a device
+// node (it is not root); the caller counts it and goes on.
+var ErrMknodNotPermitted = errors.New("not permitted to make device nodes")
+
+// MknodNoSync makes path a FIFO or device node of kind (Fifo, CharDev,
+// BlockDev) with mode, device number rdev and mtime: made under a temp
+// name beside path, then renamed over it (a directory there is removed
+// first). The parent is not synced (see Temp.CommitNoSync).
+func (r *Root) MknodNoSync(path string, kind uint32, mode fs.FileMode, rdev uint64, mtime time.Time) error {
+	dir, err := r.openParent("mknod", path, true)
+	if err != nil {
+		return err
+	}
+	defer dir.close()
+	var tmp string
+	for range tempAttempts {
+		tmp = tempBase()
+		err = mknodat(dir.fd, tmp, kind|0o600, rdev)
+		if !errors.Is(err, unix.EEXIST) {
+			break
+		}
+	}
+	if errors.Is(err, unix.EPERM) {
+		return &PathError{Op: "mknod", Path: path, Err: ErrMknodNotPermitted}
+	}
+	if err != nil {
+		return wrap("mknod", path, err)
+	}
+	ts := unix.NsecToTimespec(mtime.UnixNano())
+	err = unix.Fchmodat(dir.fd, tmp, uint32(syscallMode(mode)), 0)
+	if err == nil {
+		err = unix.UtimesNanoAt(dir.fd, tmp, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if err != nil {
+		err = wrap("mknod", path, err)
+	} else {
+		err = r.renameOver(dir, tmp, path)
+	}
+	if err != nil {
+		unix.Unlinkat(dir.fd, tmp, 0)
+	}
+	return err
+}
+
+// syscallMode converts Go's mode bits to the kernel's 07777.
+func syscallMode(m fs.FileMode) uint32 {
+	bits := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		bits |= unix.S_ISUID
+	}
+	if m&fs.ModeSetgid != 0 {
+		bits |= unix.S_ISGID
+	}
+	if m&fs.ModeSticky != 0 {
+		bits |= unix.S_ISVTX
+	}
+	return bits
+}
