@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/jetsync/jetsync/pkg/access"
 	"github.com/jetsync/jetsync/pkg/fsmeta"
 	"github.com/jetsync/jetsync/test/harness"
 )
@@ -186,3 +187,116 @@ func TestNASAttributes(t *testing.T) {
 func unixSetxattr(p, name string, v []byte) error { return unix.Lsetxattr(p, name, v, 0) }
 
 func unixRemovexattr(p, name string) error { return unix.Lremovexattr(p, name) }
+
+// nobody is the user a replica that is not root runs as in
+// TestReplicaNotRoot.
+const nobody = 65534
+
+// openTo makes dir owned by uid, and every directory above it up to the
+// root traversable by any user.
+func openTo(t *testing.T, dir string, uid int) {
+	t.Helper()
+	harness.Must(t, os.MkdirAll(dir, 0o755))
+	harness.Must(t, os.Chown(dir, uid, uid))
+	traversable(t, filepath.Dir(dir))
+}
+
+// traversable makes dir and every directory above it searchable by any
+// user.
+func traversable(t *testing.T, dir string) {
+	t.Helper()
+	for d := dir; d != "/"; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		harness.Must(t, err)
+		harness.Must(t, os.Chmod(d, fi.Mode().Perm()|0o011))
+	}
+}
+
+// TestReplicaNotRoot: a replica running as an ordinary user writes every
+// file and keeps what it may (user attributes, ACLs, FIFOs), and counts
+// the rest with one warning per kind (owners, trusted.* attributes,
+// device nodes), never an error per file.
+func TestReplicaNotRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("starting a replica as another user needs root (CI runs as root)")
+	}
+	t.Parallel()
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	p := func(rel string) string { return filepath.Join(src, rel) }
+	harness.Must(t, os.MkdirAll(p("d"), 0o755))
+	for i := range 5 {
+		f := p(fmt.Sprintf("d/f%d", i))
+		harness.WriteFile(t, f, fmt.Sprintf("file %d\n", i), 0o644)
+		harness.Must(t, os.Lchown(f, 1234+i, 5678))
+	}
+	if _, err := fsmeta.SetXattrs(p("d/f0"), fsmeta.Xattrs{"user.comment": []byte("kept"), "trusted.t": []byte("root only")}); err != nil {
+		t.Skipf("the temp dir's file system takes no extended attributes: %v", err)
+	}
+	setfacl(t, "-m", "u:1234:rw", p("d/f1"))
+	harness.Must(t, unix.Mkfifo(p("d/pipe"), 0o600))
+	harness.Must(t, unix.Mknod(p("d/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+
+	addr := harness.FreeAddr(t)
+	url := "nats://" + addr
+	harness.StartBroker(t, filepath.Join(base, "broker"), addr)
+	harness.StartSource(t, "source", url, "notroot", src, filepath.Join(base, "source"))
+	dst, data := filepath.Join(base, "dst"), filepath.Join(base, "replica")
+	openTo(t, dst, nobody)
+	openTo(t, data, nobody)
+	creds := filepath.Join(data, "replica.nk")
+	b, err := os.ReadFile(harness.Credentials(t, url, access.ReplicaOf("notroot", "r1")))
+	harness.Must(t, err)
+	harness.Must(t, os.WriteFile(creds, b, 0o600))
+	harness.Must(t, os.Chown(creds, nobody, nobody))
+	traversable(t, filepath.Dir(harness.Bin))
+	metrics := harness.FreeAddr(t)
+	rep := harness.StartAs(t, nobody, nobody, "replica", "replica", "--folder", "notroot", "--path", dst, "--data", data,
+		"--nats", url, "--id", "r1", "--log-format", "text", "--nkey", creds, "--metrics", metrics)
+
+	harness.Eventually(t, time.Minute, func() (bool, string) {
+		for i := range 5 {
+			b, _ := os.ReadFile(filepath.Join(dst, fmt.Sprintf("d/f%d", i)))
+			if string(b) != fmt.Sprintf("file %d\n", i) {
+				return false, fmt.Sprintf("d/f%d holds %q", i, b)
+			}
+		}
+		fi, err := os.Lstat(filepath.Join(dst, "d/pipe"))
+		return err == nil && fi.Mode()&os.ModeNamedPipe != 0, "no FIFO"
+	})
+	x, err := fsmeta.ReadXattrs(filepath.Join(dst, "d/f0"))
+	harness.Must(t, err)
+	if string(x["user.comment"]) != "kept" || x["trusted.t"] != nil {
+		t.Errorf("d/f0 has %v, want user.comment only", x.Names())
+	}
+	if x, _ := fsmeta.ReadXattrs(filepath.Join(dst, "d/f1")); x[fsmeta.XattrACLAccess] == nil {
+		t.Errorf("d/f1 lost its ACL: %v", x.Names())
+	}
+	if uid, _ := fileOwner(t, filepath.Join(dst, "d/f2")); uid != nobody {
+		t.Errorf("d/f2 owned by %d, want the replica's user %d", uid, nobody)
+	}
+	if _, err := os.Lstat(filepath.Join(dst, "d/null")); err == nil {
+		t.Error("a device node was made by a replica that is not root")
+	}
+	series := harness.ScrapeEventually(t, metrics)
+	for _, kind := range []string{"owner", "xattr", "special"} {
+		if n := harness.Metric(series, "jetsync_replica_attrs_skipped_total", `kind="`+kind+`"`); n < 1 {
+			t.Errorf("attrs_skipped_total{kind=%q} = %v", kind, n)
+		}
+	}
+	logs := rep.LastRunLog()
+	if n := strings.Count(logs, "cannot set owners"); n != 1 {
+		t.Errorf("%d warnings about owners, want 1:\n%s", n, logs)
+	}
+	if strings.Contains(logs, "level=ERROR") {
+		t.Errorf("errors logged:\n%s", harness.GrepLines(logs, "level=ERROR"))
+	}
+}
+
+func fileOwner(t *testing.T, p string) (uint32, uint32) {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	harness.Must(t, err)
+	st := fi.Sys().(*syscall.Stat_t)
+	return st.Uid, st.Gid
+}

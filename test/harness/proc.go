@@ -33,7 +33,8 @@ type Proc struct {
 	done    chan struct{} // closed when the current run has exited
 	err     error         // exit status of the last run
 	starts  int
-	expectd bool // we stopped or killed it: an exit is no surprise
+	expectd bool       // we stopped or killed it: an exit is no surprise
+	user    *[2]uint32 // uid and gid to run as (StartAs); nil: this process's
 }
 
 // registry keeps each top-level test's daemons so that Eventually and the
@@ -73,6 +74,13 @@ func (b Binary) Start(t testing.TB, name string, args ...string) *Proc {
 	}
 	args = withCredentials(t, b, args)
 	p := &Proc{name: name, bin: string(b), args: args, log: filepath.Join(t.TempDir(), name+".log")}
+	return p.register(t)
+}
+
+// register adds p to its test's daemons, to be stopped at its end, and
+// starts it.
+func (p *Proc) register(t testing.TB) *Proc {
+	t.Helper()
 	key := topName(t)
 	registry.Lock()
 	if len(registry.procs[key]) == 0 {
@@ -91,6 +99,19 @@ func (b Binary) Start(t testing.TB, name string, args ...string) *Proc {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// StartAs is Start of a daemon that runs as user uid and group gid
+// (Linux, as root): for a replica that is not root. Whatever it must read
+// or write (its trees, data directory and credentials) must be open to
+// that user.
+func StartAs(t testing.TB, uid, gid uint32, name string, args ...string) *Proc {
+	t.Helper()
+	b := Binary(bin(t))
+	registerBroker(t, args)
+	p := &Proc{name: name, bin: string(b), args: withCredentials(t, b, args), log: filepath.Join(t.TempDir(), name+".log"),
+		user: &[2]uint32{uid, gid}}
+	return p.register(t)
 }
 
 // Name returns the name the daemon was started with.
@@ -122,6 +143,9 @@ func (p *Proc) Start() error {
 	cmd := exec.Command(p.bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	dieWithParent(cmd)
+	if p.user != nil {
+		runAs(cmd, p.user[0], p.user[1])
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}

@@ -10,3 +10,8 @@ import (
 func dieWithParent(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
+
+// runAs makes the daemon run as uid and gid, with no other groups.
+func runAs(cmd *exec.Cmd, uid, gid uint32) {
+	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}
+}
