@@ -131,6 +131,12 @@ func (a *Applier) Apply(ctx context.Context, rec *wire.Record) (Result, error) {
 	if err := rec.Validate(); err != nil {
 		return Result{}, &fsroot.PathError{Op: "apply", Path: rec.Path, Err: badRecord(err)}
 	}
+	if rec.Path == wire.RootPath {
+		// The folder root's own record: its attributes now, its mode and
+		// mtime once its entries are applied (SetDirMeta).
+		changed, err := a.applyAttrs(rec)
+		return Result{Changed: changed}, err
+	}
 	if rec.Extents != nil {
 		return Result{}, &fsroot.PathError{Op: "apply", Path: rec.Path,
 			Err: badRecord(fmt.Errorf("%w: sparse extents are not supported by this replica", wire.ErrMalformed))}
@@ -217,6 +223,9 @@ func (a *Applier) applyDeleted(rec *wire.Record) (Result, error) {
 // directory's mtime. A path that is no longer a directory is left alone: a
 // later record changed it and owns its metadata.
 func (a *Applier) SetDirMeta(path string, mode uint32, mtime int64) error {
+	if path == wire.RootPath {
+		return a.Root.SetRootMeta(wire.FileMode(mode), time.Unix(0, mtime))
+	}
 	fi, err := a.Root.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.IsDir()) {
 		return nil

@@ -1,11 +1,15 @@
 package fsroot
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
+	"time"
+
+	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 // procFD reports whether /proc/self/fd names open descriptors (Linux with
@@ -36,6 +40,9 @@ func (r *Root) osPathAt(fd int, dir, name string) string {
 // reaches the parent through its open descriptor, so that a parent
 // replaced by a symlink cannot redirect the call outside the root.
 func (r *Root) WithOSPath(path string, fn func(osPath string) error) error {
+	if path == wire.RootPath {
+		return fn(r.path) // the root itself, as the replica was given it
+	}
 	p, err := r.openParent("set attributes of", path, false)
 	if err != nil {
 		return err
@@ -51,4 +58,21 @@ func (t *Temp) WithOSPath(fn func(osPath string) error) error {
 		return &PathError{Op: "set attributes of", Path: t.target, Err: errTempDone}
 	}
 	return fn(t.r.osPathAt(t.dir.fd, t.dir.dir, t.base))
+}
+
+// SetRootMeta sets the mode and mtime of the root directory itself.
+func (r *Root) SetRootMeta(mode fs.FileMode, mtime time.Time) error {
+	fi, err := os.Stat(r.path)
+	if err != nil {
+		return wrap("lstat", ".", err)
+	}
+	if Perm(fi.Mode()) != mode {
+		if err := os.Chmod(r.path, mode); err != nil {
+			return wrap("chmod", ".", err)
+		}
+	}
+	if fi.ModTime().Equal(mtime) {
+		return nil
+	}
+	return wrap("set time of", ".", os.Chtimes(r.path, mtime, mtime))
 }

@@ -44,6 +44,10 @@ func (ix *Index) resetEntries(lost func(*Entry) bool) (int, error) {
 			total += p.reset
 			published += p.published
 			if done {
+				// The root's own record may be lost too: publish it again.
+				if err := tx.Bucket(bucketMeta).Delete(keyRoot); err != nil {
+					return err
+				}
 				return putUint(tx.Bucket(bucketMeta), keyPublished, published)
 			}
 			return nil

@@ -20,6 +20,9 @@ func (p *pipeline) apply(ctx context.Context, it *item) error {
 // applyOne is apply for one name.
 func (p *pipeline) applyOne(ctx context.Context, it *item) error {
 	rec := it.rec
+	if rec.Path == wire.RootPath {
+		return p.applyRoot(ctx, it)
+	}
 	if rec.Type == wire.Deleted {
 		res, err := p.applier.Apply(ctx, rec)
 		it.syncDirs = res.SyncDirs
@@ -112,4 +115,18 @@ func (p *pipeline) superseded(ctx context.Context, it *item, err error) bool {
 	}
 	msg, gerr := p.stream.GetLastMsgForSubject(ctx, wire.StateSubject(p.folder, it.rec.Path))
 	return gerr == nil && msg.Sequence > it.seq
+}
+
+// applyRoot applies the folder root's own record: its attributes now, its
+// mode and mtime when the directories due are set. It never fails the
+// record (the root is never parked): an error is logged and counted, and
+// the next record of the root, or a restart, tries again.
+func (p *pipeline) applyRoot(ctx context.Context, it *item) error {
+	if _, err := p.applier.Apply(ctx, it.rec); err != nil {
+		p.log.Error("cannot set the folder root's attributes", "err", err)
+		p.noteFailure(err)
+	}
+	p.metrics.applied.WithLabelValues(string(it.rec.Type)).Inc()
+	it.entry = &appliedEntry{Type: wire.Dir, Mode: it.rec.Mode, MTime: it.rec.MTime, Attrs: it.rec.AttrsDigest()}
+	return nil
 }

@@ -123,6 +123,11 @@ func putU64(b *bolt.Bucket, k []byte, v uint64) error {
 func (s *store) applied(path string) (*appliedEntry, error) {
 	var e *appliedEntry
 	err := s.db.View(func(tx *bolt.Tx) error {
+		if path == wire.RootPath {
+			var err error
+			e, err = rootEntry(tx)
+			return err
+		}
 		v := tx.Bucket(bucketApplied).Get(wire.SortKey(path))
 		if v == nil {
 			return nil
@@ -195,6 +200,9 @@ func putChange(tx *bolt.Tx, c change) error {
 	if c.rec == nil {
 		return tx.Bucket(bucketUnknown).Put([]byte(c.unknown), nil)
 	}
+	if c.rec.Path == wire.RootPath {
+		return putRootChange(tx, c.entry) // never parked, seen or removed
+	}
 	if u := tx.Bucket(bucketUnknown); u != nil {
 		// A readable state after an unreadable one on the same subject.
 		if err := u.Delete([]byte(wire.PathKey(c.rec.Path))); err != nil {
@@ -248,11 +256,18 @@ func putChange(tx *bolt.Tx, c change) error {
 
 // markDirsDue records, in the transaction that commits the change, the
 // directories whose mtime a change disturbed: the parent always, and the
-// directory itself for a Dir record. The root has no record to restore.
+// directory itself for a Dir record; the root only once its own record
+// was applied (sources before record version 4 publish none).
 func markDirsDue(tx *bolt.Tx, rec *wire.Record) error {
 	b := tx.Bucket(bucketDirDue)
 	for _, d := range []string{wire.Parent(rec.Path), rec.Path} {
-		if d == "" || (d == rec.Path && rec.Type != wire.Dir) {
+		if d == wire.RootPath {
+			if err := markRootDue(tx); err != nil {
+				return err
+			}
+			continue
+		}
+		if d == rec.Path && rec.Type != wire.Dir {
 			continue
 		}
 		if err := b.Put(wire.SortKey(d), nil); err != nil {
@@ -267,7 +282,7 @@ func (s *store) dirsDue() ([]string, error) {
 	var dirs []string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDirDue).ForEach(func(k, _ []byte) error {
-			dirs = append(dirs, wire.SortPath(k))
+			dirs = append(dirs, duePath(k))
 			return nil
 		})
 	})
@@ -280,7 +295,7 @@ func (s *store) clearDirsDue(dirs []string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDirDue)
 		for _, d := range dirs {
-			if err := b.Delete(wire.SortKey(d)); err != nil {
+			if err := b.Delete(dueKey(d)); err != nil {
 				return err
 			}
 		}

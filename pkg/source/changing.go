@@ -215,7 +215,7 @@ func (b *busyFiles) due(period time.Duration) []string {
 
 // busyRound looks again at the changing files due for it.
 func (s *Source) busyRound(ctx context.Context) error {
-	return s.visitAll(ctx, s.busy.due(s.busyPeriod()), nil)
+	return s.visitAll(ctx, s.busy.due(s.busyPeriod()), nil, false)
 }
 
 // busyPeriod is how often the changing files are looked at again.

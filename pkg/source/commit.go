@@ -21,6 +21,10 @@ type commitItem struct {
 	// was sent: it may be on the broker all the same.
 	unpublished *index.Entry
 	flush       chan struct{}
+	// root is the digest of the folder root's state just acknowledged at
+	// rootSeq (see visitRoot).
+	root    []byte
+	rootSeq uint64
 }
 
 // committer writes acknowledged state to the index in batches; nothing
@@ -128,6 +132,9 @@ func (c *committer) apply(tx *index.Tx, it commitItem) error {
 		return tx.Put(it.entry)
 	case it.unpublished != nil:
 		return tx.MarkUnpublished(it.unpublished.Path, it.unpublished.Type)
+	case it.root != nil:
+		tx.Acked(it.rootSeq)
+		return tx.SetRootState(it.root)
 	}
 	return nil
 }

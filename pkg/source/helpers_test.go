@@ -323,6 +323,14 @@ func (f *fixture) diff() string {
 		return "read records: " + err.Error()
 	}
 	var problems []string
+	if r := recs[wire.RootPath]; r != nil {
+		// The folder root's own record: its mode and mtime.
+		if fi, err := os.Stat(f.root); err == nil && (r.Mode != wire.ModeBits(fi.Mode()) || r.MTime != fi.ModTime().UnixNano()) {
+			problems = append(problems, fmt.Sprintf("the root published as %o %d, is %o %d",
+				r.Mode, r.MTime, wire.ModeBits(fi.Mode()), fi.ModTime().UnixNano()))
+		}
+		delete(recs, wire.RootPath)
+	}
 	err = filepath.WalkDir(f.root, func(abs string, d fs.DirEntry, err error) error {
 		if err != nil || abs == f.root {
 			return err

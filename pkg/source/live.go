@@ -130,13 +130,13 @@ func (s *Source) applyBatch(ctx context.Context, b watch.Batch) error {
 	if b.Rescan {
 		return s.fullScan(ctx)
 	}
-	return s.visitAll(ctx, b.Paths, b.Dirs)
+	return s.visitAll(ctx, b.Paths, b.Dirs, b.Root)
 }
 
 // visitAll examines paths, walks dirs, and looks again at the parent
 // directory of each: adding or removing an entry changes its mtime, which
 // no notification names.
-func (s *Source) visitAll(ctx context.Context, paths, walk []string) error {
+func (s *Source) visitAll(ctx context.Context, paths, walk []string, root bool) error {
 	st := &step{}
 	dirs := make(map[string]bool, len(walk))
 	for _, d := range walk {
@@ -164,6 +164,11 @@ func (s *Source) visitAll(ctx context.Context, paths, walk []string) error {
 			}
 		}
 	}
+	if root || topLevel(paths, walk) {
+		if err := s.visitRoot(ctx); err != nil {
+			return err
+		}
+	}
 	return s.finishStep(ctx, st)
 }
 
@@ -182,7 +187,7 @@ func (s *Source) retryRound(ctx context.Context) error {
 	if overflow {
 		return s.fullScan(ctx)
 	}
-	return s.visitAll(ctx, paths, nil)
+	return s.visitAll(ctx, paths, nil, false)
 }
 
 // retryPacer spaces retry rounds, backing off while they keep failing.

@@ -58,6 +58,9 @@ func (s *Source) fullScan(ctx context.Context) error {
 	st := &step{}
 	err := s.walkDir(ctx, st, "")
 	if err == nil {
+		err = s.visitRoot(ctx)
+	}
+	if err == nil {
 		s.log.Debug("full scan walked the tree; waiting for the files still being read", "pending", s.track.count())
 		err = s.finishStep(ctx, st)
 	}
@@ -139,8 +142,12 @@ func (s *Source) readDir(dir string) ([]string, error) {
 			names = append(names, de.Name())
 		}
 	}
+	if dir == "" {
+		s.rootEmpty.Store(false)
+	}
 	if dir == "" && len(names) == 0 && !s.cfg.AllowEmptyRoot {
 		if st, err := s.ix.Stats(); err == nil && st.Files+st.Dirs+st.Symlinks > 0 {
+			s.rootEmpty.Store(true) // nor is the root's own state published
 			return nil, fmt.Errorf("%w (%d files published; start with --allow-empty-root if the tree really was emptied)",
 				errRootEmpty, st.Files+st.Symlinks)
 		}

@@ -39,14 +39,18 @@ type Source struct {
 	track    tracker
 	links    linkGroups      // control loop only
 	sockets  map[string]bool // sockets already reported (control loop only)
-	retry    retrySet
-	pub      *publisher
-	cache    recentChunks // chunks recently sent to the content cache
-	fresh    freshEntries // file entries published and not yet in the index
-	pins     pinnedVersions
-	busy     busyFiles // files found changing
-	clones   clones
-	bv       brokerView
+	// rootEmpty: the last listing of the root found it empty while the
+	// index has content (an unmounted volume?): its own state is not
+	// published either.
+	rootEmpty atomic.Bool
+	retry     retrySet
+	pub       *publisher
+	cache     recentChunks // chunks recently sent to the content cache
+	fresh     freshEntries // file entries published and not yet in the index
+	pins      pinnedVersions
+	busy      busyFiles // files found changing
+	clones    clones
+	bv        brokerView
 	// tree is the index while Run has it open, for the tree metrics.
 	tree      atomic.Pointer[index.Index]
 	audit     audit

@@ -31,13 +31,16 @@ type merger struct {
 	pace   *pacer
 	ignore ignoreSet
 	links  linkNames
+	// rootWant is the folder root's own state (mode, mtime, owner,
+	// attributes), reported as ".".
+	rootWant *want
 }
 
 // compareTree walks root and the index and adds every difference to rep.
 func compareTree(ctx context.Context, x *index, root string, rep *Report, pace *pacer, ignore ignoreSet) error {
 	return x.db.View(func(tx *bolt.Tx) error {
 		m := &merger{ctx: ctx, cur: tx.Bucket(bucketName).Cursor(), rep: rep,
-			root: root, prefix: withSep(root), buf: make([]byte, bufSize), pace: pace, ignore: ignore}
+			root: root, prefix: withSep(root), buf: make([]byte, bufSize), pace: pace, ignore: ignore, rootWant: x.root}
 		m.k, m.v = m.cur.First()
 		err := filepath.WalkDir(root, m.visit)
 		if err != nil && !errors.Is(err, fs.SkipAll) {
@@ -58,7 +61,10 @@ func (m *merger) visit(path string, d fs.DirEntry, err error) error {
 		return walkError(path, err)
 	}
 	if path == m.root {
-		return nil // the folder root's own metadata is not part of the state
+		if m.rootWant == nil {
+			return nil // a source older than record version 4 publishes none
+		}
+		return m.compare(path, ".", d, *m.rootWant)
 	}
 	rel := filepath.ToSlash(strings.TrimPrefix(path, m.prefix))
 	if strings.HasPrefix(d.Name(), wire.TempPrefix) {

@@ -18,6 +18,7 @@ import (
 type index struct {
 	db   *bolt.DB
 	path string
+	root *want // the folder root's own record, if the source published one
 }
 
 var bucketName = []byte("want")

@@ -35,7 +35,7 @@ func (x *index) load(ctx context.Context, js jetstream.JetStream, folder string,
 	n := 0
 	err = bus.Scan(ctx, js.Conn(), wire.StreamName(folder), wire.StateFilter(folder), 1, last, func(m *bus.ScanMsg) error {
 		rep.StreamSeq = m.Sequence
-		if o, ok := recordOp(m.Subject, m.Data, rep); ok {
+		if o, ok := x.recordOp(m.Subject, m.Data, rep); ok {
 			ops = append(ops, o)
 		}
 		if len(ops) == batchSize {
@@ -55,14 +55,23 @@ func (x *index) load(ctx context.Context, js jetstream.JetStream, folder string,
 	return x.apply(ops)
 }
 
-// recordOp turns one state message into an index change.
-func recordOp(subject string, data []byte, rep *Report) (op, bool) {
+// recordOp turns one state message into an index change; the folder
+// root's own record is kept aside (x.root).
+func (x *index) recordOp(subject string, data []byte, rep *Report) (op, bool) {
 	r, err := wire.DecodeRecord(data)
 	if err == nil && !strings.HasSuffix(subject, "."+wire.PathKey(r.Path)) {
 		err = fmt.Errorf("%w: record for %q on the subject of another path", wire.ErrMalformed, r.Path)
 	}
 	if err != nil {
 		rep.add(Diff{Path: subject, Kind: KindMalformed, Got: err.Error()})
+		return op{}, false
+	}
+	if r.Path == wire.RootPath {
+		w, err := decodeWant(encodeWant(r))
+		if err != nil {
+			return op{}, false
+		}
+		x.root = &w
 		return op{}, false
 	}
 	if r.Type == wire.Deleted {

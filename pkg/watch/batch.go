@@ -18,6 +18,7 @@ type pending struct {
 	paths  map[string]struct{}
 	dirs   map[string]struct{}
 	rescan bool
+	root   bool      // the root directory's own attributes changed
 	first  time.Time // arrival of the batch's first event; zero when empty
 	due    bool      // the timer fired; flush as soon as the outbox is free
 }
@@ -54,6 +55,12 @@ func (p *pending) addDir(rel string, now time.Time) {
 	p.arm(now)
 }
 
+// markRoot notes a change of the root directory itself.
+func (p *pending) markRoot(now time.Time) {
+	p.root = true
+	p.arm(now)
+}
+
 func (p *pending) markRescan(now time.Time) {
 	p.collapse()
 	p.arm(now)
@@ -82,14 +89,14 @@ func (p *pending) arm(now time.Time) {
 }
 
 func (p *pending) empty() bool {
-	return !p.rescan && len(p.paths) == 0 && len(p.dirs) == 0
+	return !p.rescan && !p.root && len(p.paths) == 0 && len(p.dirs) == 0
 }
 
 // take returns the accumulated batch and starts a new one; ok is false if
 // there was nothing to report.
 func (p *pending) take() (b Batch, ok bool) {
 	if !p.empty() {
-		b = Batch{Rescan: p.rescan}
+		b = Batch{Rescan: p.rescan, Root: p.root}
 		if !p.rescan {
 			b.Paths = sortedKeys(p.paths)
 			b.Dirs = topmost(p.dirs)
@@ -98,7 +105,7 @@ func (p *pending) take() (b Batch, ok bool) {
 	}
 	p.paths = make(map[string]struct{})
 	p.dirs = make(map[string]struct{})
-	p.rescan = false
+	p.rescan, p.root = false, false
 	p.first = time.Time{}
 	p.due = false
 	p.timer.Stop()

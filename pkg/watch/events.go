@@ -56,10 +56,14 @@ func (w *Watcher) watchCreated(ctx context.Context, rel string, now time.Time) {
 	}
 }
 
-// handleRootEvent ignores everything but the root going away. Without the
-// root there is nothing left to watch, and nothing to re-watch it from, so
-// the consumer is told to rescan and its periodic scan takes over.
+// handleRootEvent reports a change of the root's own attributes, and the
+// root going away: without the root there is nothing left to watch, and
+// nothing to re-watch it from, so the consumer is told to rescan and its
+// periodic scan takes over.
 func (w *Watcher) handleRootEvent(ev fsnotify.Event) {
+	if ev.Has(fsnotify.Chmod) {
+		w.pend.markRoot(time.Now())
+	}
 	if !ev.Has(fsnotify.Remove) && !ev.Has(fsnotify.Rename) {
 		return
 	}

@@ -56,6 +56,9 @@ type Batch struct {
 	// Rescan means events were lost and the consumer must rescan the whole
 	// tree. Paths and Dirs are then empty: the rescan covers them.
 	Rescan bool
+	// Root means the root directory's own mode, owner or attributes may
+	// have changed (its mtime moves with the entries in Paths).
+	Root bool
 }
 
 // Stats is a snapshot of the watcher's state.

@@ -32,6 +32,11 @@ const (
 	MaxOwnerName = 256
 )
 
+// RootPath is the path of the folder root's own record (version 4): a
+// directory record that carries the root's mode, mtime, owner and
+// attributes. No other record may have an empty path.
+const RootPath = ""
+
 // Owner is a path's owner: numbers and the names they had at the source.
 type Owner = fsmeta.Owner
 

@@ -37,6 +37,7 @@ func TestRecordAttrsRoundTrip(t *testing.T) {
 		{Path: "p", Type: Fifo, Mode: 0o600},
 		{Path: "dev", Type: CharDev, Mode: 0o600, Attrs: Attrs{Rdev: 0x103}},
 		{Path: "gone", Type: Deleted, Attrs: Attrs{Excluded: true}},
+		{Path: RootPath, Type: Dir, Mode: 0o2775, MTime: 5, Attrs: Attrs{Owner: &Owner{UID: 1}}},
 	}
 	for _, want := range cases {
 		b, err := EncodeRecord(want)
@@ -99,13 +100,16 @@ func TestRecordAttrsRejected(t *testing.T) {
 		"fifochunks":   `{"v":4,"path":"a","type":"fifo","chunks":[{"h":"` + h + `","n":1}]}`,
 		"fifotarget":   `{"v":4,"path":"a","type":"fifo","target":"x"}`,
 		"socket":       `{"v":4,"path":"a","type":"socket"}`,
+		"rootfile":     `{"v":4,"path":"","type":"file","size":0,"hash":"` + h + `"}`,
+		"roottomb":     `{"v":4,"path":"","type":"deleted"}`,
+		"rootv3":       `{"v":3,"path":"","type":"dir"}`,
 	}
 	for name, in := range cases {
 		_, err := DecodeRecord([]byte(in))
 		if err == nil {
 			t.Errorf("%s: decoded %s", name, in)
-		} else if !errors.Is(err, ErrMalformed) {
-			t.Errorf("%s: %v, want malformed", name, err)
+		} else if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrBadPath) {
+			t.Errorf("%s: %v, want malformed or a bad path", name, err)
 		}
 	}
 }

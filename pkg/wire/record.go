@@ -199,7 +199,11 @@ func DecodeRecord(b []byte) (*Record, error) {
 
 // Validate checks the invariants every record must satisfy.
 func (r *Record) Validate() error {
-	if err := ValidPath(r.Path); err != nil {
+	if r.Path == RootPath {
+		if r.Type != Dir || r.V != 0 && r.V < 4 {
+			return fmt.Errorf("%w: a %s record of the folder root", ErrBadPath, r.Type)
+		}
+	} else if err := ValidPath(r.Path); err != nil {
 		return err
 	}
 	if r.Mode&^0o7777 != 0 {

@@ -69,7 +69,7 @@ func attrsDiff(t *testing.T, src, dst string) string {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
-		if rel == "." || fi.Mode()&os.ModeSocket != 0 {
+		if fi.Mode()&os.ModeSocket != 0 {
 			return nil // sockets are not replicated
 		}
 		if a, b := attrsLine(t, p), attrsLine(t, filepath.Join(dst, rel)); a != b {
@@ -119,6 +119,10 @@ func TestNASAttributes(t *testing.T) {
 	defer sock.Close()
 	setfacl(t, "-m", "u:1234:r", p("share/acl.txt"))
 	setfacl(t, "-d", "-m", "g:777:rwx", p("share/team"))
+	// The folder root itself.
+	harness.Must(t, os.Chmod(src, 0o2750|os.ModeSetgid))
+	harness.Must(t, os.Lchown(src, 1234, 5678))
+	harness.Must(t, unixSetxattr(src, "user.share", []byte("the share's root")))
 
 	tr := harness.StartTrio(t, "nas-attrs", src)
 	converged := func(what string) {
@@ -149,6 +153,7 @@ func TestNASAttributes(t *testing.T) {
 		setfacl(t, "-m", "u:4321:rw", p("share/acl.txt"))                                             // setfacl
 		setfacl(t, "-b", p("share/team/tool"))                                                        // no ACL at all
 		harness.WriteFile(t, p("share/team/new.txt"), "inherits the default ACL\n", 0o640)            // inherited
+		harness.Must(t, os.Chmod(src, 0o755))                                                         // the root's mode
 		harness.Must(t, os.Chmod(p("share/pipe"), 0o600))                                             // a FIFO's mode
 		harness.Must(t, os.Remove(p("share/loop")))                                                   // another device
 		harness.Must(t, unix.Mknod(p("share/loop"), unix.S_IFBLK|0o660, int(unix.Mkdev(7, 201))))
