@@ -134,10 +134,15 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 		}
 		// An unchanged tree: the upgraded source republishes no state, so
 		// every record keeps its sequence (the replica's position stays
-		// valid) and none is lost with the chunks.
-		if after.stateMsgs != before.stateMsgs || after.lastStateSeq != before.lastStateSeq {
+		// valid) and none is lost with the chunks. It adds one record: the
+		// folder root's own (record version 4), which the previous
+		// release did not publish.
+		if after.stateMsgs != before.stateMsgs+1 {
 			t.Errorf("state records: %d, the newest at %d; before the upgrade %d, the newest at %d",
 				after.stateMsgs, after.lastStateSeq, before.stateMsgs, before.lastStateSeq)
+		}
+		if v := recordVersion(t, js, folder, wire.RootPath); v != wire.RecordVersion {
+			t.Errorf("the folder root's record is of version %d", v)
 		}
 		// What the broker stores for the folder, as it accounts for it
 		// (`nats stream info`, `jetsync status`). Its files on disk shrink
@@ -190,8 +195,8 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 		}
 		// What the next phase relies on: the change is published in the
 		// new format.
-		if v := recordVersion(t, harness.DialJetStream(t, url), folder, live); v != 3 {
-			t.Fatalf("the state record of %s is of version %d, want 3", live, v)
+		if v := recordVersion(t, harness.DialJetStream(t, url), folder, live); v != wire.RecordVersion {
+			t.Fatalf("the state record of %s is of version %d, want %d", live, v, wire.RecordVersion)
 		}
 	})
 
