@@ -44,40 +44,97 @@ func NewSplitter() (*Splitter, error) {
 // returns), so that chunking goes on meanwhile. It returns the hash of the
 // whole stream and its length.
 func (s *Splitter) Split(r io.Reader, fn func(h wire.Hash, data []byte) error) (wire.Hash, int64, error) {
-	s.c.Reset(r)
+	run := s.begin(fn)
+	defer run.stop()
+	if err := run.chunk(r); err != nil {
+		return wire.Hash{}, run.n, err
+	}
+	return run.end()
+}
+
+// SplitRanges is Split over the data ranges of a sparse file of size
+// bytes: each range is read from r and chunked on its own, so no chunk
+// spans two, and the bytes outside them enter the whole-file hash as
+// zeros without being read. It returns that hash (of all size bytes) and
+// the number of data bytes read, which is short of the ranges' total
+// only if r ended early.
+func (s *Splitter) SplitRanges(r io.ReaderAt, ranges []wire.Extent, size int64,
+	fn func(h wire.Hash, data []byte) error) (wire.Hash, int64, error) {
+	run := s.begin(fn)
+	defer run.stop()
+	var pos int64 // file offset hashed up to
+	for _, e := range ranges {
+		if e.Off < pos || e.End() > size {
+			return wire.Hash{}, run.n, fmt.Errorf("split ranges: range %+v out of order or past %d", e, size)
+		}
+		s.file.WriteZeros(e.Off - pos)
+		if err := run.chunk(io.NewSectionReader(r, e.Off, e.Len)); err != nil {
+			return wire.Hash{}, run.n, err
+		}
+		pos = e.End()
+	}
+	s.file.WriteZeros(size - pos)
+	return run.end()
+}
+
+// splitRun is one Split or SplitRanges: the chunks' callback, the pipe it
+// moves to once the stream is big, and the bytes chunked so far.
+type splitRun struct {
+	s    *Splitter
+	fn   func(h wire.Hash, data []byte) error
+	pipe *hashPipe // once the stream is big: chunk hashes and fn on other goroutines
+	n    int64
+}
+
+func (s *Splitter) begin(fn func(h wire.Hash, data []byte) error) *splitRun {
 	s.file.Reset()
-	defer s.file.Stop()
-	var pipe *hashPipe // once the stream is big: chunk hashes and fn on other goroutines
-	defer func() { _ = pipe.finish() }()
-	var n int64
+	return &splitRun{s: s, fn: fn}
+}
+
+// stop ends the run's goroutines, whatever happened.
+func (run *splitRun) stop() {
+	_ = run.pipe.finish()
+	run.s.file.Stop()
+}
+
+// chunk cuts r to its end into chunks, handed to fn.
+func (run *splitRun) chunk(r io.Reader) error {
+	c := run.s.c
+	c.Reset(r)
 	for {
-		data, err := s.c.Next()
+		data, err := c.Next()
 		if len(data) > 0 {
-			n += int64(len(data))
-			s.file.Write(data)
-			if pipe == nil && n >= asyncAfter {
-				pipe = startHashPipe(fn)
-			}
-			var ferr error
-			if pipe != nil {
-				ferr = pipe.put(data)
-			} else {
-				ferr = fn(wire.Sum(data), data)
-			}
-			if ferr != nil {
-				return wire.Hash{}, n, ferr
+			if ferr := run.put(data); ferr != nil {
+				return ferr
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return wire.Hash{}, n, fmt.Errorf("read content: %w", err)
+			return fmt.Errorf("read content: %w", err)
 		}
 	}
-	if err := pipe.finish(); err != nil {
-		return wire.Hash{}, n, err
+}
+
+func (run *splitRun) put(data []byte) error {
+	run.n += int64(len(data))
+	run.s.file.Write(data)
+	if run.pipe == nil && run.n >= asyncAfter {
+		run.pipe = startHashPipe(run.fn)
 	}
-	sum, _ := s.file.Sum()
-	return sum, n, nil
+	if run.pipe != nil {
+		return run.pipe.put(data)
+	}
+	return run.fn(wire.Sum(data), data)
+}
+
+// end waits for fn to have seen every chunk and returns the whole-file
+// hash and the bytes chunked.
+func (run *splitRun) end() (wire.Hash, int64, error) {
+	if err := run.pipe.finish(); err != nil {
+		return wire.Hash{}, run.n, err
+	}
+	sum, _ := run.s.file.Sum()
+	return sum, run.n, nil
 }
