@@ -11,8 +11,13 @@ import (
 // ErrCorrupt marks an index value that cannot be decoded.
 var ErrCorrupt = errors.New("corrupt index value")
 
-// entryVersion is the first byte of every stored entry.
-const entryVersion = 1
+// The first byte of every stored entry. Version 2 is version 1 followed
+// by a sparse file's extents; an entry without extents is stored as
+// version 1, so older entries and newer dense ones read alike.
+const (
+	entryVersion       = 1
+	entryVersionSparse = 2
+)
 
 // Stat is what change detection compares: a path whose lstat gives the
 // same Stat as its entry is unchanged. Mode holds the 07777 bits.
@@ -40,6 +45,9 @@ type Entry struct {
 	Seq      uint64    // stream sequence of the published record; 0 = not published
 	Chunks   []wire.ChunkRef
 	Manifest []wire.ChunkRef // manifest blobs, when the chunk list did not fit the record
+	// Extents are a sparse file's data ranges, published as its record's
+	// Extents: its chunks hold their bytes only. nil for a dense file.
+	Extents []wire.Extent
 
 	// Subtree is set by Children when entries exist below this path. It
 	// is not stored.
@@ -70,7 +78,11 @@ func encodeEntry(e *Entry) ([]byte, error) {
 		return nil, fmt.Errorf("encode entry %q: unknown type %q", e.Path, e.Type)
 	}
 	b := make([]byte, 0, 64+len(e.Target)+36*(len(e.Chunks)+len(e.Manifest)))
-	b = append(b, entryVersion, code)
+	version := byte(entryVersion)
+	if e.Extents != nil {
+		version = entryVersionSparse
+	}
+	b = append(b, version, code)
 	b = binary.AppendUvarint(b, uint64(e.Mode))
 	b = binary.AppendVarint(b, e.MTime)
 	b = binary.AppendVarint(b, e.Size)
@@ -83,7 +95,14 @@ func encodeEntry(e *Entry) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(e.Target)))
 	b = append(b, e.Target...)
 	b = appendRefs(b, e.Chunks)
-	return appendRefs(b, e.Manifest), nil
+	b = appendRefs(b, e.Manifest)
+	if e.Extents != nil {
+		b = binary.AppendUvarint(b, uint64(len(e.Extents)))
+		for _, x := range e.Extents {
+			b = binary.AppendUvarint(binary.AppendUvarint(b, uint64(x.Off)), uint64(x.Len))
+		}
+	}
+	return b, nil
 }
 
 func appendRefs(b []byte, refs []wire.ChunkRef) []byte {
@@ -101,10 +120,14 @@ func appendRefs(b []byte, refs []wire.ChunkRef) []byte {
 func decodeEntry(path string, b []byte, full bool) (*Entry, error) {
 	d := decoder{b: b}
 	e := &Entry{Path: path}
+	sparse := len(b) > 0 && b[0] == entryVersionSparse
 	d.header(e)
 	if full {
 		e.Chunks = d.refs()
 		e.Manifest = d.refs()
+		if sparse {
+			e.Extents = d.extents(e.Size)
+		}
 		if d.err == nil && len(d.b) != 0 {
 			d.fail("%d trailing bytes", len(d.b))
 		}
@@ -129,7 +152,7 @@ func (d *decoder) fail(format string, args ...any) {
 }
 
 func (d *decoder) header(e *Entry) {
-	if len(d.b) < 2 || d.b[0] != entryVersion {
+	if len(d.b) < 2 || (d.b[0] != entryVersion && d.b[0] != entryVersionSparse) {
 		d.fail("bad version or length")
 		return
 	}
@@ -187,6 +210,33 @@ func (d *decoder) refs() []wire.ChunkRef {
 		return nil
 	}
 	return refs
+}
+
+// extents reads a sparse file's data ranges, which must be in order, not
+// touching, not empty and within size.
+func (d *decoder) extents(size int64) []wire.Extent {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > wire.MaxExtents || n > uint64(len(d.b)/2) {
+		d.fail("%d extents in %d bytes", n, len(d.b))
+		return nil
+	}
+	ext := make([]wire.Extent, n)
+	var end int64
+	for i := range ext {
+		off, l := d.uvarint(), d.uvarint()
+		if d.err == nil && (l == 0 || off > uint64(size) || l > uint64(size)-off || (i > 0 && int64(off) <= end)) {
+			d.fail("extent %d+%d", off, l)
+		}
+		if d.err != nil {
+			return nil
+		}
+		ext[i] = wire.Extent{Off: int64(off), Len: int64(l)}
+		end = ext[i].End()
+	}
+	return ext
 }
 
 func (d *decoder) uvarint() uint64 {

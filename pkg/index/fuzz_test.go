@@ -1,6 +1,7 @@
 package index
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -15,6 +16,8 @@ func FuzzDecodeEntry(f *testing.F) {
 		{Path: "l", Stat: Stat{Type: wire.Symlink}, Target: "t"},
 		{Path: "x", Stat: Stat{Type: wire.Deleted}, Seq: 9},
 		{Path: "m", Stat: Stat{Type: wire.File, Size: 5}, Hash: wire.Sum(nil), Manifest: []wire.ChunkRef{ref("m", 3)}},
+		{Path: "s", Stat: Stat{Type: wire.File, Size: 1 << 20}, Hash: wire.Sum(nil), Chunks: []wire.ChunkRef{ref("s", 9)},
+			Extents: []wire.Extent{{Off: 5, Len: 4}, {Off: 100, Len: 5}}},
 	} {
 		b, err := encodeEntry(e)
 		if err != nil {
@@ -40,7 +43,8 @@ func FuzzDecodeEntry(f *testing.F) {
 			// Non-minimal varints decode but re-encode shorter; that is fine
 			// as long as the result decodes to the same entry.
 			e2, err := decodeEntry("p", again, true)
-			if err != nil || e2.Stat != e.Stat || e2.Seq != e.Seq || e2.Hash != e.Hash || e2.Target != e.Target {
+			if err != nil || e2.Stat != e.Stat || e2.Seq != e.Seq || e2.Hash != e.Hash || e2.Target != e.Target ||
+				!slices.Equal(e2.Extents, e.Extents) {
 				t.Fatalf("re-encoded entry differs")
 			}
 		}

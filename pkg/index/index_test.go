@@ -68,6 +68,9 @@ func TestEntryRoundTrip(t *testing.T) {
 		{Path: "l", Stat: Stat{Type: wire.Symlink, MTime: -5, Ino: 1 << 60}, Target: "../x\xff", Seq: 9},
 		{Path: "gone", Stat: Stat{Type: wire.Deleted}, Seq: 11},
 		{Path: "new", Stat: Stat{Type: wire.File}, Hash: wire.Sum(nil)},
+		{Path: "img", Stat: Stat{Type: wire.File, Size: 1 << 30}, Hash: wire.Sum(nil), Seq: 12,
+			Chunks: []wire.ChunkRef{ref("s", 100)}, Extents: []wire.Extent{{Off: 1 << 20, Len: 60}, {Off: 1<<30 - 40, Len: 40}}},
+		{Path: "hole", Stat: Stat{Type: wire.File, Size: 1 << 20}, Hash: wire.Sum(nil), Seq: 13, Extents: []wire.Extent{}},
 	}
 	put(t, ix, want...)
 	for _, w := range want {
@@ -76,7 +79,8 @@ func TestEntryRoundTrip(t *testing.T) {
 			t.Fatalf("get %q: %v, %v", w.Path, got, err)
 		}
 		if got.Path != w.Path || got.Stat != w.Stat || got.Hash != w.Hash || got.Target != w.Target ||
-			got.Seq != w.Seq || !slices.Equal(got.Chunks, w.Chunks) || !slices.Equal(got.Manifest, w.Manifest) {
+			got.Seq != w.Seq || !slices.Equal(got.Chunks, w.Chunks) || !slices.Equal(got.Manifest, w.Manifest) ||
+			!slices.Equal(got.Extents, w.Extents) || (got.Extents == nil) != (w.Extents == nil) {
 			t.Errorf("get %q = %+v, want %+v", w.Path, got, w)
 		}
 	}
@@ -85,6 +89,29 @@ func TestEntryRoundTrip(t *testing.T) {
 	}
 	if e, err := ix.Get("missing"); e != nil || err != nil {
 		t.Errorf("get missing = %v, %v", e, err)
+	}
+}
+
+// An entry stored before entries had extents (version 1) still decodes,
+// as a dense file; a dense entry is still stored that way.
+func TestEntryOfADenseFileKeepsVersion1(t *testing.T) {
+	e := file("a", 10, 42, ref("x", 10))
+	b, err := encodeEntry(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[0] != 1 {
+		t.Fatalf("dense entry stored as version %d", b[0])
+	}
+	got, err := decodeEntry("a", b, true)
+	if err != nil || got.Extents != nil || !slices.Equal(got.Chunks, e.Chunks) {
+		t.Fatalf("decode = %+v, %v", got, err)
+	}
+	e.Extents = []wire.Extent{{Off: 2, Len: 10}}
+	b, _ = encodeEntry(e)
+	bad := append(b[:len(b)-1:len(b)-1], 11) // past the size
+	if _, err := decodeEntry("a", bad, true); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("extent past the size: %v", err)
 	}
 }
 
