@@ -83,10 +83,11 @@ type Applier struct {
 	Known func(path string, fi fs.FileInfo) (wire.Hash, bool)
 	// Placed, if set, is told where the chunks of a file whose list comes
 	// in manifest blobs lie once the file is committed, a blob's worth at
-	// a time: refs lie from off on in the file at path. (The list is
-	// never held whole; it is kept on disk while the file is written.)
-	// refs must not be kept after the call. A file with an inline list
-	// has it in Result.Chunks instead.
+	// a time: refs lie from off on in the file at path, contiguous (a
+	// sparse file's are told a run per extent). (The list is never held
+	// whole; it is kept on disk while the file is written.) refs must not
+	// be kept after the call. A file with an inline list has it in
+	// Result.Chunks instead.
 	Placed func(path string, off int64, refs []wire.ChunkRef)
 	// Attrs, if set, applies owners, extended attributes and ACLs of
 	// version 4 records; nil leaves every path's own.
@@ -100,7 +101,8 @@ type Result struct {
 	Reused  int64 // bytes copied from local files
 	// Chunks is the chunk list of a file with an inline list (or inline
 	// content, as one chunk), written or unchanged; nil when the record
-	// uses a manifest (Applier.Placed is told of a written one).
+	// uses a manifest (Applier.Placed is told of a written one). A sparse
+	// file's chunks lie where wire.PlaceChunks puts them by its extents.
 	Chunks []wire.ChunkRef
 	// SyncDirs are the directories whose entries the apply changed (a
 	// file, symlink or directory created, replaced or removed in them; ""
@@ -136,10 +138,6 @@ func (a *Applier) Apply(ctx context.Context, rec *wire.Record) (Result, error) {
 		// mtime once its entries are applied (SetDirMeta).
 		changed, err := a.applyAttrs(rec)
 		return Result{Changed: changed}, err
-	}
-	if rec.Extents != nil {
-		return Result{}, &fsroot.PathError{Op: "apply", Path: rec.Path,
-			Err: badRecord(fmt.Errorf("%w: sparse extents are not supported by this replica", wire.ErrMalformed))}
 	}
 	switch rec.Type {
 	case wire.File:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/fsstat"
 	"github.com/jetsync/jetsync/pkg/wire"
-	"github.com/zeebo/blake3"
 )
 
 func (a *Applier) applyFile(ctx context.Context, rec *wire.Record) (Result, error) {
@@ -109,6 +107,7 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, tgt *fsroot.T
 	defer src.close()
 	h := chunk.NewHasher()
 	defer h.Stop()
+	out := newDataWriter(tmp, h, rec)
 	for {
 		r, err := src.next(ctx)
 		if err != nil {
@@ -117,8 +116,7 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, tgt *fsroot.T
 		if r.end {
 			break
 		}
-		h.Write(r.data)
-		if _, err := tmp.Write(r.data); err != nil {
+		if err := out.write(r.data); err != nil {
 			return res, err
 		}
 		if r.seg != nil {
@@ -126,6 +124,9 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, tgt *fsroot.T
 				return res, err
 			}
 		}
+	}
+	if err := out.finish(); err != nil {
+		return res, err
 	}
 	if got, _ := h.Sum(); got != rec.Hash {
 		return res, &fsroot.PathError{Op: "verify", Path: rec.Path,
@@ -145,15 +146,22 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, tgt *fsroot.T
 }
 
 // writeInline writes a small file whose content came in its record,
-// verified against the record's hash.
+// verified against the record's hash (a sparse file's is of its data
+// only, so the whole file's hash is checked as it is written).
 func (a *Applier) writeInline(rec *wire.Record, tgt *fsroot.Target) (Result, error) {
-	data, err := wire.DecodeChunk(nil, rec.Data, rec.Hash)
+	var data []byte
+	var err error
+	if rec.Extents != nil {
+		data, err = wire.DecodeChunkUnverified(nil, rec.Data) // verified below
+	} else {
+		data, err = wire.DecodeChunk(nil, rec.Data, rec.Hash)
+	}
 	if err != nil {
 		return Result{}, &fsroot.PathError{Op: "decode content of", Path: rec.Path, Err: err}
 	}
-	if int64(len(data)) != rec.Size {
+	if int64(len(data)) != rec.DataLen() {
 		return Result{}, &fsroot.PathError{Op: "decode content of", Path: rec.Path,
-			Err: fmt.Errorf("%w: %d bytes, record says %d", wire.ErrCorrupt, len(data), rec.Size)}
+			Err: fmt.Errorf("%w: %d bytes, record says %d", wire.ErrCorrupt, len(data), rec.DataLen())}
 	}
 	res := Result{Fetched: int64(len(data)), Chunks: inlineChunks(rec)}
 	tmp, err := tgt.CreateTemp()
@@ -161,8 +169,18 @@ func (a *Applier) writeInline(rec *wire.Record, tgt *fsroot.Target) (Result, err
 		return res, err
 	}
 	defer tmp.Abort()
-	if _, err := tmp.Write(data); err != nil {
+	h := chunk.NewHasher()
+	defer h.Stop()
+	out := newDataWriter(tmp, h, rec)
+	if err := out.write(data); err != nil {
 		return res, err
+	}
+	if err := out.finish(); err != nil {
+		return res, err
+	}
+	if got, _ := h.Sum(); got != rec.Hash {
+		return res, &fsroot.PathError{Op: "verify", Path: rec.Path,
+			Err: fmt.Errorf("%w: content hashes to %s, record says %s", wire.ErrCorrupt, got, rec.Hash)}
 	}
 	if err := a.applyTempAttrs(tmp, rec); err != nil {
 		return res, err
@@ -177,12 +195,17 @@ func (a *Applier) writeInline(rec *wire.Record, tgt *fsroot.Target) (Result, err
 }
 
 // inlineChunks describes inline content as one chunk, so that later files
-// can reuse it from the local copy.
+// can reuse it from the local copy; none for a sparse file, whose hash is
+// not that of the data it carries.
 func inlineChunks(rec *wire.Record) []wire.ChunkRef {
+	if rec.Extents != nil {
+		return nil
+	}
 	return []wire.ChunkRef{{Hash: rec.Hash, Size: uint32(rec.Size)}}
 }
 
-// HashFile returns the BLAKE3 hash and length of the regular file at path.
+// HashFile returns the BLAKE3 hash and length of the regular file at
+// path. Only its data is read: holes hash as zeros.
 func (a *Applier) HashFile(path string) (wire.Hash, int64, error) {
 	f, err := a.Root.Open(path)
 	if err != nil {
@@ -191,17 +214,9 @@ func (a *Applier) HashFile(path string) (wire.Hash, int64, error) {
 	defer f.Close()
 	buf := getBuf(chunk.MaxSize)
 	defer putBuf(buf)
-	h := blake3.New()
-	var n int64
-	for {
-		k, err := f.Read(*buf)
-		h.Write((*buf)[:k])
-		n += int64(k)
-		if errors.Is(err, io.EOF) {
-			return wire.Hash(h.Sum(nil)), n, nil
-		}
-		if err != nil {
-			return wire.Hash{}, n, &fsroot.PathError{Op: "hash", Path: path, Err: err}
-		}
+	h, n, err := chunk.HashFile(f, *buf, nil)
+	if err != nil {
+		return wire.Hash{}, n, &fsroot.PathError{Op: "hash", Path: path, Err: err}
 	}
+	return h, n, nil
 }

@@ -41,7 +41,7 @@ func (l *chunkList) segment(ctx context.Context) (*segment, error) {
 		return &segment{refs: rec.Chunks}, nil // Validate checked that they add up
 	}
 	if l.next == len(rec.Manifest) {
-		if l.off != rec.Size {
+		if l.off != rec.DataLen() {
 			return nil, sizeMismatch(rec, l.off)
 		}
 		return nil, nil
@@ -58,17 +58,17 @@ func (l *chunkList) segment(ctx context.Context) (*segment, error) {
 	}
 	seg := &segment{off: l.off, refs: refs, blobLen: int64(len(blob))}
 	l.off += sumSizes(refs)
-	if l.off > rec.Size {
+	if l.off > rec.DataLen() {
 		return nil, sizeMismatch(rec, l.off)
 	}
 	return seg, nil
 }
 
 // sizeMismatch is the error of a manifest that lists total bytes (or at
-// least that many) for a file of rec.Size.
+// least that many) for a file of rec.DataLen() bytes of data.
 func sizeMismatch(rec *wire.Record, total int64) error {
 	return &fsroot.PathError{Op: "check manifest of", Path: rec.Path, Err: badRecord(
-		fmt.Errorf("%w: manifest lists at least %d bytes, size is %d", wire.ErrMalformed, total, rec.Size))}
+		fmt.Errorf("%w: manifest lists at least %d bytes, data is %d", wire.ErrMalformed, total, rec.DataLen()))}
 }
 
 // sumSizes is how many bytes cs lists.

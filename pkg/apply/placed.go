@@ -24,6 +24,7 @@ const placedRefLen = 32 + 4
 type placedList struct {
 	a   *Applier
 	tmp *fsroot.Temp
+	ext []wire.Extent // a sparse file's extents, where its chunks lie
 	buf []byte
 }
 
@@ -37,7 +38,7 @@ func (a *Applier) newPlacedList(rec *wire.Record) (*placedList, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &placedList{a: a, tmp: tmp}, nil
+	return &placedList{a: a, tmp: tmp, ext: rec.Extents}, nil
 }
 
 // add appends the refs of one segment, in the order of the file.
@@ -53,8 +54,9 @@ func (l *placedList) add(refs []wire.ChunkRef) error {
 	return err
 }
 
-// tell calls Placed with the list, a blob's worth of refs at a time, for
-// the file now committed at path. A failure to read it back only costs
+// tell calls Placed with the list, a blob's worth of refs at a time (a
+// sparse file's cut where its extents end), for the file now committed at
+// path. A failure to read it back only costs
 // the index those locations.
 func (l *placedList) tell(path string) {
 	if l == nil {
@@ -75,10 +77,8 @@ func (l *placedList) tell(path string) {
 		for b := buf[:n-n%placedRefLen]; len(b) > 0; b = b[placedRefLen:] {
 			refs = append(refs, wire.ChunkRef{Hash: wire.Hash(b[:32]), Size: binary.LittleEndian.Uint32(b[32:])})
 		}
-		if len(refs) > 0 {
-			l.a.Placed(path, off, refs)
-			off += sumSizes(refs)
-		}
+		wire.PlaceChunks(l.ext, off, refs, func(at int64, run []wire.ChunkRef) { l.a.Placed(path, at, run) })
+		off += sumSizes(refs)
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return
 		}

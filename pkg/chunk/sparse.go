@@ -37,16 +37,22 @@ func writeZeros(h *blake3.Hasher, n int64) {
 
 // HashFile returns the BLAKE3 hash of the content of f, up to the size
 // it has when called, and how many bytes of content that was (less than
-// the size if the file shrank meanwhile). Only its data ranges are read
-// (fsmeta.DataRanges): holes enter the hash as zeros. Reads go through
-// buf; each, if set, is called with the length of each read and may stop
-// the hashing by returning an error.
+// the size if the file shrank meanwhile). See HashPrefix.
 func HashFile(f *os.File, buf []byte, each func(n int) error) (wire.Hash, int64, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return wire.Hash{}, 0, fmt.Errorf("hash %s: %w", f.Name(), err)
 	}
-	ranges, err := fsmeta.DataRanges(f, fi.Size())
+	return HashPrefix(f, fi.Size(), buf, each)
+}
+
+// HashPrefix returns the BLAKE3 hash of the first size bytes of f, and
+// how many bytes it had (less than size if it is shorter). Only its data
+// ranges are read (fsmeta.DataRanges): holes enter the hash as zeros.
+// Reads go through buf; each, if set, is called with the length of each
+// read and may stop the hashing by returning an error.
+func HashPrefix(f *os.File, size int64, buf []byte, each func(n int) error) (wire.Hash, int64, error) {
+	ranges, err := fsmeta.DataRanges(f, size)
 	if err != nil {
 		return wire.Hash{}, 0, err
 	}
@@ -59,11 +65,20 @@ func HashFile(f *os.File, buf []byte, each func(n int) error) (wire.Hash, int64,
 			return wire.Hash{}, 0, err
 		}
 		if pos = r.Off + n; n < r.Len {
-			return wire.Hash(h.Sum(nil)), pos, nil // shrank
+			return wire.Hash(h.Sum(nil)), pos, nil // shorter than size
 		}
 	}
-	writeZeros(h, fi.Size()-pos)
-	return wire.Hash(h.Sum(nil)), fi.Size(), nil
+	if pos < size { // a hole to the end, or the end of a file that shrank
+		fi, err := f.Stat()
+		if err != nil {
+			return wire.Hash{}, 0, fmt.Errorf("hash %s: %w", f.Name(), err)
+		}
+		if fi.Size() < size {
+			return wire.Hash(h.Sum(nil)), max(pos, fi.Size()), nil
+		}
+		writeZeros(h, size-pos)
+	}
+	return wire.Hash(h.Sum(nil)), size, nil
 }
 
 // hashRange adds r of f to h and returns how many bytes of it f had.

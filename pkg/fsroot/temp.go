@@ -92,6 +92,32 @@ func (t *Temp) wrote(n int) {
 	}
 }
 
+// Skip moves the write position n bytes on without writing: what is
+// written next lands past a hole of n bytes, on file systems that keep
+// holes. A hole at the end needs Truncate.
+func (t *Temp) Skip(n int64) error {
+	if t.f == nil {
+		return &PathError{Op: "write", Path: t.target, Err: errTempDone}
+	}
+	if _, err := t.f.Seek(n, io.SeekCurrent); err != nil {
+		return wrap("write", t.target, err)
+	}
+	if t.flushed == t.written {
+		t.flushed += n // nothing to write back in a hole
+	}
+	t.written += n
+	return nil
+}
+
+// Truncate sets the temp file's size: a file whose end is a hole gets
+// its length without a byte written there.
+func (t *Temp) Truncate(size int64) error {
+	if t.f == nil {
+		return &PathError{Op: "truncate", Path: t.target, Err: errTempDone}
+	}
+	return wrap("truncate", t.target, t.f.Truncate(size))
+}
+
 // ReadFrom appends everything src yields to the temp file.
 func (t *Temp) ReadFrom(src io.Reader) (int64, error) {
 	if t.f == nil {

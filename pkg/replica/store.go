@@ -251,7 +251,7 @@ func putChange(tx *bolt.Tx, c change) error {
 	if err := applied.Put(key, c.entry.marshal()); err != nil {
 		return err
 	}
-	return putChunkLocs(tx, c.rec.Path, c.chunks)
+	return putChunkLocs(tx, c.rec.Path, c.rec.Extents, c.chunks)
 }
 
 // markDirsDue records, in the transaction that commits the change, the

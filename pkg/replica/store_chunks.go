@@ -36,9 +36,15 @@ func (s *store) placeChunks(path string, off int64, chunks []wire.ChunkRef) erro
 }
 
 // putChunkLocs records that chunks, a file's whole list, lie in the file
-// at path.
-func putChunkLocs(tx *bolt.Tx, path string, chunks []wire.ChunkRef) error {
-	return putChunkLocsAt(tx, path, 0, chunks)
+// at path: one after the other, or at the extents of a sparse file.
+func putChunkLocs(tx *bolt.Tx, path string, ext []wire.Extent, chunks []wire.ChunkRef) error {
+	var err error
+	wire.PlaceChunks(ext, 0, chunks, func(off int64, run []wire.ChunkRef) {
+		if err == nil {
+			err = putChunkLocsAt(tx, path, off, run)
+		}
+	})
+	return err
 }
 
 // putChunkLocsAt records that chunks lie from off on in the file at path.

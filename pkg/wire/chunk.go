@@ -154,6 +154,13 @@ func DecodeChunk(dst, payload []byte, want Hash) ([]byte, error) {
 	return data, nil
 }
 
+// DecodeChunkUnverified decodes a chunk payload whose content has no hash
+// of its own: the inline data of a sparse file, which the whole file's
+// hash covers once its holes are put back. The caller must verify that.
+func DecodeChunkUnverified(dst, payload []byte) ([]byte, error) {
+	return decodeChunk(dst, payload)
+}
+
 // ChunkLen returns the decoded length a chunk payload announces, checking
 // only its header.
 func ChunkLen(p []byte) (int, error) {
