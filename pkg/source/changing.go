@@ -2,14 +2,13 @@ package source
 
 import (
 	"context"
-	"io"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/zeebo/blake3"
-
+	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/index"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -113,24 +112,30 @@ func (rd *reading) confirm(ctx context.Context, fr *fileRead, after index.Stat, 
 	default:
 		fr.how = readVerified
 		if fr.inline == nil {
-			fr.pin = bytesPin(rd.kept)
+			fr.pin = rd.keptPin()
 		}
 	}
 	return fr, nil
 }
 
-// rehash hashes the first rd.st.Size bytes of the file again.
+// rehash hashes the first rd.st.Size bytes of the file again, reading
+// only its data ranges.
 func (rd *reading) rehash(ctx context.Context) (wire.Hash, error) {
-	h := blake3.New()
-	n, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(rd.f, 0, rd.st.Size)})
+	buf := readPool.Get().(*[]byte)
+	defer readPool.Put(buf)
+	sum, n, err := chunk.HashPrefix(rd.f, rd.st.Size, *buf, func(k int) error {
+		rd.s.metrics.read.Add(float64(k))
+		return ctx.Err()
+	})
 	if err != nil {
+		if ctx.Err() == nil {
+			err = fmt.Errorf("%w: %w", errRead, err)
+		}
 		return wire.Hash{}, err
 	}
 	if n != rd.st.Size {
 		return wire.Hash{}, errUnstable
 	}
-	var sum wire.Hash
-	h.Sum(sum[:0])
 	return sum, nil
 }
 

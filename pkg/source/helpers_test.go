@@ -416,19 +416,27 @@ func (f *fixture) compareFile(p string, r *wire.Record) string {
 			return fmt.Sprintf("%s: manifest blob: %v", p, err)
 		}
 	}
-	var off int64
 	checked := make(map[wire.Hash]bool)
-	for _, c := range refs {
-		if !checked[c.Hash] && !f.hasChunk(p, c.Hash) {
-			return fmt.Sprintf("%s: chunk %s not served", p, c.Hash)
+	var problem string
+	var placed int64
+	wire.PlaceChunks(r.Extents, 0, refs, func(off int64, rs []wire.ChunkRef) {
+		for _, c := range rs {
+			switch {
+			case problem != "":
+			case !checked[c.Hash] && !f.hasChunk(p, c.Hash):
+				problem = fmt.Sprintf("%s: chunk %s not served", p, c.Hash)
+			case wire.Sum(data[off:off+int64(c.Size)]) != c.Hash:
+				problem = fmt.Sprintf("%s: chunk at %d does not match content", p, off)
+			}
+			checked[c.Hash] = true
+			off += int64(c.Size)
+			placed += int64(c.Size)
 		}
-		checked[c.Hash] = true
-		if wire.Sum(data[off:off+int64(c.Size)]) != c.Hash {
-			return fmt.Sprintf("%s: chunk at %d does not match content", p, off)
-		}
-		off += int64(c.Size)
+	})
+	if problem == "" && r.Data == nil && placed != r.DataLen() {
+		problem = fmt.Sprintf("%s: %d bytes of chunks lie in the extents, want %d", p, placed, r.DataLen())
 	}
-	return ""
+	return problem
 }
 
 // converged waits until the published state matches the tree.

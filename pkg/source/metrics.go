@@ -12,6 +12,7 @@ import (
 type metrics struct {
 	records     prometheus.Counter
 	bytes       prometheus.Counter
+	read        prometheus.Counter
 	skipped     prometheus.Counter
 	sockets     prometheus.Counter
 	errors      *prometheus.CounterVec
@@ -36,6 +37,8 @@ func newMetrics(folder string, reg prometheus.Registerer, watched, busy func() f
 			"State records acknowledged by the broker."))),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts(opts("published_bytes_total",
 			"Content bytes published to the broker (inline in records, and to the content cache), after compression."))),
+		read: prometheus.NewCounter(prometheus.CounterOpts(opts("read_bytes_total",
+			"File content bytes read to publish it: chunked, inlined or read again to confirm a changing file's version (a sparse file's holes are not read)."))),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts(opts("chunks_skipped_total",
 			"Chunks of live changes not sent to the content cache because it has them or replicas do."))),
 		sockets: prometheus.NewCounter(prometheus.CounterOpts(opts("sockets_skipped_total",
@@ -79,7 +82,7 @@ func newMetrics(folder string, reg prometheus.Registerer, watched, busy func() f
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.records, m.bytes, m.skipped, m.sockets, m.errors, m.scan, m.lastSeq, m.loss, m.watchedDirs, m.served, m.servedBytes, m.cacheErrors, m.changing, m.busy} {
+	for _, c := range []prometheus.Collector{m.records, m.bytes, m.read, m.skipped, m.sockets, m.errors, m.scan, m.lastSeq, m.loss, m.watchedDirs, m.served, m.servedBytes, m.cacheErrors, m.changing, m.busy} {
 		if err := reg.Register(c); err != nil {
 			var dup prometheus.AlreadyRegisteredError
 			if errors.As(err, &dup) {

@@ -55,10 +55,13 @@ type reading struct {
 	// hot: the file changed lately (it had to settle, or keeps changing):
 	// its version is pinned for the content service, and its bytes are
 	// kept while read if it is small enough.
-	hot   bool
-	kept  []byte // the content read, for a hot file of at most memPinMax bytes
-	cache *cacheSend
-	clone bool // a clone was tried
+	hot  bool
+	kept []byte // the content read, for a hot file of at most memPinMax bytes
+	// keptExt are the extents of a sparse file's kept content (its data
+	// only); nil if it is dense.
+	keptExt []wire.Extent
+	cache   *cacheSend
+	clone   bool // a clone was tried
 }
 
 // readOnce reads path once: a settled read if the file holds still, or
@@ -201,7 +204,7 @@ func (rd *reading) settled(fr *fileRead) *fileRead {
 		return fr
 	}
 	if rd.kept != nil {
-		fr.pin = bytesPin(rd.kept)
+		fr.pin = rd.keptPin()
 	} else {
 		fr.pin = rd.filePin()
 	}
@@ -217,41 +220,64 @@ func (rd *reading) filePin() *pin {
 
 // content reads the first st.Size bytes of r: inline for a small file,
 // else cut into chunks (the new ones go to the cache when rd.cache says
-// so). It keeps the bytes in rd.kept if keep is set and they are few
-// enough. The entry has stat st; n bytes short of st.Size, it fails with
-// errUnstable (the file shrank).
+// so), only its data ranges if it is worth publishing sparse (see
+// sparseExtents). It keeps the bytes in rd.kept if keep is set and they
+// are few enough. The entry has stat st; n bytes short of st.Size, it
+// fails with errUnstable (the file shrank).
 func (rd *reading) content(ctx context.Context, r io.ReaderAt, st index.Stat, keep bool) (*fileRead, error) {
-	src := ctxReader{ctx, io.NewSectionReader(r, 0, st.Size)}
-	keep = keep && st.Size <= memPinMax
 	if st.Size > 0 && st.Size <= wire.InlineSize {
 		data := make([]byte, st.Size)
-		if _, err := io.ReadFull(src, data); err != nil {
+		_, err := io.ReadFull(ctxReader{ctx, io.NewSectionReader(r, 0, st.Size)}, data)
+		if err != nil {
 			return nil, shortRead(err)
 		}
+		rd.s.metrics.read.Add(float64(len(data)))
 		e := &index.Entry{Path: rd.path, Stat: st, Hash: wire.Sum(data)}
 		return &fileRead{e: e, inline: wire.EncodeChunk(nil, data, rd.s.cfg.Compression)}, nil
 	}
-	var kept []byte
-	if keep {
-		kept = make([]byte, 0, st.Size)
+	ext, err := sparseExtents(r, st.Size)
+	if err != nil {
+		return nil, err
 	}
-	e := &index.Entry{Path: rd.path, Stat: st}
-	hash, n, err := rd.sp.Split(src, func(h wire.Hash, data []byte) error {
+	e := &index.Entry{Path: rd.path, Stat: st, Extents: ext}
+	nData := dataLen(ext, st.Size)
+	var kept []byte
+	if keep = keep && nData <= memPinMax; keep {
+		kept = make([]byte, 0, nData)
+	}
+	fn := func(h wire.Hash, data []byte) error {
 		e.Chunks = append(e.Chunks, wire.ChunkRef{Hash: h, Size: uint32(len(data))})
 		if keep {
 			kept = append(kept, data...)
 		}
 		return rd.s.cacheChunk(ctx, rd.cache, h, data)
-	})
-	if err == nil && n != st.Size {
+	}
+	hash, n, err := rd.split(ctx, r, ext, st.Size, fn)
+	if err == nil && n != nData {
 		err = errUnstable
 	}
 	if err != nil {
 		return nil, err
 	}
 	e.Hash = hash
-	rd.kept = kept
+	rd.kept, rd.keptExt = kept, ext
 	return &fileRead{e: e, cached: rd.cache != nil}, rd.s.putManifest(ctx, e, rd.cache)
+}
+
+// split chunks the first size bytes of r, or only its extents ext if they
+// are set (see chunk.Splitter.SplitRanges), and counts the bytes read.
+func (rd *reading) split(ctx context.Context, r io.ReaderAt, ext []wire.Extent, size int64,
+	fn func(wire.Hash, []byte) error) (wire.Hash, int64, error) {
+	var hash wire.Hash
+	var n int64
+	var err error
+	if ext != nil {
+		hash, n, err = rd.sp.SplitRanges(ctxReaderAt{ctx, r}, ext, size, fn)
+	} else {
+		hash, n, err = rd.sp.Split(ctxReader{ctx, io.NewSectionReader(r, 0, size)}, fn)
+	}
+	rd.s.metrics.read.Add(float64(n))
+	return hash, n, err
 }
 
 // shortRead maps a file that ended before its size to errUnstable.

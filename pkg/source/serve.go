@@ -100,7 +100,8 @@ type contentServer struct {
 }
 
 // layout is where the published content of one file lies: its entry, and
-// the offset of each chunk. Building it decodes the whole chunk list
+// the offset of each chunk in the file (a sparse file's chunks lie in its
+// extents, holes between them). Building it decodes the whole chunk list
 // (4,096 chunks for a 256 MiB file), which a big file's requests, one per
 // chunk, must not repeat.
 type layout struct {
@@ -128,13 +129,14 @@ func (l *layout) manifestBlob(h wire.Hash) []byte {
 
 func newLayout(e *index.Entry) *layout {
 	l := &layout{e: e, at: make(map[wire.Hash]span, len(e.Chunks))}
-	var off int64
-	for _, c := range e.Chunks {
-		if _, ok := l.at[c.Hash]; !ok {
-			l.at[c.Hash] = span{off, c.Size}
+	wire.PlaceChunks(e.Extents, 0, e.Chunks, func(off int64, refs []wire.ChunkRef) {
+		for _, c := range refs {
+			if _, ok := l.at[c.Hash]; !ok {
+				l.at[c.Hash] = span{off, c.Size}
+			}
+			off += int64(c.Size)
 		}
-		off += int64(c.Size)
-	}
+	})
 	return l
 }
 

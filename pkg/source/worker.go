@@ -107,6 +107,7 @@ func (s *Source) publishFileRecord(ctx context.Context, fr *fileRead) error {
 	}
 	rec := &wire.Record{Path: e.Path, Type: wire.File, Mode: e.Mode, MTime: e.MTime, Size: e.Size, Hash: e.Hash,
 		Cached: fr.cached && fr.inline == nil, Attrs: attrs}
+	rec.Extents = e.Extents
 	switch {
 	case fr.inline != nil:
 		rec.Data = fr.inline
