@@ -18,18 +18,15 @@ func FuzzDecodeWant(f *testing.F) {
 	f.Add(encodeWant(&wire.Record{Type: wire.Dir, Attrs: wire.Attrs{Owner: &wire.Owner{UID: 1, GID: 2, User: "u", Group: "g"},
 		Xattrs: []byte{1, 1, 6, 'u', 's', 'e', 'r', '.', 'a', 1, 'b'}, ACL: []byte{1}, Link: "g"}}))
 	f.Add(encodeWant(&wire.Record{Type: wire.CharDev, Mode: 0o600, Attrs: wire.Attrs{Rdev: 0x103}}))
+	f.Add(encodeWant(&wire.Record{Type: wire.File, Mode: 0o600, Size: 1 << 30, Hash: wire.Sum(nil),
+		Attrs: wire.Attrs{Extents: []wire.Extent{{Off: 5, Len: 10}}}}))
 	f.Add([]byte("x"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		w, err := decodeWant(b)
 		if err != nil {
 			return
 		}
-		r := &wire.Record{Type: w.Type, Mode: w.Mode, MTime: w.MTime, Size: w.Size, Hash: w.Hash, Target: w.Target,
-			Attrs: wire.Attrs{Owner: w.owner, Xattrs: w.xattrs, ACL: w.acl, Link: w.link, Rdev: w.rdev}}
-		if !w.known {
-			r.V = 3
-		}
-		if again := encodeWant(r); !bytes.Equal(again, b) {
+		if again := w.encode(); !bytes.Equal(again, b) {
 			t.Fatalf("round trip: %x -> %+v -> %x", b, w, again)
 		}
 	})

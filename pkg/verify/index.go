@@ -32,6 +32,11 @@ type want struct {
 	Hash   wire.Hash
 	Target string
 	wantAttrs
+	// Sparse: the file was published as extents, DataLen bytes in
+	// Extents ranges; the rest should be holes.
+	Sparse  bool
+	DataLen int64
+	Extents uint32
 }
 
 func openIndex() (*index, error) {
@@ -126,18 +131,35 @@ func pathOf(key []byte) string {
 }
 
 // Value layout: type byte, mode u32, mtime i64, size i64, hash [32],
-// target (uvarint length, bytes), then the attributes (see wantAttrs).
+// target (uvarint length, bytes), a sparse file's data length and extent
+// count (uvarints, after a 1; a dense file has a 0), then the attributes
+// (see wantAttrs).
 const wantHeader = 1 + 4 + 8 + 8 + 32
 
 func encodeWant(r *wire.Record) []byte {
-	b := make([]byte, 0, wantHeader+len(r.Target)+8+len(r.Xattrs)+len(r.ACL))
-	b = append(b, typeCode(r.Type))
-	b = binary.BigEndian.AppendUint32(b, r.Mode)
-	b = binary.BigEndian.AppendUint64(b, uint64(r.MTime))
-	b = binary.BigEndian.AppendUint64(b, uint64(r.Size))
-	b = append(b, r.Hash[:]...)
-	b = appendBytes(b, r.Target)
-	return attrsOfRecord(r).append(b)
+	w := want{Type: r.Type, Mode: r.Mode, MTime: r.MTime, Size: r.Size, Hash: r.Hash, Target: r.Target,
+		wantAttrs: attrsOfRecord(r)}
+	if r.Type == wire.File && r.Extents != nil {
+		w.Sparse, w.DataLen, w.Extents = true, r.DataLen(), uint32(len(r.Extents))
+	}
+	return w.encode()
+}
+
+func (w want) encode() []byte {
+	b := make([]byte, 0, wantHeader+len(w.Target)+24+len(w.xattrs)+len(w.acl))
+	b = append(b, typeCode(w.Type))
+	b = binary.BigEndian.AppendUint32(b, w.Mode)
+	b = binary.BigEndian.AppendUint64(b, uint64(w.MTime))
+	b = binary.BigEndian.AppendUint64(b, uint64(w.Size))
+	b = append(b, w.Hash[:]...)
+	b = appendBytes(b, w.Target)
+	if w.Sparse {
+		b = binary.AppendUvarint(append(b, 1), uint64(w.DataLen))
+		b = binary.AppendUvarint(b, uint64(w.Extents))
+	} else {
+		b = append(b, 0)
+	}
+	return w.wantAttrs.append(b)
 }
 
 func decodeWant(b []byte) (want, error) {
@@ -171,8 +193,14 @@ func decodeWant(b []byte) (want, error) {
 		return w, fmt.Errorf("read verify index: bad target")
 	}
 	w.Target = target
+	if rest, ok = w.cutSparse(rest); !ok {
+		return w, fmt.Errorf("read verify index: bad sparse layout")
+	}
 	if err := w.wantAttrs.decode(rest); err != nil {
 		return w, err
+	}
+	if w.Sparse && w.Type != wire.File {
+		return w, fmt.Errorf("read verify index: sparse %s", w.Type)
 	}
 	return w, nil
 }
@@ -192,4 +220,29 @@ func typeCode(t wire.Type) byte {
 	default:
 		return 'l'
 	}
+}
+
+// cutSparse reads the sparse layout at the start of b: a 0, or a 1 and
+// the data length and extent count as minimal uvarints.
+func (w *want) cutSparse(b []byte) ([]byte, bool) {
+	if len(b) == 0 || b[0] > 1 {
+		return nil, false
+	}
+	if b[0] == 0 {
+		return b[1:], true
+	}
+	b = b[1:]
+	var vals [2]uint64
+	for i := range vals {
+		v, k := binary.Uvarint(b)
+		if k <= 0 || k != len(binary.AppendUvarint(nil, v)) {
+			return nil, false
+		}
+		vals[i], b = v, b[k:]
+	}
+	if vals[0] > wire.MaxFileSize || vals[1] > wire.MaxExtents {
+		return nil, false
+	}
+	w.Sparse, w.DataLen, w.Extents = true, int64(vals[0]), uint32(vals[1])
+	return b, true
 }

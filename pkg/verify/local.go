@@ -3,14 +3,12 @@ package verify
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"syscall"
 	"time"
 
-	"github.com/zeebo/blake3"
-
+	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -61,6 +59,10 @@ func (m *merger) compareFile(path, rel string, fi fs.FileInfo, w want) error {
 	}
 	if h != w.Hash {
 		m.rep.add(Diff{Path: rel, Kind: KindContent, Want: w.Hash.String(), Got: h.String()})
+		return nil
+	}
+	if w.Sparse {
+		m.compareSparse(rel, fi, w)
 	}
 	return nil
 }
@@ -92,34 +94,25 @@ func (m *merger) compareMTime(rel string, fi fs.FileInfo, w want) {
 	}
 }
 
-// hashFile returns the BLAKE3 of the regular file at path. It refuses to
-// follow a symlink swapped in since the walk saw the file.
+// hashFile returns the BLAKE3 of the regular file at path, reading only
+// its data (holes hash as zeros). It refuses to follow a symlink swapped
+// in since the walk saw the file.
 func (m *merger) hashFile(path string) (wire.Hash, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return wire.Hash{}, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer f.Close()
-	h := blake3.New()
-	for {
+	h, _, err := chunk.HashFile(f, m.buf, func(n int) error {
 		if err := m.ctx.Err(); err != nil {
-			return wire.Hash{}, err
+			return err
 		}
-		n, err := f.Read(m.buf)
-		h.Write(m.buf[:n])
-		if perr := m.pace.wait(m.ctx, n); perr != nil {
-			return wire.Hash{}, perr
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return wire.Hash{}, fmt.Errorf("read %s: %w", path, err)
-		}
+		return m.pace.wait(m.ctx, n)
+	})
+	if err != nil && m.ctx.Err() == nil {
+		return wire.Hash{}, fmt.Errorf("read %s: %w", path, err)
 	}
-	var sum wire.Hash
-	h.Sum(sum[:0])
-	return sum, nil
+	return h, err
 }
 
 // kindOf names a file type the way wire.Type does, and the types the state

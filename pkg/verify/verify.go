@@ -24,6 +24,7 @@ const (
 	KindMode      = "mode"      // permission bits 07777
 	KindMTime     = "mtime"     // modification time, unix ns
 	KindTarget    = "target"    // symlink target
+	KindSparse    = "sparse"    // a file published sparse occupies far more than its data
 	KindMalformed = "malformed" // a state record that cannot be decoded; Path is its subject
 )
 
