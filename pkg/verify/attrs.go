@@ -23,10 +23,10 @@ const (
 
 // Ignorable are the names --ignore takes: parts of what "equal" means
 // that a replica may be unable to keep (not root, another platform).
-var Ignorable = []string{"owners", "xattrs", "acls", "links"}
+var Ignorable = []string{"owners", "xattrs", "acls", "links", "sparse"}
 
 // ignoreSet says which attribute comparisons to skip.
-type ignoreSet struct{ owners, xattrs, acls, links bool }
+type ignoreSet struct{ owners, xattrs, acls, links, sparse bool }
 
 // ParseIgnore checks names against Ignorable.
 func ParseIgnore(names []string) error {
@@ -46,6 +46,8 @@ func parseIgnore(names []string) (ignoreSet, error) {
 			s.acls = true
 		case "links":
 			s.links = true
+		case "sparse":
+			s.sparse = true
 		default:
 			return s, fmt.Errorf("cannot ignore %q: use %s", n, strings.Join(Ignorable, ", "))
 		}

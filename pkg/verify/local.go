@@ -61,7 +61,7 @@ func (m *merger) compareFile(path, rel string, fi fs.FileInfo, w want) error {
 		m.rep.add(Diff{Path: rel, Kind: KindContent, Want: w.Hash.String(), Got: h.String()})
 		return nil
 	}
-	if w.Sparse {
+	if w.Sparse && !m.ignore.sparse {
 		m.compareSparse(rel, fi, w)
 	}
 	return nil

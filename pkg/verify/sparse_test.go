@@ -4,10 +4,12 @@ package verify
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jetsync/jetsync/pkg/fsmeta"
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -53,6 +55,14 @@ func TestVerifyNamesAFileThatLostItsHoles(t *testing.T) {
 	rep.WriteText(&buf)
 	if want := "sparse dense.img (want 128 KiB allocated of 64 MiB, got " + binarySize(alloc) + ")\n"; !bytes.HasPrefix(buf.Bytes(), []byte(want)) {
 		t.Fatalf("report:\n%s\nwant it to start with %q", buf.String(), want)
+	}
+	// A replica on a file system without holes is verified without it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err = Verify(ctx, js, Options{Folder: "sp", Root: root, Logger: testLogger(t), Ignore: []string{"sparse"}})
+	must(t, err)
+	if !rep.Equal {
+		t.Errorf("--ignore sparse still finds %+v", rep.Diffs)
 	}
 }
 
