@@ -22,19 +22,39 @@ type Meta struct {
 	// the stream may just not be republished yet, so a replica must not
 	// delete local paths for their absence until a meta without Partial.
 	Partial bool `json:"partial,omitempty"`
+	// Exclude lists, in order, the exclusion patterns the source walks
+	// the tree with (version 3; see package exclude for their syntax).
+	// Replicas and verify leave paths they match alone: the source does
+	// not publish them, and they may exist on a replica all the same.
+	Exclude []string `json:"exclude,omitempty"`
 }
 
-// MetaVersion is the version of the folder meta this package writes.
-// Version 2 has the fields of version 1 and says that the folder's content
-// is not in its state stream (see RecordVersion 3): a replica of a release
-// that fetched chunks from the state stream stops at session start, with
-// an unsupported version, before it reads any record. DecodeMeta reads
-// both.
-const MetaVersion = 2
+// MetaVersion is the newest version of the folder meta this package
+// writes. Version 2 has the fields of version 1 and says that the folder's
+// content is not in its state stream (see RecordVersion 3): a replica of a
+// release that fetched chunks from the state stream stops at session
+// start, with an unsupported version, before it reads any record. Version
+// 3 adds Exclude: a replica that could not honour the patterns (it would
+// delete excluded paths when it reconciles) stops the same way. DecodeMeta
+// reads all three.
+const MetaVersion = 3
 
-// EncodeMeta returns the wire form of m.
+// metaVersionExclude is the first folder meta version with Exclude.
+const metaVersionExclude = 3
+
+// Version is the version m is written at: the oldest that holds what it
+// says, so that a folder without exclusion patterns stays readable by
+// replicas that know version 2.
+func (m Meta) Version() int {
+	if len(m.Exclude) > 0 {
+		return metaVersionExclude
+	}
+	return 2
+}
+
+// EncodeMeta returns the wire form of m, at m.Version().
 func EncodeMeta(m Meta) []byte {
-	m.V = MetaVersion
+	m.V = m.Version()
 	b, _ := json.Marshal(m)
 	return b
 }
@@ -53,6 +73,8 @@ func DecodeMeta(b []byte) (Meta, error) {
 		return m, fmt.Errorf("%w: meta %d", ErrVersion, m.V)
 	case m.V < Version:
 		return m, fmt.Errorf("%w: meta version %d", ErrMalformed, m.V)
+	case m.Exclude != nil && m.V < metaVersionExclude:
+		return m, fmt.Errorf("%w: meta version %d with exclusion patterns", ErrMalformed, m.V)
 	}
 	return m, nil
 }

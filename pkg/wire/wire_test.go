@@ -314,21 +314,41 @@ func TestChunkCompressionSampling(t *testing.T) {
 }
 
 // The folder meta reads versions 1 (releases whose content was in the
-// state stream) and 2; a newer one is a future format, 0 is garbage.
+// state stream), 2 and 3; a newer one is a future format, 0 is garbage.
 func TestMetaVersions(t *testing.T) {
-	for _, v := range []int{1, 2} {
+	for _, v := range []int{1, 2, 3} {
 		m, err := DecodeMeta([]byte(fmt.Sprintf(`{"v":%d,"epoch":3}`, v)))
 		if err != nil || m.Epoch != 3 {
 			t.Errorf("meta version %d: %+v, %v", v, m, err)
 		}
 	}
-	if _, err := DecodeMeta([]byte(`{"v":3,"epoch":3}`)); !errors.Is(err, ErrVersion) {
-		t.Errorf("meta version 3: %v, want ErrVersion", err)
+	if _, err := DecodeMeta([]byte(`{"v":4,"epoch":3}`)); !errors.Is(err, ErrVersion) {
+		t.Errorf("meta version 4: %v, want ErrVersion", err)
 	}
 	if _, err := DecodeMeta([]byte(`{"epoch":3}`)); !errors.Is(err, ErrMalformed) {
 		t.Errorf("meta without version: %v, want malformed", err)
 	}
-	if m, _ := DecodeMeta(EncodeMeta(Meta{})); m.V != MetaVersion {
-		t.Errorf("encoded meta of version %d", m.V)
+	if m, _ := DecodeMeta(EncodeMeta(Meta{})); m.V != 2 {
+		t.Errorf("meta without patterns encoded at version %d, want 2", m.V)
+	}
+}
+
+// Exclusion patterns need version 3: a meta that has them is written at
+// version 3, so that replicas that would ignore them stop instead, and an
+// older version that carries them is malformed.
+func TestMetaExclude(t *testing.T) {
+	b := EncodeMeta(Meta{Epoch: 1, Exclude: []string{"*.tmp", "cache/"}})
+	m, err := DecodeMeta(b)
+	if err != nil || m.V != 3 || len(m.Exclude) != 2 || m.Exclude[1] != "cache/" {
+		t.Fatalf("round trip of %s: %+v, %v", b, m, err)
+	}
+	if !strings.Contains(string(b), `"exclude":["*.tmp","cache/"]`) {
+		t.Errorf("encoded as %s", b)
+	}
+	for _, v := range []int{1, 2} {
+		_, err := DecodeMeta([]byte(fmt.Sprintf(`{"v":%d,"epoch":1,"exclude":["x"]}`, v)))
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("meta version %d with patterns: %v, want malformed", v, err)
+		}
 	}
 }
