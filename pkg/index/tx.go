@@ -74,6 +74,19 @@ func (tx *Tx) count(e *Entry, sign int64) {
 	}
 }
 
+// Delete drops the entry of path, if any, and keeps the counters.
+func (tx *Tx) Delete(path string) error {
+	k := wire.SortKey(path)
+	old := tx.entries.Get(k)
+	if old == nil {
+		return nil
+	}
+	if o, err := decodeEntry(path, old, false); err == nil {
+		tx.count(o, -1)
+	}
+	return tx.entries.Delete(k)
+}
+
 // Acked raises the stored last acknowledged sequence to seq if it is
 // higher.
 func (tx *Tx) Acked(seq uint64) { tx.lastAcked = max(tx.lastAcked, seq) }

@@ -192,7 +192,7 @@ func (s *Source) announce(ctx context.Context, epoch uint64, info *jetstream.Str
 // publishMeta publishes the folder meta and returns its sequence.
 func (s *Source) publishMeta(ctx context.Context, epoch uint64, partial bool) (uint64, error) {
 	meta := wire.EncodeMeta(wire.Meta{Epoch: epoch, Source: s.ix.ID(), Time: time.Now().UnixNano(),
-		TombstoneTTL: int64(s.cfg.TombstoneTTL), Partial: partial})
+		TombstoneTTL: int64(s.cfg.TombstoneTTL), Partial: partial, Exclude: s.excl.Patterns()})
 	a, err := s.js.Publish(ctx, wire.MetaSubject(s.cfg.Folder), meta)
 	if err != nil {
 		return 0, fmt.Errorf("publish folder meta: %w", err)
@@ -229,7 +229,8 @@ func (s *Source) completeMeta(ctx context.Context) error {
 
 // refreshMeta republishes the folder meta, same epoch, when its settings
 // differ from this run's configuration (an operator changed
-// --tombstone-ttl) or it is of an older version, once per run.
+// --tombstone-ttl or the exclusion patterns) or it is of an older
+// version, once per run.
 func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
 	if s.bv.metaFresh.Load() {
 		return nil
@@ -246,7 +247,7 @@ func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
 			// A meta of an older version (written by a release that kept
 			// content in the stream) is rewritten: it is what stops the
 			// replicas of that release (see wire.MetaVersion).
-			if m.TombstoneTTL == int64(s.cfg.TombstoneTTL) && m.V == wire.MetaVersion {
+			if m.TombstoneTTL == int64(s.cfg.TombstoneTTL) && s.metaCurrent(m) {
 				s.bv.metaPartial.Store(partial)
 				s.bv.metaFresh.Store(true)
 				return nil

@@ -20,7 +20,10 @@ type commitItem struct {
 	// unpublished is the entry of a record whose publish failed after it
 	// was sent: it may be on the broker all the same.
 	unpublished *index.Entry
-	flush       chan struct{}
+	// forget drops entry's path from the index instead of storing it: an
+	// excluded tombstone was acknowledged.
+	forget bool
+	flush  chan struct{}
 	// root is the digest of the folder root's state just acknowledged at
 	// rootSeq (see visitRoot).
 	root    []byte
@@ -129,6 +132,9 @@ func (c *committer) apply(tx *index.Tx, it commitItem) error {
 	switch {
 	case it.entry != nil:
 		tx.Acked(it.entry.Seq)
+		if it.forget {
+			return tx.Delete(it.entry.Path)
+		}
 		return tx.Put(it.entry)
 	case it.unpublished != nil:
 		return tx.MarkUnpublished(it.unpublished.Path, it.unpublished.Type)

@@ -66,6 +66,11 @@ type Config struct {
 	// confirms is published when no settled read could be had (see
 	// docs/GUARANTEES.md). 0 means DefaultMaxStaleness.
 	MaxStaleness time.Duration
+	// Exclude lists exclusion patterns, in order (see package exclude):
+	// matching paths are not walked, watched, read nor published, and a
+	// published path that comes to match them is tombstoned as excluded.
+	// The folder meta carries them to replicas.
+	Exclude []string
 }
 
 func (c Config) withDefaults() (Config, error) {

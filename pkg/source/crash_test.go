@@ -69,7 +69,7 @@ func TestFailedAckMarksPathUnpublished(t *testing.T) {
 	f.publishRaw(wire.Record{Path: "s", Type: wire.Symlink, Target: "y"})
 	for _, e := range []*index.Entry{{Path: "d", Stat: index.Stat{Type: wire.Dir}}, {Path: "s", Stat: before.Stat, Target: "y"}} {
 		s.track.add()
-		s.recordAcked(e, ack{err: nats.ErrDisconnected})
+		s.recordAcked(e, ack{err: nats.ErrDisconnected}, false)
 	}
 	s.com.flush()
 	for _, p := range []string{"d", "s"} {

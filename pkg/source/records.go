@@ -39,7 +39,7 @@ func (s *Source) publishRecord(ctx context.Context, rec *wire.Record, e *index.E
 		if a.err == nil && rec.Data != nil {
 			s.countPublished(len(data)) // the record carries the content
 		}
-		s.recordAcked(e, a)
+		s.recordAcked(e, a, rec.Excluded)
 	})
 	if err != nil && tomb {
 		s.audit.tombSettled.Add(1) // nothing was sent
@@ -47,7 +47,9 @@ func (s *Source) publishRecord(ctx context.Context, rec *wire.Record, e *index.E
 	return err
 }
 
-func (s *Source) recordAcked(e *index.Entry, a ack) {
+// recordAcked settles the publish of e; forget drops e's path from the
+// index once acknowledged (an excluded tombstone) instead of storing e.
+func (s *Source) recordAcked(e *index.Entry, a ack, forget bool) {
 	defer s.track.done() // after the entry is queued, so a flush covers it
 	if a.err != nil {
 		// The record was sent: a lost connection or a lost ack does not
@@ -63,7 +65,7 @@ func (s *Source) recordAcked(e *index.Entry, a ack) {
 	s.prog.lastChange.Store(time.Now().UnixNano())
 	s.metrics.records.Inc()
 	s.metrics.lastSeq.Set(float64(s.pub.highest.Load()))
-	s.com.put(commitItem{entry: e})
+	s.com.put(commitItem{entry: e, forget: forget})
 }
 
 func (s *Source) recordFailed(path string, err error) {
@@ -162,9 +164,15 @@ func (s *Source) skippedSocket(path string, fi fs.FileInfo) {
 }
 
 func (s *Source) publishTombstone(ctx context.Context, path string) error {
+	return s.sendTombstone(ctx, path, false)
+}
+
+// sendTombstone publishes a tombstone for path, marked excluded if the
+// path became excluded rather than deleted.
+func (s *Source) sendTombstone(ctx context.Context, path string, excluded bool) error {
 	s.pins.drop(path)
 	s.busy.settled(path)
-	rec := &wire.Record{Path: path, Type: wire.Deleted}
+	rec := &wire.Record{Path: path, Type: wire.Deleted, Attrs: wire.Attrs{Excluded: excluded}}
 	return s.publishNow(ctx, rec, &index.Entry{Path: path, Stat: index.Stat{Type: wire.Deleted}})
 }
 

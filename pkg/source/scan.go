@@ -37,6 +37,9 @@ type step struct {
 type tombRoot struct {
 	path string
 	self bool
+	// excluded: the path is there but became excluded; its tombstones
+	// say so and it leaves the index.
+	excluded bool
 }
 
 // tombEntry defers the deletion of an index entry missing from disk;
@@ -83,7 +86,7 @@ func (s *Source) walkDir(ctx context.Context, st *step, dir string) error {
 	if err := s.interrupted(ctx); err != nil {
 		return err
 	}
-	names, err := s.readDir(dir)
+	names, skipped, err := s.readDir(dir)
 	if err != nil {
 		s.readDirFailed(dir, err)
 		return nil
@@ -92,7 +95,7 @@ func (s *Source) walkDir(ctx context.Context, st *step, dir string) error {
 	e := nextEntry(it)
 	for _, name := range names {
 		for e != nil && path.Base(e.Path) < name {
-			st.tombEntry(e)
+			s.tombMissing(st, e, skipped)
 			e = nextEntry(it)
 		}
 		var old *index.Entry
@@ -104,7 +107,7 @@ func (s *Source) walkDir(ctx context.Context, st *step, dir string) error {
 		}
 	}
 	for ; e != nil; e = nextEntry(it) {
-		st.tombEntry(e)
+		s.tombMissing(st, e, skipped)
 	}
 	if err := it.Err(); err != nil {
 		return err
@@ -130,15 +133,24 @@ func nextEntry(it *index.Iter) *index.Entry {
 	return nil
 }
 
-// readDir lists dir in name order without the names jetsync ignores.
-func (s *Source) readDir(dir string) ([]string, error) {
+// readDir lists dir in name order without the names jetsync ignores or
+// excludes; skipped holds the excluded names (nil if none).
+func (s *Source) readDir(dir string) (names []string, skipped map[string]bool, err error) {
 	des, err := s.readDirFn(s.abs(dir))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	names := make([]string, 0, len(des))
+	names = make([]string, 0, len(des))
 	for _, de := range des {
-		if !s.ignored(join(dir, de.Name())) {
+		p := join(dir, de.Name())
+		switch {
+		case s.ignored(p):
+		case s.excl.Match(p, de.IsDir()):
+			if skipped == nil {
+				skipped = make(map[string]bool)
+			}
+			skipped[de.Name()] = true
+		default:
 			names = append(names, de.Name())
 		}
 	}
@@ -148,11 +160,11 @@ func (s *Source) readDir(dir string) ([]string, error) {
 	if dir == "" && len(names) == 0 && !s.cfg.AllowEmptyRoot {
 		if st, err := s.ix.Stats(); err == nil && st.Files+st.Dirs+st.Symlinks > 0 {
 			s.rootEmpty.Store(true) // nor is the root's own state published
-			return nil, fmt.Errorf("%w (%d files published; start with --allow-empty-root if the tree really was emptied)",
+			return nil, nil, fmt.Errorf("%w (%d files published; start with --allow-empty-root if the tree really was emptied)",
 				errRootEmpty, st.Files+st.Symlinks)
 		}
 	}
-	return names, nil
+	return names, skipped, nil
 }
 
 // errRootEmpty protects replicas from an unmounted volume: its empty
@@ -234,6 +246,10 @@ func (s *Source) visitPath(ctx context.Context, st *step, p string, walk bool) e
 	st.seen[p] = true
 	if !s.parentsOK(st, p) {
 		st.tombs = append(st.tombs, tombRoot{path: p, self: true})
+		return nil
+	}
+	if s.excludedNow(p) {
+		st.tombs = append(st.tombs, tombRoot{path: p, self: true, excluded: true})
 		return nil
 	}
 	old, err := s.ix.Head(p)
@@ -329,7 +345,7 @@ func (s *Source) flushTombs(ctx context.Context, st *step) error {
 	// this step got acknowledged, or a path published under a root just
 	// now would keep its live record on the broker.
 	s.com.flush()
-	roots := outermost(st.tombs)
+	roots := tombOrder(st.tombs)
 	st.tombs = nil
 	for _, r := range roots {
 		if err := s.tombstoneTree(ctx, r); err != nil {
@@ -376,7 +392,7 @@ func covered(kept map[string]bool, r tombRoot) bool {
 // tombstoneTree publishes tombstones for r's subtree, children before
 // parents, unless the path came back meanwhile.
 func (s *Source) tombstoneTree(ctx context.Context, r tombRoot) error {
-	if fi, ok := s.lstatConfined(r.path); ok && (r.self || fi.IsDir()) {
+	if fi, ok := s.lstatConfined(r.path); ok && (r.self || fi.IsDir()) && !r.excluded {
 		s.retry.add(r.path) // it came back; look at it again
 		return nil
 	}
@@ -388,20 +404,20 @@ func (s *Source) tombstoneTree(ctx context.Context, r tombRoot) error {
 		if e.Type == wire.Deleted && e.Seq != 0 {
 			continue
 		}
-		if err := s.publishTombstone(ctx, e.Path); err != nil {
+		if err := s.sendTombstone(ctx, e.Path, r.excluded); err != nil {
 			return err
 		}
 	}
 	if err := it.Err(); err != nil {
 		return err
 	}
-	if _, ok := s.lstatConfined(r.path); ok {
+	if _, ok := s.lstatConfined(r.path); ok && !r.excluded {
 		return nil // a file or symlink replaced the directory
 	}
-	return s.tombstoneSelf(ctx, r.path, had)
+	return s.tombstoneSelf(ctx, r.path, had, r.excluded)
 }
 
-func (s *Source) tombstoneSelf(ctx context.Context, p string, hadDescendants bool) error {
+func (s *Source) tombstoneSelf(ctx context.Context, p string, hadDescendants, excluded bool) error {
 	e, err := s.ix.Head(p)
 	switch {
 	case err != nil:
@@ -410,7 +426,7 @@ func (s *Source) tombstoneSelf(ctx context.Context, p string, hadDescendants boo
 	case e != nil && e.Type == wire.Deleted && e.Seq != 0:
 		return nil
 	}
-	return s.publishTombstone(ctx, p)
+	return s.sendTombstone(ctx, p, excluded)
 }
 
 // lstatConfined lstats p only if all its ancestors are real directories.

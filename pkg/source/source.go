@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/jetsync/jetsync/pkg/exclude"
 	"github.com/jetsync/jetsync/pkg/index"
 	"github.com/jetsync/jetsync/pkg/watch"
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -34,6 +35,7 @@ type Source struct {
 	metrics  *metrics
 	watcher  *watch.Watcher
 	indexRel string // the index file's path inside the tree, if it is there (set by Run)
+	excl     *exclude.Matcher
 	started  atomic.Bool
 	prog     progress
 	track    tracker
@@ -97,10 +99,13 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Source, error) {
 		checkEvery:  brokerCheckInterval,
 	}
 	s.audit.sample = auditSample
+	if s.excl, err = exclude.Compile(cfg.Exclude); err != nil {
+		return nil, err
+	}
 	s.pub = newPublisher(js, s.abort, func(uint64) { s.requestRecovery() })
 	s.prog.setState(StateStarting)
 	s.watcher, err = watch.New(watch.Options{Root: cfg.Root, Debounce: cfg.Debounce, MaxWatches: cfg.MaxWatches,
-		Ignore: s.ignored, Logger: cfg.Logger})
+		Ignore: s.ignoredEvent, IgnoreDir: s.excludedDir, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

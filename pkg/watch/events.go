@@ -44,7 +44,7 @@ func (w *Watcher) handleEvent(ctx context.Context, ev fsnotify.Event) {
 // ancestor that is itself reported, so it is not listed again.
 func (w *Watcher) watchCreated(ctx context.Context, rel string, now time.Time) {
 	fi, err := os.Lstat(w.abs(rel))
-	if err != nil || !fi.IsDir() {
+	if err != nil || !fi.IsDir() || w.ignoredDir(rel) {
 		return
 	}
 	if _, ok := w.nodes[rel]; ok {

@@ -111,7 +111,7 @@ func (w *Watcher) watchDir(rel string) ([]string, error) {
 	var subdirs []string
 	for _, e := range entries {
 		child := join(rel, e.Name())
-		if e.IsDir() && !w.ignored(child) {
+		if e.IsDir() && !w.ignored(child) && !w.ignoredDir(child) {
 			subdirs = append(subdirs, child)
 		}
 	}
@@ -258,6 +258,10 @@ func (w *Watcher) abs(rel string) string {
 
 func (w *Watcher) ignored(rel string) bool {
 	return w.opts.Ignore != nil && w.opts.Ignore(rel)
+}
+
+func (w *Watcher) ignoredDir(rel string) bool {
+	return w.opts.IgnoreDir != nil && w.opts.IgnoreDir(rel)
 }
 
 func vanished(err error) bool {

@@ -39,6 +39,10 @@ type Options struct {
 	// Ignore, if set, drops paths (relative, slash-separated) such as temp
 	// files; ignored directories are not watched.
 	Ignore func(rel string) bool
+	// IgnoreDir, if set, names directories that are not watched, nor
+	// walked for subdirectories to watch (excluded trees). Their own
+	// changes are still reported unless Ignore drops them.
+	IgnoreDir func(rel string) bool
 	// Logger receives warnings; default slog.Default().
 	Logger *slog.Logger
 }
