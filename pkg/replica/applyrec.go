@@ -23,6 +23,12 @@ func (p *pipeline) applyOne(ctx context.Context, it *item) error {
 	if rec.Path == wire.RootPath {
 		return p.applyRoot(ctx, it)
 	}
+	if rec.Type == wire.Deleted && rec.Excluded {
+		// The source no longer publishes the path: the store forgets it
+		// (and what it has below it) when this commits; the disk keeps it.
+		p.metrics.excluded.Inc()
+		return nil
+	}
 	if rec.Type == wire.Deleted {
 		res, err := p.applier.Apply(ctx, rec)
 		it.syncDirs = res.SyncDirs

@@ -141,7 +141,8 @@ func (p *pipeline) changes(items []*item) []change {
 
 // changeOf is what the index must record for it; false when nothing (a bad
 // or superseded message). During a reconcile every path still published
-// is marked seen, so that the reconcile keeps it.
+// is marked seen, so that the reconcile keeps it, and so is every path
+// the source excluded: the replica leaves those on disk.
 func (p *pipeline) changeOf(it *item) (change, bool) {
 	if it.rec == nil && it.unknown != "" && p.reconciling {
 		return change{unknown: it.unknown}, true
@@ -154,7 +155,7 @@ func (p *pipeline) changeOf(it *item) (change, bool) {
 		return change{}, false
 	}
 	return change{rec: it.rec, seq: it.seq, entry: it.entry, chunks: it.chunks, heldBack: it.deferred,
-		park: it.park, seen: p.reconciling && it.rec.Type != wire.Deleted}, true
+		park: it.park, seen: p.reconciling && (it.rec.Type != wire.Deleted || it.rec.Excluded)}, true
 }
 
 // oldestTime is the publish time of the oldest record not yet applied.

@@ -28,6 +28,7 @@ type metrics struct {
 	removedTree  prometheus.Counter
 	attrsSkipped *prometheus.CounterVec
 	linked       prometheus.Counter
+	excluded     prometheus.Counter
 	cursor       prometheus.Gauge
 	lag          prometheus.Gauge
 	content      *prometheus.CounterVec
@@ -58,6 +59,8 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 		attrsSkipped: newAttrsSkipped(labels),
 		linked: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_hardlinked_total",
 			Help: "Files applied as one more name of a file already here (a hard link at the source): no content moved.", ConstLabels: labels}),
+		excluded: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_excluded_total",
+			Help: "Paths the source excluded that this replica forgot, leaving them on disk.", ConstLabels: labels}),
 		cursor: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_applied_seq",
 			Help: "Stream sequence up to which everything is applied.", ConstLabels: labels}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_lag_seconds",
@@ -95,7 +98,7 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 		m.applied.WithLabelValues(string(t))
 	}
 	if reg != nil {
-		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.attrsSkipped, m.linked, m.cursor, m.lag, m.content, m.parked, m.parkedTotal, m.latency,
+		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.attrsSkipped, m.linked, m.excluded, m.cursor, m.lag, m.content, m.parked, m.parkedTotal, m.latency,
 			m.verifyTime, m.verifyEqual, m.verifyDiffs, m.verifyDuration)
 	}
 	return m

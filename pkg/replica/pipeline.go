@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsync/jetsync/pkg/apply"
+	"github.com/jetsync/jetsync/pkg/exclude"
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -82,6 +83,7 @@ type pipeline struct {
 	checkInterval time.Duration
 	workers       int
 	readMeta      func(context.Context, jetstream.Stream) (wire.Meta, error) // Replica.readMeta
+	excluded      func() *exclude.Matcher                                    // Replica.excluded
 	repair        <-chan int                                                 // Replica.repair
 
 	stream  jetstream.Stream
@@ -138,7 +140,7 @@ type pipeline struct {
 func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch uint64) *pipeline {
 	p := &pipeline{store: r.store, root: r.root, log: r.log, metrics: r.metrics, prog: &r.prog,
 		folder: r.cfg.Folder, id: r.cfg.ID, conn: r.js.Conn(), checkInterval: r.cfg.CheckInterval, workers: r.cfg.Workers,
-		readMeta: r.readMeta, repair: r.repair,
+		readMeta: r.readMeta, excluded: r.excluded, repair: r.repair,
 		stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
 		maxEpoch: metaEpoch, lastSeen: pos.Cursor, sched: newScheduler(),
 		retrying: make(map[string]bool), links: newLinker()}

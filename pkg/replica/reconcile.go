@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsync/jetsync/pkg/bus"
+	"github.com/jetsync/jetsync/pkg/exclude"
 
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -113,15 +116,30 @@ func (p *pipeline) finishReconcile(ctx context.Context) error {
 
 // removeUnseen walks the local tree and removes every path the published
 // state does not have. A removed directory takes its subtree with it.
+// Paths the folder meta's patterns exclude are left alone, not walked;
+// when there are patterns, an extra directory is emptied of the rest,
+// deepest first, and removed only if nothing excluded is left in it.
 func (p *pipeline) removeUnseen() (int, error) {
-	extra, err := p.store.unseen(p.root.Walk)
+	m := p.excluded()
+	descend := len(m.Patterns()) > 0
+	extra, err := p.store.unseen(func(fn func(string, fs.DirEntry) error) error { return p.walkKept(m, fn) }, descend)
 	if err != nil {
 		return 0, fmt.Errorf("walk local tree: %w", err)
 	}
+	if descend {
+		slices.Reverse(extra) // what is below a directory before it
+	}
+	removed := 0
 	for _, path := range extra {
+		if descend {
+			if n, err := p.root.CountTree(path); err != nil || n > 0 {
+				continue // an excluded path is left in it
+			}
+		}
 		if err := p.root.RemoveAll(path); err != nil {
 			return 0, err
 		}
+		removed++
 		if err := p.root.SyncDir(wire.Parent(path)); err != nil {
 			return 0, err
 		}
@@ -130,7 +148,21 @@ func (p *pipeline) removeUnseen() (int, error) {
 		}
 		p.metrics.removedExtra.Inc()
 	}
-	return len(extra), nil
+	return removed, nil
+}
+
+// walkKept walks the local tree but what the source's patterns exclude
+// (and what is never replicated: see exclude.Builtin).
+func (p *pipeline) walkKept(m *exclude.Matcher, fn func(path string, d fs.DirEntry) error) error {
+	return p.root.Walk(func(path string, d fs.DirEntry) error {
+		if m.Match(path, d.IsDir()) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		return fn(path, d)
+	})
 }
 
 // maxDeferred bounds the records a reconcile holds back; beyond it they

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jetsync/jetsync/pkg/bus"
+	"github.com/jetsync/jetsync/pkg/exclude"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -155,7 +156,12 @@ func (r *Replica) readMeta(ctx context.Context, stream jetstream.Stream) (wire.M
 	switch {
 	case errors.Is(err, wire.ErrVersion):
 		return wire.Meta{}, fmt.Errorf("read folder meta: %w; upgrade jetsync on this replica", err)
-	case err != nil:
+	case err == nil:
+		if _, cerr := exclude.Compile(m.Exclude); cerr != nil {
+			err = fmt.Errorf("%w: %v", wire.ErrMalformed, cerr)
+		}
+	}
+	if err != nil {
 		if r.badMetaSeq != msg.Sequence {
 			r.badMetaSeq = msg.Sequence
 			r.prog.noteError(err)
@@ -167,6 +173,14 @@ func (r *Replica) readMeta(ctx context.Context, stream jetstream.Stream) (wire.M
 	}
 	r.goodMeta = m
 	return m, nil
+}
+
+// excluded is the matcher of the last good folder meta's patterns.
+func (r *Replica) excluded() *exclude.Matcher {
+	r.metaMu.Lock()
+	defer r.metaMu.Unlock()
+	m, _ := exclude.Compile(r.goodMeta.Exclude) // checked by readMeta
+	return m
 }
 
 // run wires consumer → dispatcher → workers → committer.
@@ -379,7 +393,7 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 // destructive reports whether applying rec may remove a directory tree.
 func (p *pipeline) destructive(rec *wire.Record) bool {
 	if rec.Type == wire.Deleted {
-		return true
+		return !rec.Excluded // an excluded tombstone touches no disk
 	}
 	fi, err := p.root.Lstat(rec.Path)
 	return err == nil && fi.IsDir() != (rec.Type == wire.Dir)

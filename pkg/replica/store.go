@@ -330,9 +330,11 @@ func putSeen(tx *bolt.Tx, path string) error {
 }
 
 // unseen returns the paths walk visits that the reconcile did not see,
-// a directory without what lies beneath it (it goes as a whole). The
-// seen set is read in one transaction for the whole walk.
-func (s *store) unseen(walk func(func(path string, d fs.DirEntry) error) error) ([]string, error) {
+// in walk order: a directory without what lies beneath it (it goes as a
+// whole), or with descend, with what walk visits beneath it (walk skips
+// what must stay, so the directory may have to). The seen set is read in
+// one transaction for the whole walk.
+func (s *store) unseen(walk func(func(path string, d fs.DirEntry) error) error, descend bool) ([]string, error) {
 	var extra []string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		seen, unknown := tx.Bucket(bucketSeen), tx.Bucket(bucketUnknown)
@@ -347,7 +349,7 @@ func (s *store) unseen(walk func(func(path string, d fs.DirEntry) error) error) 
 				return nil
 			}
 			extra = append(extra, path)
-			if d.IsDir() {
+			if d.IsDir() && !descend {
 				return fs.SkipDir
 			}
 			return nil
