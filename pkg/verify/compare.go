@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/jetsync/jetsync/pkg/exclude"
 	"github.com/jetsync/jetsync/pkg/wire"
 	bolt "go.etcd.io/bbolt"
 )
@@ -31,16 +32,17 @@ type merger struct {
 	pace   *pacer
 	ignore ignoreSet
 	links  linkNames
+	excl   *exclude.Matcher
 	// rootWant is the folder root's own state (mode, mtime, owner,
 	// attributes), reported as ".".
 	rootWant *want
 }
 
 // compareTree walks root and the index and adds every difference to rep.
-func compareTree(ctx context.Context, x *index, root string, rep *Report, pace *pacer, ignore ignoreSet) error {
+func compareTree(ctx context.Context, x *index, root string, rep *Report, pace *pacer, ignore ignoreSet, excl *exclude.Matcher) error {
 	return x.db.View(func(tx *bolt.Tx) error {
-		m := &merger{ctx: ctx, cur: tx.Bucket(bucketName).Cursor(), rep: rep,
-			root: root, prefix: withSep(root), buf: make([]byte, bufSize), pace: pace, ignore: ignore, rootWant: x.root}
+		m := &merger{ctx: ctx, cur: tx.Bucket(bucketName).Cursor(), rep: rep, root: root, prefix: withSep(root),
+			buf: make([]byte, bufSize), pace: pace, ignore: ignore, excl: excl, rootWant: x.root}
 		m.k, m.v = m.cur.First()
 		err := filepath.WalkDir(root, m.visit)
 		if err != nil && !errors.Is(err, fs.SkipAll) {
@@ -68,6 +70,10 @@ func (m *merger) visit(path string, d fs.DirEntry, err error) error {
 	}
 	rel := filepath.ToSlash(strings.TrimPrefix(path, m.prefix))
 	if strings.HasPrefix(d.Name(), wire.TempPrefix) {
+		return skip(d)
+	}
+	if m.excl.Match(rel, d.IsDir()) {
+		m.rep.Excluded++
 		return skip(d)
 	}
 	if err := m.ctx.Err(); err != nil {

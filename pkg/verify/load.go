@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsync/jetsync/pkg/bus"
+	"github.com/jetsync/jetsync/pkg/exclude"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -22,7 +23,8 @@ const batchSize = 4096
 // state; it is a consistent snapshot when the source is quiet. It needs no
 // consumer: a replica's or the monitoring credentials may read it. A
 // record that does not decode is reported as a KindMalformed diff.
-func (x *index) load(ctx context.Context, js jetstream.JetStream, folder string, rep *Report, log *slog.Logger) error {
+func (x *index) load(ctx context.Context, js jetstream.JetStream, folder string, rep *Report, excl *exclude.Matcher,
+	log *slog.Logger) error {
 	s, err := bus.OpenStream(ctx, js, folder)
 	if err != nil {
 		return err
@@ -35,7 +37,7 @@ func (x *index) load(ctx context.Context, js jetstream.JetStream, folder string,
 	n := 0
 	err = bus.Scan(ctx, js.Conn(), wire.StreamName(folder), wire.StateFilter(folder), 1, last, func(m *bus.ScanMsg) error {
 		rep.StreamSeq = m.Sequence
-		if o, ok := x.recordOp(m.Subject, m.Data, rep); ok {
+		if o, ok := x.recordOp(m.Subject, m.Data, rep, excl); ok {
 			ops = append(ops, o)
 		}
 		if len(ops) == batchSize {
@@ -56,8 +58,9 @@ func (x *index) load(ctx context.Context, js jetstream.JetStream, folder string,
 }
 
 // recordOp turns one state message into an index change; the folder
-// root's own record is kept aside (x.root).
-func (x *index) recordOp(subject string, data []byte, rep *Report) (op, bool) {
+// root's own record is kept aside (x.root). A path the patterns exclude
+// is wanted by nobody.
+func (x *index) recordOp(subject string, data []byte, rep *Report, excl *exclude.Matcher) (op, bool) {
 	r, err := wire.DecodeRecord(data)
 	if err == nil && !strings.HasSuffix(subject, "."+wire.PathKey(r.Path)) {
 		err = fmt.Errorf("%w: record for %q on the subject of another path", wire.ErrMalformed, r.Path)
@@ -74,7 +77,7 @@ func (x *index) recordOp(subject string, data []byte, rep *Report) (op, bool) {
 		x.root = &w
 		return op{}, false
 	}
-	if r.Type == wire.Deleted {
+	if r.Type == wire.Deleted || excl.Excluded(r.Path, r.Type == wire.Dir) {
 		return op{key: indexKey(r.Path)}, true
 	}
 	return op{key: indexKey(r.Path), val: encodeWant(r)}, true

@@ -24,6 +24,9 @@ func (r *Report) WriteText(w io.Writer) {
 	default:
 		fmt.Fprintf(w, "DIFFERENT: %d differences, at stream seq %d\n", len(r.Diffs), r.StreamSeq)
 	}
+	if r.Excluded > 0 || len(r.Exclude) > 0 {
+		fmt.Fprintf(w, "excluded: %d local paths skipped (%d patterns, and .zfs at the root)\n", r.Excluded, len(r.Exclude))
+	}
 }
 
 func (d Diff) detail() string {

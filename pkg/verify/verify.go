@@ -61,6 +61,12 @@ type Report struct {
 	Diffs     []Diff `json:"diffs"`
 	Truncated bool   `json:"truncated"`
 	Equal     bool   `json:"equal"`
+	// Exclude are the folder meta's exclusion patterns; paths they match
+	// (and .zfs at the root) are compared on neither side.
+	Exclude []string `json:"exclude,omitempty"`
+	// Excluded counts the local paths skipped as excluded, a directory
+	// once with everything in it.
+	Excluded int64 `json:"excluded"`
 }
 
 // add records d unless the list is full, in which case it marks the report
@@ -105,18 +111,23 @@ func Verify(ctx context.Context, js jetstream.JetStream, o Options) (*Report, er
 	}
 	defer idx.close(log)
 	rep := &Report{Folder: o.Folder, Root: o.Root, Diffs: []Diff{}}
-	if err := idx.load(ctx, js, o.Folder, rep, log); err != nil {
+	excl, err := readExclude(ctx, js, o.Folder)
+	if err != nil {
+		return nil, err
+	}
+	rep.Exclude = excl.Patterns()
+	if err := idx.load(ctx, js, o.Folder, rep, excl, log); err != nil {
 		return nil, err
 	}
 	if err := idx.tally(rep); err != nil {
 		return nil, err
 	}
 	log.Info("state read", "entries", rep.Entries, "files", rep.Files, "bytes", rep.Bytes, "seq", rep.StreamSeq)
-	if err := compareTree(ctx, idx, root, rep, newPacer(o.MaxRate), ignore); err != nil {
+	if err := compareTree(ctx, idx, root, rep, newPacer(o.MaxRate), ignore, excl); err != nil {
 		return nil, err
 	}
 	rep.Equal = len(rep.Diffs) == 0 && !rep.Truncated
-	log.Info("verified", "equal", rep.Equal, "diffs", len(rep.Diffs), "truncated", rep.Truncated)
+	log.Info("verified", "equal", rep.Equal, "diffs", len(rep.Diffs), "truncated", rep.Truncated, "excluded", rep.Excluded)
 	return rep, nil
 }
 
