@@ -33,6 +33,8 @@ func cmdRun(ctx context.Context, args []string) error {
 	hf.register(fs, "127.0.0.1:9464")
 	scan := fs.Duration("scan-interval", 10*time.Minute, "periodic full stat-scan (0 disables)")
 	syncAlways := fs.Bool("sync-always", false, "fsync every broker write")
+	var ef excludeFlags
+	ef.register(fs)
 	allowEmpty := fs.Bool("allow-empty-root", false, "publish deletes when SRC is found empty (by default taken for an unmounted volume and refused)")
 	lf.register(fs)
 	mf.register(fs)
@@ -70,7 +72,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	}
 	defer b.Shutdown()
 	sc := source.Config{Folder: *folder, Root: src, DataDir: *data, ScanInterval: orNever(*scan), Logger: log, Registry: reg,
-		AllowEmptyRoot: *allowEmpty, Compression: wire.NoCompression, // nothing crosses a network
+		AllowEmptyRoot: *allowEmpty, Exclude: ef.patterns, Compression: wire.NoCompression, // nothing crosses a network
 		ContentCache: -1} // the replica is in this process: it never finds the source unreachable
 	rc := replica.Config{Folder: *folder, Root: dst, DataDir: *data, ID: "local", Logger: log, Registry: reg}
 	return runPair(ctx, b, sc, rc, *once, hf, reg, gov)

@@ -27,6 +27,7 @@ type sourceFlags struct {
 	contentCache   string
 	compress       string
 	maxStaleness   time.Duration
+	exclude        excludeFlags
 }
 
 func (s *sourceFlags) register(fs *flag.FlagSet) {
@@ -40,6 +41,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.contentCache, "content-cache", "1GiB", "bound of the broker's cache of recently changed content, which replicas apply while this source is unreachable (e.g. 256MiB; 0 turns it off)")
 	fs.IntVar(&s.replicas, "stream-replicas", 1, "JetStream replicas of the folder stream (3 on a 3-node cluster)")
 	fs.DurationVar(&s.maxStaleness, "max-staleness", source.DefaultMaxStaleness, "how far behind a file that never stops changing its published version may be (see docs/GUARANTEES.md)")
+	s.exclude.register(fs)
 	fs.StringVar(&s.compress, "compress", "s2", "content compression: s2 (fast, the default), zstd (smaller, for links slower than the CPU) or off")
 }
 
@@ -63,7 +65,7 @@ func (s *sourceFlags) config(reg prometheus.Registerer) (source.Config, error) {
 	return source.Config{Compression: comp, Folder: s.folder, Root: root, DataDir: s.data, ScanInterval: scan,
 		MaxWatches: s.maxWatches, Workers: s.workers, Registry: reg, AllowEmptyRoot: s.allowEmptyRoot,
 		TombstoneTTL: s.tombstoneTTL, ContentCache: orOff(cache), MaxStaleness: s.maxStaleness,
-		StreamOptions: bus.StreamOptions{Replicas: s.replicas}}, nil
+		StreamOptions: bus.StreamOptions{Replicas: s.replicas}, Exclude: s.exclude.patterns}, nil
 }
 
 // orOff maps the command line's "0 turns it off" to the library's negative.
