@@ -110,3 +110,53 @@ func (r *Root) readDir(dir string) ([]fs.DirEntry, error) {
 func vanished(err error) bool {
 	return isNotExist(err) || errors.Is(err, ErrNotDir) || errors.Is(err, syscall.ENOTDIR)
 }
+
+// RemoveAllBut removes path and everything beneath it except what keep
+// says to keep (a kept directory is not walked) and the directories on
+// the way to something kept. It returns how many entries it removed, and
+// whether it kept anything. Like RemoveAll, a missing path or one whose
+// parents are not all real directories is no error.
+func (r *Root) RemoveAllBut(path string, keep func(path string, isDir bool) bool) (removed int, kept bool, err error) {
+	if err := check("remove", path); err != nil {
+		return 0, false, err
+	}
+	ok, err := r.physicalParents(path)
+	if !ok || err != nil {
+		return 0, false, err
+	}
+	fi, err := r.Lstat(path)
+	if err != nil {
+		return 0, false, nil
+	}
+	if !fi.IsDir() {
+		return 1, false, wrap("remove", path, r.root.Remove(path))
+	}
+	var gone []string // in walk order: a directory before what it holds
+	err = r.walkDir(path, func(p string, d fs.DirEntry) error {
+		if keep(p, d.IsDir()) {
+			kept = true
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		gone = append(gone, p)
+		return nil
+	})
+	if err != nil {
+		return 0, kept, err
+	}
+	gone = append([]string{path}, gone...)
+	for i := len(gone) - 1; i >= 0; i-- {
+		err := r.root.Remove(gone[i])
+		switch {
+		case err == nil:
+			removed++
+		case kept && errors.Is(err, syscall.ENOTEMPTY), kept && errors.Is(err, syscall.EEXIST):
+			// a directory on the way to something kept
+		default:
+			return removed, kept, wrap("remove", gone[i], err)
+		}
+	}
+	return removed, kept, nil
+}

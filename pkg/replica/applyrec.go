@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 
+	"github.com/jetsync/jetsync/pkg/exclude"
 	"github.com/jetsync/jetsync/pkg/fsstat"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -30,6 +31,9 @@ func (p *pipeline) applyOne(ctx context.Context, it *item) error {
 		return nil
 	}
 	if rec.Type == wire.Deleted {
+		if m := p.excluded(); len(m.Patterns()) > 0 {
+			return p.deleteKeepingExcluded(it, m)
+		}
 		res, err := p.applier.Apply(ctx, rec)
 		it.syncDirs = res.SyncDirs
 		if err != nil {
@@ -134,5 +138,33 @@ func (p *pipeline) applyRoot(ctx context.Context, it *item) error {
 	}
 	p.metrics.applied.WithLabelValues(string(it.rec.Type)).Inc()
 	it.entry = &appliedEntry{Type: wire.Dir, Mode: it.rec.Mode, MTime: it.rec.MTime, Attrs: it.rec.AttrsDigest()}
+	return nil
+}
+
+// deleteKeepingExcluded applies a tombstone when the source has exclusion
+// patterns: what they exclude beneath a deleted directory was never the
+// source's to delete, so it stays, with the directories on its way.
+func (p *pipeline) deleteKeepingExcluded(it *item, m *exclude.Matcher) error {
+	rec := it.rec
+	fi, err := p.root.Lstat(rec.Path)
+	if err != nil || !fi.IsDir() {
+		res, err := p.applier.Apply(context.Background(), rec)
+		it.syncDirs = res.SyncDirs
+		if err == nil {
+			p.metrics.applied.WithLabelValues(string(rec.Type)).Inc()
+		}
+		return err
+	}
+	removed, kept, err := p.root.RemoveAllBut(rec.Path, func(path string, isDir bool) bool { return m.Match(path, isDir) })
+	it.syncDirs = []string{wire.Parent(rec.Path)}
+	if kept {
+		it.syncDirs = append(it.syncDirs, rec.Path)
+	}
+	if err != nil {
+		return err
+	}
+	p.metrics.applied.WithLabelValues(string(rec.Type)).Inc()
+	p.metrics.removedTree.Add(float64(removed))
+	p.log.Info("removed a directory the source deleted", "path", rec.Path, "removed", removed, "kept_excluded", kept)
 	return nil
 }

@@ -102,3 +102,41 @@ func TestBadMetaPatternsRejected(t *testing.T) {
 		return counter(t, reg, "jetsync_replica_errors_total", "kind", "bad_message") >= 1
 	}, "a meta with a bad pattern was not rejected")
 }
+
+// A directory the source deleted goes, but what the folder meta's patterns
+// exclude beneath it stays, with the directories on its way: it was never
+// the source's to delete.
+func TestDeletedDirectoryKeepsExcludedPaths(t *testing.T) {
+	b := jstest.RunJetStream(t)
+	nc := jstest.Connect(t, b)
+	pub := newPublisher(t, nc)
+	pub.p(wire.Meta{Epoch: 1, Source: "test", Exclude: []string{"*.tmp"}})
+	mt := time.Unix(1700000000, 0)
+	pub.record(wire.Record{Path: "d", Type: wire.Dir, Mode: 0o755, MTime: mt.UnixNano()})
+	pub.record(wire.Record{Path: "d/sub", Type: wire.Dir, Mode: 0o755, MTime: mt.UnixNano()})
+	pub.inlineFile("d/a", []byte("a"), 0o644, mt)
+	pub.inlineFile("d/sub/b", []byte("b"), 0o644, mt)
+	pub.record(wire.Record{Path: "e", Type: wire.Dir, Mode: 0o755, MTime: mt.UnixNano()})
+	pub.inlineFile("e/c", []byte("c"), 0o644, mt)
+	root := t.TempDir()
+	r, stop, _ := startReplica(t, nc, root, t.TempDir())
+	defer stop()
+	jstest.Eventually(t, 10*time.Second, fileIs(root, "d/sub/b", []byte("b"), 0o644, mt), "tree applied")
+	writeFile(t, filepath.Join(root, "d/sub/local.tmp"), "the replica's own")
+
+	for _, p := range []string{"d", "e"} {
+		pub.record(wire.Record{Path: p, Type: wire.Deleted})
+	}
+	jstest.Eventually(t, 10*time.Second, func() bool {
+		_, err := os.Lstat(filepath.Join(root, "e"))
+		return os.IsNotExist(err) && r.Progress().Settled
+	}, "the tombstones were not applied")
+	for _, p := range []string{"d/a", "d/sub/b"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); !os.IsNotExist(err) {
+			t.Errorf("%s not removed: %v", p, err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "d/sub/local.tmp")); err != nil || string(b) != "the replica's own" {
+		t.Errorf("an excluded file beneath a deleted directory: %q, %v", b, err)
+	}
+}
