@@ -40,12 +40,19 @@ func TestUnrecordedTailIsSuperseded(t *testing.T) {
 	// before committing either, and a tombstone of a file that came back.
 	f.publishRaw(wire.Record{Path: "ghost", Type: wire.Dir, Mode: 0o755})
 	f.publishRaw(wire.Record{Path: "a", Type: wire.Deleted})
+	// and a state of the folder root that is not the root's.
+	f.publishRaw(wire.Record{Path: wire.RootPath, Type: wire.Dir, Mode: 0o700})
 
 	r = f.start()
 	r.waitIdle(t)
 	f.converged(20 * time.Second)
 	if rec := f.record("ghost"); rec == nil || rec.Type != wire.Deleted {
 		t.Fatalf("ghost: want a tombstone, got %+v", rec)
+	}
+	fi, err := os.Stat(f.root)
+	must(t, err)
+	if rec := f.record(wire.RootPath); rec == nil || rec.Mode != wire.ModeBits(fi.Mode()) {
+		t.Fatalf("the root's record: %+v, want its mode %o", rec, wire.ModeBits(fi.Mode()))
 	}
 }
 

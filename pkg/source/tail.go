@@ -33,6 +33,11 @@ func (s *Source) adoptTail(ctx context.Context, after, last uint64) error {
 				s.log.Warn("ignoring an unreadable record in the unacknowledged tail", "subject", m.Subject, "err", err)
 				return nil
 			}
+			if rec.Path == wire.RootPath {
+				// The root has no entry: forget what the index says was
+				// published of it, and the next scan publishes it again.
+				return s.ix.SetRootState(nil)
+			}
 			if batch = append(batch, rec); len(batch) == tailBatch {
 				if err := s.markUnpublished(batch); err != nil {
 					return err
