@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -84,15 +85,21 @@ func (h *rig) confinement(t *testing.T) {
 	for round := range 4 {
 		mark := logMark(h.replica)
 		before := h.errorsOf("bad_message")
-		for i, path := range bad {
+		sent := bad
+		if round == 3 {
+			// A directory record of the empty path is the folder root's
+			// own (record version 4): not a path outside the root.
+			sent = slices.DeleteFunc(slices.Clone(bad), func(p string) bool { return p == wire.RootPath })
+		}
+		for i, path := range sent {
 			h.pub.junkOn(t, wire.StateSubject(h.folder, path), hostilePathRecords(path, content, epoch, i%2 == 0)[round])
 		}
-		within(t, rejectTimeout, fmt.Sprintf("%d records (round %d) with paths outside the root counted as bad messages", len(bad), round), func() (bool, string) {
+		within(t, rejectTimeout, fmt.Sprintf("%d records (round %d) with paths outside the root counted as bad messages", len(sent), round), func() (bool, string) {
 			n := h.errorsOf("bad_message") - before
-			return n >= float64(len(bad)), fmt.Sprintf("jetsync_replica_errors_total{kind=\"bad_message\"} rose by %.0f", n)
+			return n >= float64(len(sent)), fmt.Sprintf("jetsync_replica_errors_total{kind=\"bad_message\"} rose by %.0f", n)
 		})
 		log := logSince(h.replica, mark)
-		for _, path := range bad {
+		for _, path := range sent {
 			if subject := wire.StateSubject(h.folder, path); len(problemLines(log, subject)) == 0 {
 				t.Errorf("no warning or error names %s, where the test sent a record of %q (round %d)", subject, path, round)
 			}
