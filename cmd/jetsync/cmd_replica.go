@@ -21,6 +21,7 @@ type replicaFlags struct {
 	verifyMaxRate string
 	repair        bool
 	owners        string
+	sourceKey     string
 }
 
 func (r *replicaFlags) register(fs *flag.FlagSet) {
@@ -30,6 +31,7 @@ func (r *replicaFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&r.verifyEvery, "verify-every", 0, "verify the whole tree against the published state at this interval, every byte read and hashed (e.g. 24h; 0: never); the result shows in status and the metrics")
 	fs.StringVar(&r.verifyMaxRate, "verify-max-rate", "0", "bytes per second the scheduled verify reads at most (e.g. 50MiB; 0: no limit)")
 	fs.BoolVar(&r.repair, "repair", false, "fetch again what a scheduled verify finds different, and remove what should not exist")
+	fs.StringVar(&r.sourceKey, "source-key", "", "apply only what the source signed: its public key (\"jetsync-ed25519 ...\"), its SHA256: fingerprint, or a file holding either (the source writes DATA/signing.pub and logs the fingerprint)")
 	fs.StringVar(&r.owners, "owners", "on", "on: give files the source's owners (by name where the name exists here, else by number; needs root or CAP_CHOWN); off: keep this process's")
 }
 
@@ -48,8 +50,12 @@ func (r *replicaFlags) config(reg prometheus.Registerer) (replica.Config, error)
 	if r.repair && r.verifyEvery <= 0 {
 		return replica.Config{}, usagef("--repair needs --verify-every")
 	}
+	key, err := parseSourceKey(r.sourceKey)
+	if err != nil {
+		return replica.Config{}, err
+	}
 	return replica.Config{Folder: r.folder, Root: root, DataDir: r.data, ID: r.id, Workers: r.workers, Registry: reg,
-		VerifyEvery: r.verifyEvery, VerifyMaxRate: rate, Repair: r.repair, KeepOwners: r.owners == "off"}, nil
+		VerifyEvery: r.verifyEvery, VerifyMaxRate: rate, Repair: r.repair, KeepOwners: r.owners == "off", SourceKey: key}, nil
 }
 
 // replicaID is the replica's id: --id, or else the one its credentials

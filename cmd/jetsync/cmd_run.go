@@ -75,6 +75,10 @@ func cmdRun(ctx context.Context, args []string) error {
 		AllowEmptyRoot: *allowEmpty, Exclude: ef.patterns, Compression: wire.NoCompression, // nothing crosses a network
 		ContentCache: -1} // the replica is in this process: it never finds the source unreachable
 	rc := replica.Config{Folder: *folder, Root: dst, DataDir: *data, ID: "local", Logger: log, Registry: reg}
+	// The replica trusts the key of the source beside it.
+	if rc.SourceKey, err = trustLocalSource(*data); err != nil {
+		return err
+	}
 	return runPair(ctx, b, sc, rc, *once, hf, reg, gov)
 }
 

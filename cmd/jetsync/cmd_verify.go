@@ -19,6 +19,7 @@ func cmdVerify(ctx context.Context, args []string) error {
 	folder := fs.String("folder", "", "folder name")
 	path := fs.String("path", "", "local directory to compare with the published state")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	sourceKey := fs.String("source-key", "", "report what the source did not sign as malformed: its public key, SHA256: fingerprint, or a file holding either")
 	ignore := fs.String("ignore", "", "comma-separated parts of \"equal\" not to compare, for a replica that cannot keep them: "+strings.Join(verify.Ignorable, ", "))
 	lf.register(fs)
 	cf.register(fs)
@@ -33,6 +34,10 @@ func cmdVerify(ctx context.Context, args []string) error {
 	}
 	if err := verify.ParseIgnore(splitList(*ignore)); err != nil {
 		return usagef("--ignore: %v", err)
+	}
+	key, err := parseSourceKey(*sourceKey)
+	if err != nil {
+		return err
 	}
 	log, err := lf.logger()
 	if err != nil {
@@ -49,7 +54,7 @@ func cmdVerify(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	rep, err := verify.Verify(ctx, js, verify.Options{Folder: *folder, Root: root, Logger: log, Ignore: splitList(*ignore)})
+	rep, err := verify.Verify(ctx, js, verify.Options{Folder: *folder, Root: root, Logger: log, Ignore: splitList(*ignore), SourceKey: key})
 	if err != nil {
 		return err
 	}

@@ -9,9 +9,11 @@ import (
 // errorKinds are the values of jetsync_replica_errors_total's kind label:
 // failures to apply (no_space, permission, corrupt, malformed,
 // content_gone, source_unreachable, other) and rejected input
-// (bad_message, bad_content, version).
+// (bad_message, bad_content, version; bad_signature, a state record or
+// folder meta the trusted source key did not sign, is counted as a
+// bad_message too).
 var errorKinds = []string{"no_space", "permission", "corrupt", "malformed", "content_gone", "source_unreachable",
-	"other", "bad_message", "bad_content", "version"}
+	"other", "bad_message", "bad_content", "version", "bad_signature"}
 
 // contentResults are the values of jetsync_replica_content_total's result
 // label.

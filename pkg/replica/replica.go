@@ -16,6 +16,7 @@ import (
 	"github.com/jetsync/jetsync/pkg/apply"
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/fsroot"
+	"github.com/jetsync/jetsync/pkg/sign"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	// KeepOwners leaves owners as this replica creates files (--owners=off);
 	// otherwise they are the source's, where the process may set them.
 	KeepOwners bool
+	// SourceKey, if set, is the source's key: only state records and
+	// folder metas it signed are applied (--source-key). Without it,
+	// signatures are not checked.
+	SourceKey *sign.Verifier
 }
 
 // Replica applies a folder's published state to a local tree.

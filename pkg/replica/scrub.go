@@ -146,7 +146,7 @@ func (r *Replica) Scrub(ctx context.Context, repair bool) Scrub {
 // explain; paths are theirs.
 func (r *Replica) scrub(ctx context.Context) (Scrub, []string, error) {
 	rep, err := verify.Verify(ctx, r.js, verify.Options{Folder: r.cfg.Folder, Root: r.cfg.Root, Logger: r.log,
-		MaxRate: r.cfg.VerifyMaxRate, Ignore: r.scrubIgnores()})
+		MaxRate: r.cfg.VerifyMaxRate, Ignore: r.scrubIgnores(), SourceKey: r.cfg.SourceKey})
 	if err != nil {
 		return Scrub{}, nil, err
 	}

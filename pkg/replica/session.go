@@ -151,6 +151,9 @@ func (r *Replica) readMeta(ctx context.Context, stream jetstream.Stream) (wire.M
 		return wire.Meta{}, fmt.Errorf("read folder meta: %w", err)
 	}
 	m, err := wire.DecodeMeta(msg.Data)
+	if serr := r.checkSigned(msg.Header, msg.Subject, msg.Data); serr != nil {
+		err = serr
+	}
 	r.metaMu.Lock()
 	defer r.metaMu.Unlock()
 	switch {
@@ -349,6 +352,9 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 	rec, err := wire.DecodeRecord(m.Data())
 	if err == nil && wire.StateSubject(p.folder, rec.Path) != m.Subject() {
 		err = fmt.Errorf("%w: path does not belong to its subject", wire.ErrMalformed)
+	}
+	if serr := p.checkSigned(m.Headers(), m.Subject(), m.Data()); serr != nil {
+		err = serr // what the source did not sign is unknown, not absent
 	}
 	if errors.Is(err, wire.ErrVersion) {
 		// A newer source's format: skipping it would lose the change, so

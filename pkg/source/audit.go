@@ -166,7 +166,7 @@ func (s *Source) sampleRecords(ctx context.Context, st jetstream.Stream) []suspe
 		if err != nil {
 			return s.checkFailed(err)
 		}
-		if !held {
+		if !held || !s.metaOurs(ctx, st) {
 			return []suspect{{meta: true}}
 		}
 	}
@@ -315,6 +315,8 @@ func (s *Source) lacks(ctx context.Context, info *jetstream.StreamInfo, unseen u
 		return "", err
 	case !held:
 		return "the stream lost the folder meta (purged?)", nil
+	case !s.metaOurs(ctx, st):
+		return "the folder meta on the broker is not signed by this source (forged?)", nil
 	}
 	for _, c := range sus {
 		e, err := s.ix.Head(c.path)
@@ -330,4 +332,15 @@ func (s *Source) lacks(ctx context.Context, info *jetstream.StreamInfo, unseen u
 		}
 	}
 	return "", nil
+}
+
+// metaOurs reports whether the folder meta on the broker is one this
+// source signed (true when it cannot be read: holds says whether it is
+// there).
+func (s *Source) metaOurs(ctx context.Context, st jetstream.Stream) bool {
+	msg, err := st.GetLastMsgForSubject(ctx, wire.MetaSubject(s.cfg.Folder))
+	if err != nil {
+		return true
+	}
+	return s.ownKey.Verify(msg.Header, msg.Subject, msg.Data) == nil
 }

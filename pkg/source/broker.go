@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/jetsync/jetsync/pkg/bus"
@@ -193,7 +194,9 @@ func (s *Source) announce(ctx context.Context, epoch uint64, info *jetstream.Str
 func (s *Source) publishMeta(ctx context.Context, epoch uint64, partial bool) (uint64, error) {
 	meta := wire.EncodeMeta(wire.Meta{Epoch: epoch, Source: s.ix.ID(), Time: time.Now().UnixNano(),
 		TombstoneTTL: int64(s.cfg.TombstoneTTL), Partial: partial, Exclude: s.excl.Patterns()})
-	a, err := s.js.Publish(ctx, wire.MetaSubject(s.cfg.Folder), meta)
+	msg := &nats.Msg{Subject: wire.MetaSubject(s.cfg.Folder), Data: meta}
+	s.signer.Sign(msg)
+	a, err := s.js.PublishMsg(ctx, msg)
 	if err != nil {
 		return 0, fmt.Errorf("publish folder meta: %w", err)
 	}
@@ -241,7 +244,12 @@ func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
 	}
 	partial := true // no meta yet: nothing told replicas the state is whole
 	msg, err := stream.GetLastMsgForSubject(ctx, wire.MetaSubject(s.cfg.Folder))
-	if err == nil {
+	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("read folder meta: %w", err)
+	}
+	if err == nil && s.ownKey.Verify(msg.Header, msg.Subject, msg.Data) == nil {
+		// Only a meta this source signed is taken as it is; another is
+		// replaced, as partial (a forged "whole" must not stand).
 		if m, derr := wire.DecodeMeta(msg.Data); derr == nil && m.Epoch == epoch {
 			partial = m.Partial
 			// A meta of an older version (written by a release that kept
@@ -253,8 +261,6 @@ func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
 				return nil
 			}
 		}
-	} else if !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("read folder meta: %w", err)
 	}
 	if _, err := s.publishMeta(ctx, epoch, partial); err != nil {
 		return err

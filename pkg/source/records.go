@@ -31,6 +31,7 @@ func (s *Source) publishRecord(ctx context.Context, rec *wire.Record, e *index.E
 	if rec.Type == wire.Deleted && s.cfg.TombstoneTTL > 0 {
 		msg.Header = nats.Header{jetstream.MsgTTLHeader: []string{strconv.Itoa(int(s.cfg.TombstoneTTL.Seconds()))}}
 	}
+	s.signer.Sign(msg)
 	tomb := rec.Type == wire.Deleted
 	if tomb {
 		s.audit.tombSent.Add(1) // before it can reach the stream

@@ -56,7 +56,9 @@ func (s *Source) visitRoot(ctx context.Context) error {
 		return err
 	}
 	s.track.add()
-	err = s.pub.publish(ctx, &nats.Msg{Subject: wire.StateSubject(s.cfg.Folder, wire.RootPath), Data: data}, func(a ack) {
+	msg := &nats.Msg{Subject: wire.StateSubject(s.cfg.Folder, wire.RootPath), Data: data}
+	s.signer.Sign(msg)
+	err = s.pub.publish(ctx, msg, func(a ack) {
 		defer s.track.done()
 		if a.err != nil {
 			return // the next scan tries again

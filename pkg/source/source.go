@@ -18,6 +18,7 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/exclude"
 	"github.com/jetsync/jetsync/pkg/index"
+	"github.com/jetsync/jetsync/pkg/sign"
 	"github.com/jetsync/jetsync/pkg/watch"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -41,6 +42,8 @@ type Source struct {
 	track    tracker
 	links    linkGroups      // control loop only
 	sockets  map[string]bool // sockets already reported (control loop only)
+	signer   *sign.Signer    // signs every state record and folder meta
+	ownKey   *sign.Verifier  // checks that what the broker holds is signed by signer
 	// rootEmpty: the last listing of the root found it empty while the
 	// index has content (an unmounted volume?): its own state is not
 	// published either.
@@ -102,6 +105,19 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Source, error) {
 	if s.excl, err = exclude.Compile(cfg.Exclude); err != nil {
 		return nil, err
 	}
+	signer, created, err := loadSigner(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.signer = signer
+	if s.ownKey, err = sign.ParseTrust(signer.PublicKey()); err != nil {
+		return nil, err
+	}
+	msg := "signing records with the source's key; replicas verify them with --source-key"
+	if created {
+		msg = "made a signing key for this source; replicas verify its records with --source-key"
+	}
+	s.log.Info(msg, "fingerprint", signer.Fingerprint(), "public_key_file", filepath.Join(cfg.DataDir, PublicKeyFile))
 	s.pub = newPublisher(js, s.abort, func(uint64) { s.requestRecovery() })
 	s.prog.setState(StateStarting)
 	s.watcher, err = watch.New(watch.Options{Root: cfg.Root, Debounce: cfg.Debounce, MaxWatches: cfg.MaxWatches,

@@ -9,12 +9,15 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/exclude"
+	"github.com/jetsync/jetsync/pkg/sign"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 // readExclude returns the matcher of the folder meta's exclusion
-// patterns (none without a meta: then only exclude.Builtin applies).
-func readExclude(ctx context.Context, js jetstream.JetStream, folder string) (*exclude.Matcher, error) {
+// patterns (none without a meta: then only exclude.Builtin applies). A
+// meta the trusted key did not sign is reported malformed, and its
+// patterns are not used.
+func readExclude(ctx context.Context, js jetstream.JetStream, folder string, key *sign.Verifier, rep *Report) (*exclude.Matcher, error) {
 	s, err := bus.OpenStream(ctx, js, folder)
 	if err != nil {
 		return nil, err
@@ -25,6 +28,12 @@ func readExclude(ctx context.Context, js jetstream.JetStream, folder string) (*e
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read folder meta: %w", err)
+	}
+	if key != nil {
+		if err := key.Verify(msg.Header, msg.Subject, msg.Data); err != nil {
+			rep.add(Diff{Path: msg.Subject, Kind: KindMalformed, Got: err.Error()})
+			return nil, nil
+		}
 	}
 	meta, err := wire.DecodeMeta(msg.Data)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/jetsync/jetsync/pkg/sign"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -19,6 +20,7 @@ type index struct {
 	db   *bolt.DB
 	path string
 	root *want // the folder root's own record, if the source published one
+	key  *sign.Verifier
 }
 
 var bucketName = []byte("want")

@@ -37,6 +37,13 @@ func (x *index) load(ctx context.Context, js jetstream.JetStream, folder string,
 	n := 0
 	err = bus.Scan(ctx, js.Conn(), wire.StreamName(folder), wire.StateFilter(folder), 1, last, func(m *bus.ScanMsg) error {
 		rep.StreamSeq = m.Sequence
+		if x.key != nil {
+			if err := x.key.Verify(m.Header, m.Subject, m.Data); err != nil {
+				// What the source did not sign is nobody's state.
+				rep.add(Diff{Path: m.Subject, Kind: KindMalformed, Got: err.Error()})
+				return nil
+			}
+		}
 		if o, ok := x.recordOp(m.Subject, m.Data, rep, excl); ok {
 			ops = append(ops, o)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetsync/jetsync/pkg/sign"
 	"github.com/jetsync/jetsync/pkg/watch"
 )
 
@@ -38,6 +39,9 @@ type Options struct {
 	MaxRate int64
 	// Ignore names parts of "equal" not to compare (see Ignorable).
 	Ignore []string
+	// SourceKey, if set, makes state records the source did not sign
+	// malformed: the state they claim is not compared.
+	SourceKey *sign.Verifier
 }
 
 // Diff is one difference between the published state and the local tree.
@@ -109,9 +113,10 @@ func Verify(ctx context.Context, js jetstream.JetStream, o Options) (*Report, er
 	if err != nil {
 		return nil, err
 	}
+	idx.key = o.SourceKey
 	defer idx.close(log)
 	rep := &Report{Folder: o.Folder, Root: o.Root, Diffs: []Diff{}}
-	excl, err := readExclude(ctx, js, o.Folder)
+	excl, err := readExclude(ctx, js, o.Folder, o.SourceKey, rep)
 	if err != nil {
 		return nil, err
 	}
