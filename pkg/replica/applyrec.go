@@ -48,6 +48,9 @@ func (p *pipeline) applyOne(ctx context.Context, it *item) error {
 	}
 	if p.unchanged(rec) {
 		it.entry, _ = p.store.applied(rec.Path)
+		if it.entry != nil {
+			it.entry.Time = max(it.entry.Time, rec.Time) // the newest record of the same state
+		}
 		p.metrics.unchanged.Inc()
 		return nil
 	}
@@ -97,7 +100,7 @@ func (p *pipeline) knownHash(path string, fi fs.FileInfo) (wire.Hash, bool) {
 // nil, describes what the apply left at the path (else it is lstat'ed).
 func (p *pipeline) entryFor(rec *wire.Record, fi fs.FileInfo) *appliedEntry {
 	e := &appliedEntry{Type: rec.Type, Mode: rec.Mode, MTime: rec.MTime, Size: rec.Size,
-		Hash: rec.Hash, Target: rec.Target, Attrs: rec.AttrsDigest(), Link: rec.Link}
+		Hash: rec.Hash, Target: rec.Target, Attrs: rec.AttrsDigest(), Link: rec.Link, Time: rec.Time}
 	if fi == nil {
 		if lfi, err := p.root.Lstat(rec.Path); err == nil {
 			fi = lfi
@@ -137,7 +140,8 @@ func (p *pipeline) applyRoot(ctx context.Context, it *item) error {
 		p.noteFailure(err)
 	}
 	p.metrics.applied.WithLabelValues(string(it.rec.Type)).Inc()
-	it.entry = &appliedEntry{Type: wire.Dir, Mode: it.rec.Mode, MTime: it.rec.MTime, Attrs: it.rec.AttrsDigest()}
+	it.entry = &appliedEntry{Type: wire.Dir, Mode: it.rec.Mode, MTime: it.rec.MTime, Attrs: it.rec.AttrsDigest(),
+		Time: it.rec.Time}
 	return nil
 }
 

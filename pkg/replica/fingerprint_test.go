@@ -67,14 +67,14 @@ func TestFingerprintSame(t *testing.T) {
 // decode; format 3 keeps both.
 func TestAppliedEntryFormats(t *testing.T) {
 	e := &appliedEntry{Type: wire.Symlink, Mode: 0o777, MTime: 3, Target: "t",
-		Disk: fingerprint{Ino: 1, Size: 2, MTime: 3, Mode: 4, CTime: 5}, Attrs: wire.Sum([]byte("x")), Link: "g"}
+		Disk: fingerprint{Ino: 1, Size: 2, MTime: 3, Mode: 4, CTime: 5}, Attrs: wire.Sum([]byte("x")), Link: "g", Time: 9}
 	got, err := unmarshalApplied(e.marshal())
 	if err != nil || *got != *e {
 		t.Fatalf("format 3 round trip: %+v, %v", got, err)
 	}
 	got, err = unmarshalApplied(formatTwo(e))
 	want2 := *e
-	want2.Attrs, want2.Link = wire.Hash{}, ""
+	want2.Attrs, want2.Link, want2.Time = wire.Hash{}, "", 0
 	if err != nil || *got != want2 {
 		t.Fatalf("format 2: %+v, %v, want %+v", got, err, want2)
 	}

@@ -10,10 +10,11 @@ import (
 // failures to apply (no_space, permission, corrupt, malformed,
 // content_gone, source_unreachable, other) and rejected input
 // (bad_message, bad_content, version; bad_signature, a state record or
-// folder meta the trusted source key did not sign, is counted as a
+// folder meta the trusted source key did not sign, and replayed, a signed
+// record older than what was applied of its path, are counted as
 // bad_message too).
 var errorKinds = []string{"no_space", "permission", "corrupt", "malformed", "content_gone", "source_unreachable",
-	"other", "bad_message", "bad_content", "version", "bad_signature"}
+	"other", "bad_message", "bad_content", "version", "bad_signature", "replayed"}
 
 // contentResults are the values of jetsync_replica_content_total's result
 // label.

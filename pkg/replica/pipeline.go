@@ -89,8 +89,9 @@ type pipeline struct {
 	stream  jetstream.Stream
 	applier *apply.Applier
 	links   *linker
-	// checkSig is Replica.checkSigned.
+	// checkSig is Replica.checkSigned; signed says whether it checks.
 	checkSig func(h nats.Header, subject string, data []byte) error
+	signed   bool
 	// cmu serialises commits and guards pos, epoch and reconciling, which
 	// the committer reads and the dispatcher changes.
 	cmu   sync.Mutex
@@ -145,7 +146,7 @@ func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch ui
 		readMeta: r.readMeta, excluded: r.excluded, repair: r.repair,
 		stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
 		maxEpoch: metaEpoch, lastSeen: pos.Cursor, sched: newScheduler(),
-		retrying: make(map[string]bool), links: newLinker(), checkSig: r.checkSigned}
+		retrying: make(map[string]bool), links: newLinker(), checkSig: r.checkSigned, signed: r.cfg.SourceKey != nil}
 	p.parkDirty.Store(true)
 	p.cond = sync.NewCond(&p.mu)
 	p.applier = &apply.Applier{Root: p.root, Local: p.store,

@@ -355,6 +355,8 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 	}
 	if serr := p.checkSigned(m.Headers(), m.Subject(), m.Data()); serr != nil {
 		err = serr // what the source did not sign is unknown, not absent
+	} else if err == nil {
+		err = p.checkReplay(rec)
 	}
 	if errors.Is(err, wire.ErrVersion) {
 		// A newer source's format: skipping it would lose the change, so

@@ -233,6 +233,11 @@ func putChange(tx *bolt.Tx, c change) error {
 		}
 	}
 	if c.rec.Type == wire.Deleted || c.entry == nil {
+		if c.rec.Type == wire.Deleted {
+			if err := putTomb(tx, c.rec.Path, c.rec.Time); err != nil {
+				return err
+			}
+		}
 		return deleteTree(tx, c.rec.Path)
 	}
 	applied := tx.Bucket(bucketApplied)

@@ -23,6 +23,9 @@ type appliedEntry struct {
 	Attrs wire.Hash
 	// Link is the record's hard-link group ("" for none; format 3).
 	Link string
+	// Time is the applied record's publish time (format 3; 0 before):
+	// an older record of the path is a replay (see replay.go).
+	Time int64
 }
 
 // fingerprint is what lstat says about a path. Any write, chmod, chown
@@ -74,6 +77,7 @@ func (e *appliedEntry) marshal() []byte {
 	b = append(b, e.Attrs[:]...)
 	b = binary.AppendUvarint(b, uint64(len(e.Link)))
 	b = append(b, e.Link...)
+	b = binary.AppendVarint(b, e.Time)
 	return append(b, e.Target...)
 }
 
@@ -81,7 +85,7 @@ func (e *appliedEntry) marshal() []byte {
 // so a damaged or newer value costs a re-check instead of an error.
 func unmarshalApplied(b []byte) (*appliedEntry, error) {
 	// Format 1 has no ctime; 2 adds it after the mode; 3 adds the
-	// attributes' digest and the link group after it.
+	// attributes' digest, the link group and the record's time after it.
 	if len(b) < 2 || b[0] < 1 || b[0] > 3 {
 		return nil, errBadValue
 	}
@@ -110,6 +114,7 @@ func unmarshalApplied(b []byte) (*appliedEntry, error) {
 			return nil, errBadValue
 		}
 		e.Link = string(r.bytes(int(n)))
+		e.Time = r.varint()
 	}
 	e.Target = string(r.b)
 	if r.err || e.Type == "" {

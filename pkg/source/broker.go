@@ -242,6 +242,7 @@ func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
 	if err != nil {
 		return fmt.Errorf("open stream: %w", err)
 	}
+	s.observeStream(ctx, stream)
 	partial := true // no meta yet: nothing told replicas the state is whole
 	msg, err := stream.GetLastMsgForSubject(ctx, wire.MetaSubject(s.cfg.Folder))
 	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {

@@ -22,7 +22,7 @@ import (
 // nothing was sent and the caller settles the job.
 func (s *Source) publishRecord(ctx context.Context, rec *wire.Record, e *index.Entry) error {
 	rec.Epoch = s.bv.epoch.Load()
-	rec.Time = time.Now().UnixNano()
+	rec.Time = s.clock.next()
 	data, err := wire.EncodeRecord(rec)
 	if err != nil {
 		return err

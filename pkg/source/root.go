@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -50,7 +49,7 @@ func (s *Source) visitRoot(ctx context.Context) error {
 		return nil
 	}
 	rec.Epoch = s.bv.epoch.Load()
-	rec.Time = time.Now().UnixNano()
+	rec.Time = s.clock.next()
 	data, err := wire.EncodeRecord(rec)
 	if err != nil {
 		return err

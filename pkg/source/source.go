@@ -44,6 +44,7 @@ type Source struct {
 	sockets  map[string]bool // sockets already reported (control loop only)
 	signer   *sign.Signer    // signs every state record and folder meta
 	ownKey   *sign.Verifier  // checks that what the broker holds is signed by signer
+	clock    recordClock     // publish times of records
 	// rootEmpty: the last listing of the root found it empty while the
 	// index has content (an unmounted volume?): its own state is not
 	// published either.

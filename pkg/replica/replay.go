@@ -1,0 +1,86 @@
+package replica
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/jetsync/jetsync/pkg/wire"
+)
+
+// Replays. A signed record stays valid, so someone who can publish on the
+// state subjects could publish again an older record the source signed.
+// Records carry their publish time, which the source keeps strictly
+// increasing (see source.recordClock); a replica that checks signatures
+// refuses a record of a path older than the newest it applied of that
+// path, or than a deletion of the path or of one of its ancestors.
+// Deletions are remembered in bucketTombs (path key -> publish time).
+
+var bucketTombs = []byte("tombs")
+
+// putTomb remembers when path was deleted (or excluded).
+func putTomb(tx *bolt.Tx, path string, t int64) error {
+	if t == 0 || path == wire.RootPath {
+		return nil
+	}
+	b, err := tx.CreateBucketIfNotExists(bucketTombs)
+	if err != nil {
+		return err
+	}
+	key := wire.SortKey(path)
+	if v := b.Get(key); v != nil {
+		if old, n := binary.Varint(v); n > 0 && old >= t {
+			return nil
+		}
+	}
+	return b.Put(key, binary.AppendVarint(nil, t))
+}
+
+// newestOf is the publish time of the newest record that settled path:
+// what was applied to it, or a deletion of it or of an ancestor.
+func (s *store) newestOf(path string) (int64, error) {
+	var newest int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if path == wire.RootPath {
+			if e, err := rootEntry(tx); err == nil && e != nil {
+				newest = e.Time
+			}
+			return nil
+		}
+		if v := tx.Bucket(bucketApplied).Get(wire.SortKey(path)); v != nil {
+			if e, err := unmarshalApplied(v); err == nil {
+				newest = e.Time
+			}
+		}
+		tombs := tx.Bucket(bucketTombs)
+		if tombs == nil {
+			return nil
+		}
+		for p := path; p != ""; p = wire.Parent(p) {
+			if v := tombs.Get(wire.SortKey(p)); v != nil {
+				if t, n := binary.Varint(v); n > 0 {
+					newest = max(newest, t)
+				}
+			}
+		}
+		return nil
+	})
+	return newest, err
+}
+
+// checkReplay refuses rec if the replica applied something newer of its
+// path; only a replica that checks signatures asks (without them anyone
+// may publish anything anyway).
+func (p *pipeline) checkReplay(rec *wire.Record) error {
+	if !p.signed {
+		return nil
+	}
+	newest, err := p.store.newestOf(rec.Path)
+	if err != nil || rec.Time >= newest {
+		return nil
+	}
+	p.metrics.errors.WithLabelValues("replayed").Inc()
+	return fmt.Errorf("%w: a record of %q published at %d, older than the state applied (published at %d): replayed?",
+		wire.ErrMalformed, rec.Path, rec.Time, newest)
+}
