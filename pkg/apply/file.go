@@ -125,17 +125,7 @@ func (a *Applier) writeFile(ctx context.Context, rec *wire.Record, tgt *fsroot.T
 			}
 		}
 	}
-	if err := out.finish(); err != nil {
-		return res, err
-	}
-	if got, _ := h.Sum(); got != rec.Hash {
-		return res, &fsroot.PathError{Op: "verify", Path: rec.Path,
-			Err: fmt.Errorf("%w: content hashes to %s, record says %s", wire.ErrCorrupt, got, rec.Hash)}
-	}
-	if err := a.applyTempAttrs(tmp, rec); err != nil {
-		return res, err
-	}
-	if err := tmp.CommitNoSync(wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {
+	if err := a.commitTemp(tmp, out, h, rec); err != nil {
 		return res, err
 	}
 	placed.tell(rec.Path)
@@ -175,17 +165,7 @@ func (a *Applier) writeInline(rec *wire.Record, tgt *fsroot.Target) (Result, err
 	if err := out.write(data); err != nil {
 		return res, err
 	}
-	if err := out.finish(); err != nil {
-		return res, err
-	}
-	if got, _ := h.Sum(); got != rec.Hash {
-		return res, &fsroot.PathError{Op: "verify", Path: rec.Path,
-			Err: fmt.Errorf("%w: content hashes to %s, record says %s", wire.ErrCorrupt, got, rec.Hash)}
-	}
-	if err := a.applyTempAttrs(tmp, rec); err != nil {
-		return res, err
-	}
-	if err := tmp.CommitNoSync(wire.FileMode(rec.Mode), time.Unix(0, rec.MTime)); err != nil {
+	if err := a.commitTemp(tmp, out, h, rec); err != nil {
 		return res, err
 	}
 	res = dirOf(res, rec.Path)
@@ -219,4 +199,21 @@ func (a *Applier) HashFile(path string) (wire.Hash, int64, error) {
 		return wire.Hash{}, n, &fsroot.PathError{Op: "hash", Path: path, Err: err}
 	}
 	return h, n, nil
+}
+
+// commitTemp finishes a temp file written through out and hashed by h:
+// the whole file must hash to rec.Hash; then it gets rec's attributes,
+// mode and mtime, and is renamed over rec.Path.
+func (a *Applier) commitTemp(tmp *fsroot.Temp, out *dataWriter, h *chunk.Hasher, rec *wire.Record) error {
+	if err := out.finish(); err != nil {
+		return err
+	}
+	if got, _ := h.Sum(); got != rec.Hash {
+		return &fsroot.PathError{Op: "verify", Path: rec.Path,
+			Err: fmt.Errorf("%w: content hashes to %s, record says %s", wire.ErrCorrupt, got, rec.Hash)}
+	}
+	if err := a.applyTempAttrs(tmp, rec); err != nil {
+		return err
+	}
+	return tmp.CommitNoSync(wire.FileMode(rec.Mode), time.Unix(0, rec.MTime))
 }

@@ -29,14 +29,7 @@ func (r *Root) HardLinkNoSync(existing, path string) error {
 		return err
 	}
 	defer dir.close()
-	var tmp string
-	for range tempAttempts {
-		tmp = tempBase()
-		err = unix.Linkat(src.fd, src.name, dir.fd, tmp, 0)
-		if !errors.Is(err, unix.EEXIST) {
-			break
-		}
-	}
+	tmp, err := makeTemp(func(tmp string) error { return unix.Linkat(src.fd, src.name, dir.fd, tmp, 0) })
 	if err != nil {
 		return wrap("link", path, err)
 	}

@@ -54,10 +54,16 @@ func (r *Root) symlink(target, path string, mtime time.Time, syncDir bool) error
 
 // symlinkTemp makes a symlink to target under a fresh temp name in dir.
 func symlinkTemp(dir *parent, target string) (string, error) {
+	return makeTemp(func(tmp string) error { return unix.Symlinkat(target, dir.fd, tmp) })
+}
+
+// makeTemp calls mk with fresh temp names until one is not taken, and
+// returns the name it made.
+func makeTemp(mk func(tmp string) error) (string, error) {
 	var err error
 	for range tempAttempts {
 		tmp := tempBase()
-		err = unix.Symlinkat(target, dir.fd, tmp)
+		err = mk(tmp)
 		if err == nil {
 			return tmp, nil
 		}

@@ -29,14 +29,7 @@ func (r *Root) MknodNoSync(path string, kind uint32, mode fs.FileMode, rdev uint
 		return err
 	}
 	defer dir.close()
-	var tmp string
-	for range tempAttempts {
-		tmp = tempBase()
-		err = mknodat(dir.fd, tmp, kind|0o600, rdev)
-		if !errors.Is(err, unix.EEXIST) {
-			break
-		}
-	}
+	tmp, err := makeTemp(func(tmp string) error { return mknodat(dir.fd, tmp, kind|0o600, rdev) })
 	if errors.Is(err, unix.EPERM) {
 		return &PathError{Op: "mknod", Path: path, Err: ErrMknodNotPermitted}
 	}
