@@ -71,9 +71,13 @@ func (c *clones) make(f *os.File, dir string) (*os.File, error) {
 }
 
 // cannotClone reports whether err says the file system makes no clones
-// (or no unnamed files), rather than that this one failed.
+// (or no unnamed files, or none this process may make), rather than that
+// this one failed.
 func cannotClone(err error) bool {
-	for _, e := range []error{unix.EOPNOTSUPP, unix.ENOTSUP, unix.EXDEV, unix.EINVAL, unix.ENOTTY, unix.EISDIR, unix.ENOSYS} {
+	// EROFS, EACCES, EPERM: the source may not create files here (a
+	// read-only mount, a sandboxed service that only reads its tree).
+	for _, e := range []error{unix.EOPNOTSUPP, unix.ENOTSUP, unix.EXDEV, unix.EINVAL, unix.ENOTTY, unix.EISDIR, unix.ENOSYS,
+		unix.EROFS, unix.EACCES, unix.EPERM} {
 		if errors.Is(err, e) {
 			return true
 		}
