@@ -315,8 +315,6 @@ func (s *Source) lacks(ctx context.Context, info *jetstream.StreamInfo, unseen u
 		return "", err
 	case !held:
 		return "the stream lost the folder meta (purged?)", nil
-	case !s.metaOurs(ctx, st):
-		return "the folder meta on the broker is not signed by this source (forged?)", nil
 	}
 	for _, c := range sus {
 		e, err := s.ix.Head(c.path)

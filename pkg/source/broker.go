@@ -235,22 +235,31 @@ func (s *Source) completeMeta(ctx context.Context) error {
 // --tombstone-ttl or the exclusion patterns) or it is of an older
 // version, once per run.
 func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
-	if s.bv.metaFresh.Load() {
-		return nil
-	}
+	known := s.bv.metaFresh.Load() // this run published or checked the meta
 	stream, err := s.js.Stream(ctx, wire.StreamName(s.cfg.Folder))
 	if err != nil {
 		return fmt.Errorf("open stream: %w", err)
 	}
 	s.observeStream(ctx, stream)
 	partial := true // no meta yet: nothing told replicas the state is whole
+	if known {
+		partial = s.bv.metaPartial.Load() // what this run last said
+	}
 	msg, err := stream.GetLastMsgForSubject(ctx, wire.MetaSubject(s.cfg.Folder))
 	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("read folder meta: %w", err)
 	}
-	if err == nil && s.ownKey.Verify(msg.Header, msg.Subject, msg.Data) == nil {
-		// Only a meta this source signed is taken as it is; another is
-		// replaced, as partial (a forged "whole" must not stand).
+	ours := err == nil && s.ownKey.Verify(msg.Header, msg.Subject, msg.Data) == nil
+	if known && ours {
+		return nil
+	}
+	if known {
+		s.log.Warn("the folder meta on the broker is not this source's (lost, or published by someone else); publishing it again")
+	}
+	if ours {
+		// Only a meta this source signed is taken as it is; another
+		// is replaced (as partial unless this run knows what it said:
+		// a forged "whole" must not stand).
 		if m, derr := wire.DecodeMeta(msg.Data); derr == nil && m.Epoch == epoch {
 			partial = m.Partial
 			// A meta of an older version (written by a release that kept
