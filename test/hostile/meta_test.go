@@ -22,17 +22,23 @@ const (
 )
 
 // garbageMeta: garbage as the folder meta. The replica rejects it, counts
-// it, says so in its log and goes on with the last good meta.
+// it, says so in its log and goes on with the last good meta. The source
+// is stopped meanwhile: a running one finds a meta it did not sign and
+// publishes its own again, maybe before the replica reads the garbage.
 func (h *rig) garbageMeta(t *testing.T) {
 	good := h.pub.metaBytes(t)
 	goodMeta, err := wire.DecodeMeta(good)
 	harness.Must(t, err)
 	t.Cleanup(func() {
+		if !h.source.Running() {
+			harness.Must(t, h.source.Start())
+		}
 		h.pub.send(t, wire.MetaSubject(h.folder), good)
 		h.settle(t)
 	})
 	mark := logMark(h.replica)
 	errs := h.errorsOf("")
+	harness.Must(t, h.source.Stop())
 	h.pub.send(t, wire.MetaSubject(h.folder), []byte("garbage"))
 	within(t, noticeTimeout, "a warning or error about the unreadable folder meta", func() (bool, string) {
 		return len(problemLines(logSince(h.replica, mark), "meta")) > 0, "none in the replica's log"
@@ -41,6 +47,7 @@ func (h *rig) garbageMeta(t *testing.T) {
 		n := h.errorsOf("") - errs
 		return n > 0, fmt.Sprintf("the errors rose by %.0f", n)
 	})
+	harness.Must(t, h.source.Start())
 	h.goodChange(t, "after the garbage meta was read")
 	within(t, rejectTimeout, "status: the replica live at the last good meta's epoch", func() (bool, string) {
 		rep, msg := h.replicaStatus(t, "r1")
