@@ -166,7 +166,7 @@ func (s *Source) sampleRecords(ctx context.Context, st jetstream.Stream) []suspe
 		if err != nil {
 			return s.checkFailed(err)
 		}
-		if !held || !s.metaOurs(ctx, st) {
+		if !held {
 			return []suspect{{meta: true}}
 		}
 	}
@@ -330,15 +330,4 @@ func (s *Source) lacks(ctx context.Context, info *jetstream.StreamInfo, unseen u
 		}
 	}
 	return "", nil
-}
-
-// metaOurs reports whether the folder meta on the broker is one this
-// source signed (true when it cannot be read: holds says whether it is
-// there).
-func (s *Source) metaOurs(ctx context.Context, st jetstream.Stream) bool {
-	msg, err := st.GetLastMsgForSubject(ctx, wire.MetaSubject(s.cfg.Folder))
-	if err != nil {
-		return true
-	}
-	return s.ownKey.Verify(msg.Header, msg.Subject, msg.Data) == nil
 }

@@ -37,7 +37,7 @@ func TestForgedRecordsAreRefused(t *testing.T) {
 	url := "nats://" + addr
 	harness.StartBroker(t, filepath.Join(base, "broker"), addr)
 	srcData := filepath.Join(base, "source")
-	harness.StartSource(t, "source", url, "signed", src, srcData)
+	srcProc := harness.StartSource(t, "source", url, "signed", src, srcData)
 	pubKey := filepath.Join(srcData, source.PublicKeyFile)
 	harness.Eventually(t, 30*time.Second, func() (bool, string) {
 		_, err := os.Stat(pubKey)
@@ -100,11 +100,11 @@ func TestForgedRecordsAreRefused(t *testing.T) {
 		t.Errorf("verify with the source's key after the forgeries: %s", res)
 	}
 
-	// The source's next change of the path replaces the forgery, and its
-	// next check of the broker finds the forged meta and publishes its
-	// own again.
+	// The source's next change of the path replaces the forgery, and at
+	// its next start it finds the forged meta and publishes its own again.
 	harness.WriteFile(t, filepath.Join(src, "victim.txt"), "changed by the source\n", 0o644)
 	harness.Converge(t, time.Minute, url, "signed", src, dst)
+	harness.Must(t, srcProc.Restart())
 	harness.Eventually(t, time.Minute, func() (bool, string) {
 		res := harness.Verify(t, url, "signed", dst, "--source-key", pubKey)
 		return res.Code == 0, "verify with the source's key once the source republished: " + res.String()
