@@ -95,7 +95,11 @@ func (h *rig) flood(t *testing.T, round int) {
 	case <-time.After(catchUpTimeout):
 		t.Fatalf("the broker did not acknowledge the flood within %s", catchUpTimeout)
 	}
-	after, err := st.Info(ctx)
+	// The flood may take longer than one operation's timeout: the count
+	// after it gets a fresh one.
+	actx, acancel := opContext()
+	defer acancel()
+	after, err := st.Info(actx)
 	harness.Must(t, err)
 	if got := after.State.Msgs - info.State.Msgs; got != floodSmall+floodBig {
 		t.Errorf("the stream stored %d of the %d junk messages", got, floodSmall+floodBig)
