@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/jetsync/jetsync/pkg/wire"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +38,7 @@ func (r *Root) MknodNoSync(path string, kind uint32, mode fs.FileMode, rdev uint
 		return wrap("mknod", path, err)
 	}
 	ts := unix.NsecToTimespec(mtime.UnixNano())
-	err = unix.Fchmodat(dir.fd, tmp, uint32(syscallMode(mode)), 0)
+	err = unix.Fchmodat(dir.fd, tmp, wire.ModeBits(mode), 0)
 	if err == nil {
 		err = unix.UtimesNanoAt(dir.fd, tmp, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
 	}
@@ -50,19 +51,4 @@ func (r *Root) MknodNoSync(path string, kind uint32, mode fs.FileMode, rdev uint
 		unix.Unlinkat(dir.fd, tmp, 0)
 	}
 	return err
-}
-
-// syscallMode converts Go's mode bits to the kernel's 07777.
-func syscallMode(m fs.FileMode) uint32 {
-	bits := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		bits |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		bits |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		bits |= unix.S_ISVTX
-	}
-	return bits
 }
