@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +36,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	hf.register(fs, "127.0.0.1:9464")
 	scan := fs.Duration("scan-interval", 10*time.Minute, "periodic full stat-scan (0 disables)")
 	syncAlways := fs.Bool("sync-always", false, "fsync every broker write")
+	listen := fs.String("listen", "", "also serve the broker on ADDR (a port alone: 127.0.0.1:PORT), for status, verify and other replicas; it admits only the credentials in DATA/auth")
 	var ef excludeFlags
 	ef.register(fs)
 	allowEmpty := fs.Bool("allow-empty-root", false, "publish deletes when SRC is found empty (by default taken for an unmounted volume and refused)")
@@ -65,8 +69,7 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	b, err := broker.Start(broker.Config{DataDir: filepath.Join(*data, "broker"), SyncAlways: *syncAlways,
-		Logger: blog.With("component", "broker")})
+	b, err := startRunBroker(*data, *listen, *folder, dst, *syncAlways, blog)
 	if err != nil {
 		return err
 	}
@@ -80,6 +83,38 @@ func cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	return runPair(ctx, b, sc, rc, *once, hf, reg, gov)
+}
+
+// startRunBroker starts the run's broker: in-process only, or also
+// listening (with credentials, as every listening broker) when asked.
+func startRunBroker(data, listen, folder, dst string, syncAlways bool, log *slog.Logger) (*broker.Broker, error) {
+	if listen == "" {
+		return broker.Start(broker.Config{DataDir: filepath.Join(data, "broker"), SyncAlways: syncAlways,
+			Logger: log.With("component", "broker")})
+	}
+	bf := brokerFlags{listen: loopbackByDefault(listen), syncAlways: syncAlways, tls: &tlsFlags{}, folder: folder}
+	b, err := bf.start(data, log)
+	if err != nil {
+		return nil, err
+	}
+	url, auth := b.ClientURL(), authDir(data)
+	fmt.Fprintf(os.Stderr, "jetsync: broker on %s; watch it with:\n", url)
+	fmt.Fprintf(os.Stderr, "  jetsync status --nats %s --nkey %s\n", url, filepath.Join(auth, "monitor.nk"))
+	fmt.Fprintf(os.Stderr, "  jetsync verify --nats %s --nkey %s --folder %s --path %s\n", url, filepath.Join(auth, "admin.nk"), folder, dst)
+	return b, nil
+}
+
+// loopbackByDefault completes a listen address without a host ("4222",
+// ":4222") to loopback: the demo's broker is for this machine unless a
+// host is named.
+func loopbackByDefault(addr string) string {
+	if !strings.Contains(addr, ":") {
+		return "127.0.0.1:" + addr
+	}
+	if strings.HasPrefix(addr, ":") {
+		return "127.0.0.1" + addr
+	}
+	return addr
 }
 
 // checkRunDirs resolves SRC and DST and refuses layouts that would feed

@@ -28,7 +28,7 @@ func cmdStatus(ctx context.Context, args []string) error {
 	check := fs.Bool("check", false, "print only problems and exit 0 (OK), 1 (a replica's lag above --max-lag) or 2 (a daemon offline, a replica stuck); 3 when the broker cannot be asked")
 	maxLag := fs.Duration("max-lag", 15*time.Minute, "with --check: the lag above which a replica is reported (0: none)")
 	watch := fs.Duration("watch", 0, "print the status again at this interval until interrupted (e.g. 2s)")
-	lf.register(fs)
+	lf.registerOneShot(fs)
 	cf.register(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err

@@ -21,7 +21,7 @@ func cmdVerify(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	sourceKey := fs.String("source-key", "", "report what the source did not sign as malformed: its public key, SHA256: fingerprint, or a file holding either")
 	ignore := fs.String("ignore", "", "comma-separated parts of \"equal\" not to compare, for a replica that cannot keep them: "+strings.Join(verify.Ignorable, ", "))
-	lf.register(fs)
+	lf.registerOneShot(fs)
 	cf.register(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err

@@ -2,11 +2,16 @@ package main
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jetsync/jetsync/pkg/access"
+	"github.com/jetsync/jetsync/pkg/broker"
+	"github.com/jetsync/jetsync/pkg/jstest"
 )
 
 func TestReplicaIDFromCredentials(t *testing.T) {
@@ -97,5 +102,42 @@ func TestReadSecret(t *testing.T) {
 	}
 	if _, err := readSecret(p); err == nil {
 		t.Error("an empty secret accepted")
+	}
+}
+
+// TestRefusedConnectionSaysWhatToDo: a one-shot command refused by the
+// broker fails at once and names the credentials it was refused.
+func TestRefusedConnectionSaysWhatToDo(t *testing.T) {
+	dir := t.TempDir()
+	b := jstest.Start(t, broker.Config{DataDir: filepath.Join(dir, "broker"), Listen: "127.0.0.1:-1",
+		Auth: &access.Store{Dir: filepath.Join(dir, "auth")}})
+	other := access.Store{Dir: filepath.Join(dir, "other")}
+	if _, _, err := other.Ensure(access.MonitorID()); err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("guess\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		cf   connFlags
+		want string
+	}{
+		{connFlags{nkey: other.Path(access.MonitorID())}, "authorization violation: the broker refused the credentials in " + other.Path(access.MonitorID())},
+		{connFlags{tokenFile: token}, "authorization violation: the broker refused the token in " + token},
+		{connFlags{}, "authorization violation: the broker requires credentials: give --nkey FILE"},
+		{connFlags{url: "nats://127.0.0.1:1"}, "broker unreachable at nats://127.0.0.1:1"},
+	} {
+		if tc.cf.url == "" {
+			tc.cf.url = b.ClientURL()
+		}
+		start := time.Now()
+		_, _, err := tc.cf.connect("test", access.MonitorID(), false, slog.New(slog.DiscardHandler))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.cf, err, tc.want)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%+v: failed after %s, want at once", tc.cf, d)
+		}
 	}
 }

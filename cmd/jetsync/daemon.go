@@ -25,7 +25,7 @@ func splitComma(s string) []string {
 func buildInfo() prometheus.Collector {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_build_info",
 		Help:        "Always 1; the labels say which jetsync build runs.",
-		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}})
+		ConstLabels: prometheus.Labels{"version": releaseVersion(), "goversion": runtime.Version()}})
 	g.Set(1)
 	return g
 }

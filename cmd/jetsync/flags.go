@@ -32,11 +32,10 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(os.Stderr)
-				fs.Usage()
-				os.Exit(0)
+				writeCommandHelp(helpOut, lookup(fs.Name()), fs)
+				return nil, errHelpShown
 			}
-			return nil, usageError{err}
+			return nil, flagError(fs.Name(), err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -53,8 +52,14 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 // logFlags are shared by every command.
 type logFlags struct{ level, format string }
 
-func (l *logFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&l.level, "log-level", "info", "debug, info, warn or error")
+func (l *logFlags) register(fs *flag.FlagSet) { l.registerAt(fs, "info") }
+
+// registerOneShot is register for commands that print an answer
+// (status, verify): their log says only what went wrong unless asked.
+func (l *logFlags) registerOneShot(fs *flag.FlagSet) { l.registerAt(fs, "warn") }
+
+func (l *logFlags) registerAt(fs *flag.FlagSet, level string) {
+	fs.StringVar(&l.level, "log-level", level, "debug, info, warn or error")
 	fs.StringVar(&l.format, "log-format", "auto", "text, json, or auto (text on a terminal, JSON otherwise)")
 }
 
@@ -77,17 +82,19 @@ func (l *logFlags) quietLogger() (*slog.Logger, error) {
 }
 
 func (l *logFlags) loggerAt(level slog.Level) (*slog.Logger, error) {
-	opts := &slog.HandlerOptions{Level: level}
-	switch l.format {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	case "auto":
-		if isTerminal(os.Stderr) {
-			return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	format := l.format
+	if format == "auto" {
+		format = "text"
+		if !isTerminal(os.Stderr) {
+			format = "json"
 		}
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	switch format {
+	case "text":
+		return slog.New(newUniqueKeys(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))), nil
+	case "json":
+		opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationSeconds}
+		return slog.New(newUniqueKeys(slog.NewJSONHandler(os.Stderr, opts))), nil
 	}
 	return nil, usagef("--log-format must be text, json or auto, not %q", l.format)
 }
@@ -149,12 +156,44 @@ func (c *connFlags) connect(name string, def access.Identity, daemon bool, log *
 		return nil, nil, err
 	}
 	opts.KeepTrying = daemon
-	return bus.Connect(opts)
+	nc, js, err := bus.Connect(opts)
+	if err != nil {
+		return nil, nil, c.explain(err)
+	}
+	return nc, js, nil
+}
+
+// explain turns a refused or failed connection into what to do about it,
+// naming the credentials the broker refused.
+func (c *connFlags) explain(err error) error {
+	switch {
+	case errors.Is(err, nats.ErrAuthorization):
+		return fmt.Errorf("authorization violation: %s", c.refused())
+	case errors.Is(err, nats.ErrNoServers):
+		return fmt.Errorf("broker unreachable at %s: is it running, and is the address right? (%w)", c.url, err)
+	}
+	return err
+}
+
+func (c *connFlags) refused() string {
+	switch {
+	case c.nkey != "":
+		return "the broker refused the credentials in " + c.nkey +
+			" (made for another broker, or revoked: make new ones with `jetsync credentials` where the broker runs)"
+	case c.creds != "":
+		return "the broker refused the credentials in " + c.creds
+	case c.tokenFile != "":
+		return "the broker refused the token in " + c.tokenFile
+	case c.user != "":
+		return "the broker refused user " + c.user + " with the password in " + c.passwordFile
+	}
+	return "the broker requires credentials: give --nkey FILE (made with `jetsync credentials` where the broker runs; " +
+		"for status, DATA/auth/monitor.nk)"
 }
 
 func (c *connFlags) options(name string, def access.Identity, log *slog.Logger) (bus.ConnectOptions, error) {
 	o := bus.ConnectOptions{URL: c.url, Creds: c.creds, NKey: c.nkey, User: c.user, Name: name, Logger: log,
-		TLS: bus.TLSFiles{CA: c.tls.ca, Cert: c.tls.cert, Key: c.tls.key}}
+		TLS: bus.TLSFiles{CA: c.tls.ca, Cert: c.tls.cert, Key: c.tls.key}, Refused: c.refused()}
 	var err error
 	if c.tokenFile != "" {
 		if o.Token, err = readSecret(c.tokenFile); err != nil {

@@ -60,7 +60,7 @@ func TestBuildInfo(t *testing.T) {
 	for _, l := range mfs[0].GetMetric()[0].GetLabel() {
 		labels[l.GetName()] = l.GetValue()
 	}
-	if labels["version"] != version || !strings.HasPrefix(labels["goversion"], "go") {
+	if labels["version"] != releaseVersion() || !strings.HasPrefix(labels["goversion"], "go") {
 		t.Fatalf("build info labels: %v", labels)
 	}
 }

@@ -46,7 +46,10 @@ func (a *slogAdapter) emit(level slog.Level, format string, v []any) {
 	a.log.Log(ctx, level, fmt.Sprintf(format, v...))
 }
 
-func (a *slogAdapter) Noticef(format string, v ...any) { a.emit(slog.LevelInfo, format, v) }
+// Noticef lines are the server's routine: its banner, listeners, store
+// recovery. They matter when debugging; jetsync says itself, at info,
+// where its broker listens.
+func (a *slogAdapter) Noticef(format string, v ...any) { a.emit(slog.LevelDebug, format, v) }
 func (a *slogAdapter) Warnf(format string, v ...any)   { a.emit(slog.LevelWarn, format, v) }
 func (a *slogAdapter) Errorf(format string, v ...any)  { a.emit(slog.LevelError, format, v) }
 func (a *slogAdapter) Debugf(format string, v ...any)  { a.emit(slog.LevelDebug, format, v) }

@@ -35,9 +35,12 @@ type ConnectOptions struct {
 	// daemon can start before its broker; JetStream calls fail until
 	// then. Without it Connect fails at once, as a command should.
 	KeepTrying bool
-	Name       string        // connection name shown in the broker's monitoring
-	Extra      []nats.Option // e.g. the embedded broker's in-process options
-	Logger     *slog.Logger
+	// Refused says, in a retrying daemon's log, what to do when the broker
+	// refuses the credentials (which ones, and where new ones come from).
+	Refused string
+	Name    string        // connection name shown in the broker's monitoring
+	Extra   []nats.Option // e.g. the embedded broker's in-process options
+	Logger  *slog.Logger
 }
 
 // TLSFiles are the PEM files of a client's TLS configuration.
@@ -72,6 +75,10 @@ func Connect(o ConnectOptions) (*nats.Conn, jetstream.JetStream, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to broker", "url", nc.ConnectedUrlRedacted()) }),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			if errors.Is(err, nats.ErrAuthorization) && o.Refused != "" {
+				log.Warn("authorization violation, retrying: "+o.Refused, "err", err)
+				return
+			}
 			log.Warn("cannot connect to the broker, retrying", "err", err)
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { log.Warn("broker error", "err", err) }),
