@@ -59,6 +59,7 @@ func writeCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 // groupOf files the flags shared by several commands under one heading;
 // the rest are the command's own options.
 var groupOf = map[string]string{
+	"folder": groupFolder, "path": groupFolder, "data": groupFolder, "id": groupFolder,
 	"nats": groupConn, "nkey": groupConn, "creds": groupConn, "user": groupConn,
 	"password-file": groupConn, "token-file": groupConn,
 	"tls-ca": groupConn, "tls-cert": groupConn, "tls-key": groupConn,
@@ -71,6 +72,7 @@ var groupOf = map[string]string{
 }
 
 const (
+	groupFolder  = "Folder"
 	groupOptions = "Options"
 	groupFilter  = "What to leave out"
 	groupConn    = "Broker connection"
@@ -78,7 +80,7 @@ const (
 	groupOps     = "Logging and monitoring"
 )
 
-var groupOrder = []string{groupOptions, groupFilter, groupConn, groupBroker, groupOps}
+var groupOrder = []string{groupFolder, groupOptions, groupFilter, groupConn, groupBroker, groupOps}
 
 type flagGroup struct {
 	title string
@@ -88,6 +90,9 @@ type flagGroup struct {
 func flagGroups(fs *flag.FlagSet) []flagGroup {
 	by := map[string][]*flag.Flag{}
 	fs.VisitAll(func(f *flag.Flag) {
+		if hidden[f.Name] {
+			return
+		}
 		g := groupOf[f.Name]
 		if g == "" {
 			g = groupOptions
@@ -102,6 +107,10 @@ func flagGroups(fs *flag.FlagSet) []flagGroup {
 	}
 	return out
 }
+
+// hidden flags are accepted but no longer shown: they do nothing, and
+// exist so that old service files still start.
+var hidden = map[string]bool{"gc-interval": true}
 
 // placeholders name the value of common flags in help.
 var placeholders = map[string]string{
