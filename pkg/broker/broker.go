@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -201,6 +202,9 @@ func checkPortsFree(opts *server.Options) error {
 			return nil
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%s listener: %w (is another broker or jetsync already running there? stop it, or choose another address)", role, err)
+		}
 		if err != nil {
 			return fmt.Errorf("%s listener: %w", role, err)
 		}

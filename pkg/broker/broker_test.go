@@ -119,7 +119,8 @@ func TestStartPortInUse(t *testing.T) {
 	}
 	t.Logf("error: %v", err)
 	msg := err.Error()
-	if !strings.HasPrefix(msg, "start broker: ") || !strings.Contains(msg, ln.Addr().String()) {
+	if !strings.HasPrefix(msg, "start broker: ") || !strings.Contains(msg, ln.Addr().String()) ||
+		!strings.Contains(msg, "choose another address") {
 		t.Errorf("unhelpful error: %v", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
