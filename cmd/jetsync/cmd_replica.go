@@ -79,39 +79,55 @@ func replicaID(cf *connFlags, folder, flagID string) (string, error) {
 	return flagID, nil
 }
 
+// replicaCmd is every flag of `jetsync replica`. A config file sets the
+// same flags (see config_replica.go).
+type replicaCmd struct {
+	fs     *flag.FlagSet
+	config string
+	lf     logFlags
+	rf     replicaFlags
+	cf     connFlags
+	mf     memoryFlags
+	hf     httpFlags
+}
+
+func newReplicaCmd() *replicaCmd {
+	c := &replicaCmd{fs: flag.NewFlagSet("replica", flag.ContinueOnError)}
+	c.hf.register(c.fs, "127.0.0.1:9465")
+	c.lf.register(c.fs)
+	c.rf.register(c.fs)
+	c.cf.register(c.fs)
+	c.mf.register(c.fs)
+	registerConfig(c.fs, &c.config)
+	return c
+}
+
 func cmdReplica(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("replica", flag.ContinueOnError)
-	var lf logFlags
-	var rf replicaFlags
-	var cf connFlags
-	var mf memoryFlags
-	var hf httpFlags
-	hf.register(fs, "127.0.0.1:9465")
-	lf.register(fs)
-	rf.register(fs)
-	cf.register(fs)
-	mf.register(fs)
-	if _, err := parse(fs, args); err != nil {
+	c := newReplicaCmd()
+	if _, err := parse(c.fs, args); err != nil {
 		return err
 	}
-	log, err := lf.logger()
+	if c.config != "" {
+		return runReplicaConfig(ctx, args)
+	}
+	log, err := c.lf.logger()
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	cfg, err := rf.config(reg)
+	cfg, err := c.rf.config(reg)
 	if err != nil {
 		return err
 	}
 	cfg.Logger = log
-	gov, err := mf.governor(log)
+	gov, err := c.mf.governor(log)
 	if err != nil {
 		return err
 	}
-	if cfg.ID, err = replicaID(&cf, cfg.Folder, cfg.ID); err != nil {
+	if cfg.ID, err = replicaID(&c.cf, cfg.Folder, cfg.ID); err != nil {
 		return err
 	}
-	nc, js, err := cf.connect("jetsync replica "+cfg.Folder, access.ReplicaOf(cfg.Folder, cfg.ID), true, log)
+	nc, js, err := c.cf.connect("jetsync replica "+cfg.Folder, access.ReplicaOf(cfg.Folder, cfg.ID), true, log)
 	if err != nil {
 		return err
 	}
@@ -120,5 +136,5 @@ func cmdReplica(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return runServing(ctx, serving{httpFlags: hf, reg: reg, log: log, js: js, folder: cfg.Folder}, gov.run, rep.Run)
+	return runServing(ctx, serving{httpFlags: c.hf, reg: reg, log: log, js: js, folder: cfg.Folder}, gov.run, rep.Run)
 }

@@ -84,25 +84,42 @@ func orNever(d time.Duration) time.Duration {
 	return d
 }
 
+// sourceCmd is every flag of `jetsync source`. A config file sets the
+// same flags (see config_source.go).
+type sourceCmd struct {
+	fs     *flag.FlagSet
+	config string
+	lf     logFlags
+	sf     sourceFlags
+	cf     connFlags
+	bf     brokerFlags
+	mf     memoryFlags
+	hf     httpFlags
+}
+
+func newSourceCmd() *sourceCmd {
+	c := &sourceCmd{fs: flag.NewFlagSet("source", flag.ContinueOnError)}
+	c.hf.register(c.fs, "127.0.0.1:9464")
+	c.lf.register(c.fs)
+	c.sf.register(c.fs)
+	c.cf.registerNoTLS(c.fs)
+	c.cf.tls.register(c.fs, "both")
+	c.bf.register(c.fs, "", &c.cf.tls)
+	c.mf.register(c.fs)
+	registerConfig(c.fs, &c.config)
+	return c
+}
+
 func cmdSource(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("source", flag.ContinueOnError)
-	var lf logFlags
-	var sf sourceFlags
-	var cf connFlags
-	var bf brokerFlags
-	var mf memoryFlags
-	var hf httpFlags
-	hf.register(fs, "127.0.0.1:9464")
-	lf.register(fs)
-	sf.register(fs)
-	cf.registerNoTLS(fs)
-	cf.tls.register(fs, "both")
-	bf.register(fs, "", &cf.tls)
-	mf.register(fs)
-	if _, err := parse(fs, args); err != nil {
+	c := newSourceCmd()
+	if _, err := parse(c.fs, args); err != nil {
 		return err
 	}
-	log, err := lf.logger()
+	if c.config != "" {
+		return runSourceConfig(ctx, args)
+	}
+	sf, cf, bf, hf := &c.sf, &c.cf, &c.bf, c.hf
+	log, err := c.lf.logger()
 	if err != nil {
 		return err
 	}
@@ -112,7 +129,7 @@ func cmdSource(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = log
-	gov, err := mf.governor(log)
+	gov, err := c.mf.governor(log)
 	if err != nil {
 		return err
 	}
@@ -134,7 +151,7 @@ func cmdSource(ctx context.Context, args []string) error {
 		}
 		hf.nats = b.Server()
 	} else {
-		if err := checkIdentity(&cf, id); err != nil {
+		if err := checkIdentity(cf, id); err != nil {
 			return err
 		}
 		if opts, err = cf.options(name, id, log); err != nil {

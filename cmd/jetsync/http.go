@@ -42,6 +42,11 @@ type serving struct {
 	log    *slog.Logger
 	js     jetstream.JetStream // for the status page; nil: no page
 	folder string
+	// gather, if set, is what /metrics serves instead of reg alone (a
+	// daemon with several folders); health, if set, makes /healthz
+	// answer 503 with its error.
+	gather prometheus.Gatherer
+	health func() error
 }
 
 // runServing runs a daemon's services next to its HTTP endpoints; the
@@ -77,8 +82,20 @@ func runServing(ctx context.Context, sv serving, services ...func(context.Contex
 
 func (sv serving) metricsMux() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(sv.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	var g prometheus.Gatherer = sv.reg
+	if sv.gather != nil {
+		g = sv.gather
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if sv.health != nil {
+			if err := sv.health(); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	return mux
 }
 
