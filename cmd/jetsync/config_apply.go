@@ -196,15 +196,19 @@ func (c *configFile) folderData(sec section, own, daemon, folder string, reserve
 }
 
 // fingerprint is everything a folder runs with, to tell at a reload
-// whether it changed: its flags' values and the settings applied (a
-// repeatable flag shows no value of its own).
-func fingerprint(fs *flag.FlagSet, c *configFile, sec section, extra ...string) string {
+// whether it changed: its flags' values and the settings applied to it
+// (a repeatable flag shows no value of its own). Other top-level keys
+// are left out: changing one restarts no folder.
+func (sc configSchema) fingerprint(fs *flag.FlagSet, c *configFile, sec section, extra ...string) string {
 	var b strings.Builder
 	fs.VisitAll(func(f *flag.Flag) { fmt.Fprintf(&b, "%s=%q\n", f.Name, f.Value.String()) })
-	for _, list := range [][]setting{c.top, sec.settings} {
-		for _, s := range list {
+	for _, s := range c.top {
+		if sc.folder[s.key] {
 			fmt.Fprintf(&b, "%s:%q\n", s.key, s.values)
 		}
+	}
+	for _, s := range sec.settings {
+		fmt.Fprintf(&b, "%s:%q\n", s.key, s.values)
 	}
 	fmt.Fprintf(&b, "%q", extra)
 	return b.String()

@@ -56,7 +56,7 @@ func (c *replicaCmd) folderUnit(file *configFile, sc configSchema, sec section) 
 	if err != nil {
 		return folderUnit{}, err
 	}
-	return folderUnit{name: cfg.Folder, fingerprint: fingerprint(f.fs, file, sec, f.rf.data, cfg.ID),
+	return folderUnit{name: cfg.Folder, fingerprint: sc.fingerprint(f.fs, file, sec, f.rf.data, cfg.ID),
 		run: func(ctx context.Context, d *folderDeps) error { return runReplicaFolder(ctx, cfg, f.cf, d) }}, nil
 }
 

@@ -72,7 +72,7 @@ func (c *sourceCmd) folderUnit(file *configFile, sc configSchema, sec section, r
 	if err != nil {
 		return folderUnit{}, err
 	}
-	return folderUnit{name: cfg.Folder, fingerprint: fingerprint(f.fs, file, sec, f.sf.data),
+	return folderUnit{name: cfg.Folder, fingerprint: sc.fingerprint(f.fs, file, sec, f.sf.data),
 		run: func(ctx context.Context, d *folderDeps) error { return runSourceFolder(ctx, cfg, f.cf, d) }}, nil
 }
 

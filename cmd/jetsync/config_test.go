@@ -273,20 +273,22 @@ func TestConfigReloadKeepsDaemonSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeConfig(t, dir, strings.Replace(text, "127.0.0.1:2", "127.0.0.1:5", 1)+"[[folder]]\nfolder = \"docs\"\npath = \"@DIR\"\n")
+	changed := strings.NewReplacer("127.0.0.1:2", "127.0.0.1:5", "127.0.0.1:1", "127.0.0.1:6").Replace(text)
+	writeConfig(t, dir, changed+"[[folder]]\nfolder = \"docs\"\npath = \"@DIR\"\n")
 	c, next, err := loadSource([]string{"--config", path}, first.daemon)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.bf.listen != "127.0.0.1:2" || len(next.changed) != 1 || !strings.HasPrefix(next.changed[0], "listen") {
-		t.Errorf("listen %q, changed %q", c.bf.listen, next.changed)
+	if c.bf.listen != "127.0.0.1:2" || c.hf.http != "127.0.0.1:1" || len(next.changed) != 2 ||
+		!strings.HasPrefix(next.changed[0], "http") || !strings.HasPrefix(next.changed[1], "listen") {
+		t.Errorf("listen %q, http %q, changed %q", c.bf.listen, c.hf.http, next.changed)
 	}
 	if !slices.Equal(next.names(), []string{"photos", "docs"}) || next.units[0].fingerprint != first.units[0].fingerprint {
 		t.Errorf("folders %q; photos changed: %v", next.names(), next.units[0].fingerprint != first.units[0].fingerprint)
 	}
 	writeConfig(t, dir, text+"scan-interval = \"1m\"\n")
-	_, changed, err := loadSource([]string{"--config", path}, first.daemon)
-	if err != nil || changed.units[0].fingerprint == first.units[0].fingerprint {
+	_, third, err := loadSource([]string{"--config", path}, first.daemon)
+	if err != nil || third.units[0].fingerprint == first.units[0].fingerprint {
 		t.Errorf("a changed folder setting keeps the fingerprint (%v)", err)
 	}
 }

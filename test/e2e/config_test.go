@@ -47,8 +47,9 @@ func (b configBox) replicaConfig(extra string, folders ...string) string {
 // TestConfigFileFolders runs one source process (embedded broker) and
 // one replica process for several folders from their config files, and
 // changes the files under them: SIGHUP adds a folder while the others
-// keep working, an invalid file changes nothing, and a folder taken out
-// stops being replicated with its data left alone.
+// keep working (and says a daemon-wide change needs a restart), an
+// invalid file changes nothing, and a folder taken out stops being
+// replicated with its data left alone.
 func TestConfigFileFolders(t *testing.T) {
 	root := t.TempDir()
 	b := configBox{root: root, brokerAddr: harness.FreeAddr(t), httpAddr: harness.FreeAddr(t),
@@ -93,9 +94,13 @@ func TestConfigFileFolders(t *testing.T) {
 
 	harness.Phase(t, "SIGHUP adds a folder", func() {
 		harness.WriteFile(t, srcFile, b.sourceConfig("", folders...), 0o600)
-		harness.WriteFile(t, repFile, b.replicaConfig("", folders...), 0o600)
+		// With a daemon-wide change, which needs a restart.
+		harness.WriteFile(t, repFile, b.replicaConfig(`memory-limit = "512MiB"`, folders...), 0o600)
 		reload(t, source, 1)
 		reload(t, replica, 1)
+		if got := harness.GrepLines(replica.LastRunLog(), "needs a restart"); !strings.Contains(got, "memory-limit") {
+			t.Errorf("the replica did not say the memory limit needs a restart: %q", got)
+		}
 		b.converge(t, "gamma")
 		harness.WriteFile(t, filepath.Join(b.src("alpha"), "after reload.txt"), "written after the reload\n", 0o644)
 		b.converge(t, "alpha")
