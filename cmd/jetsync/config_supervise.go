@@ -125,10 +125,12 @@ func (s *supervisor) wait() {
 	}
 }
 
-// Pauses before a failed folder starts again.
+// Pauses before a failed folder starts again, and how long its next run
+// must last for it to count as running again.
 const (
 	minRestartPause = time.Second
 	maxRestartPause = time.Minute
+	healthyAfter    = 10 * time.Second
 )
 
 // keepRunning runs a folder until ctx ends, starting it again after a
@@ -156,7 +158,6 @@ func (s *supervisor) keepRunning(ctx context.Context, c *child) {
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, maxRestartPause)
-		c.setErr(nil)
 	}
 }
 
@@ -167,6 +168,10 @@ func (s *supervisor) runOnce(ctx context.Context, c *child) error {
 	d.reg = prometheus.NewRegistry()
 	s.metrics.set(c.unit.name, d.reg)
 	defer s.metrics.remove(c.unit.name, d.reg)
+	// A folder that failed counts as failed until its new run has lasted
+	// a while, not during each attempt.
+	healed := time.AfterFunc(healthyAfter, func() { c.setErr(nil) })
+	defer healed.Stop()
 	return c.unit.run(ctx, &d)
 }
 

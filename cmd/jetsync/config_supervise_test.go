@@ -109,6 +109,9 @@ func TestConfigSupervisorApply(t *testing.T) {
 		t.Errorf("health %v, want folder d's error", err)
 	}
 	waitFor(t, "d started again", func() bool { n, _ := r.get("d"); return n >= 2 })
+	if err := s.health(); !errors.Is(err, broken) {
+		t.Errorf("health %v while d keeps failing, want its error", err)
+	}
 	if _, running := r.get("a"); !running {
 		t.Error("a stopped because d failed")
 	}

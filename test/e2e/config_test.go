@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,8 +17,9 @@ import (
 
 // configBox is the files of one side of TestConfigFileFolders.
 type configBox struct {
-	root, url, brokerAddr, httpAddr string
-	store                           access.Store // the embedded broker's credentials
+	root, url, brokerAddr string
+	httpAddr, srcHTTP     string       // the replica's and the source's --http
+	store                 access.Store // the embedded broker's credentials
 }
 
 func (b configBox) src(f string) string      { return filepath.Join(b.root, "src", f) }
@@ -26,7 +28,8 @@ func (b configBox) cred(f, id string) string { return b.store.Path(access.Replic
 
 // sourceConfig is the source's file: an embedded broker and folders.
 func (b configBox) sourceConfig(extra string, folders ...string) string {
-	s := fmt.Sprintf("log-format = \"text\"\ndata = %q\n%s\n[broker]\nlisten = %q\n", filepath.Join(b.root, "source"), extra, b.brokerAddr)
+	s := fmt.Sprintf("log-format = \"text\"\ndata = %q\n%s\nhttp = %q\n[broker]\nlisten = %q\n",
+		filepath.Join(b.root, "source"), extra, b.srcHTTP, b.brokerAddr)
 	for _, f := range folders {
 		s += fmt.Sprintf("\n[[folder]]\nfolder = %q\npath = %q\n", f, b.src(f))
 	}
@@ -49,10 +52,11 @@ func (b configBox) replicaConfig(extra string, folders ...string) string {
 // changes the files under them: SIGHUP adds a folder while the others
 // keep working (and says a daemon-wide change needs a restart), an
 // invalid file changes nothing, and a folder taken out stops being
-// replicated with its data left alone.
+// replicated with its data left alone; a folder that fails makes
+// /healthz fail while the others go on.
 func TestConfigFileFolders(t *testing.T) {
 	root := t.TempDir()
-	b := configBox{root: root, brokerAddr: harness.FreeAddr(t), httpAddr: harness.FreeAddr(t),
+	b := configBox{root: root, brokerAddr: harness.FreeAddr(t), httpAddr: harness.FreeAddr(t), srcHTTP: harness.FreeAddr(t),
 		store: access.Store{Dir: filepath.Join(root, "source", "auth")}}
 	b.url = "nats://" + b.brokerAddr
 	folders := []string{"alpha", "beta", "gamma"}
@@ -87,8 +91,10 @@ func TestConfigFileFolders(t *testing.T) {
 			}
 			return true, ""
 		})
-		if code := healthz(t, b.httpAddr); code != http.StatusOK {
-			t.Errorf("/healthz: %d with every folder running", code)
+		for _, addr := range []string{b.httpAddr, b.srcHTTP} {
+			if code, body := healthz(t, addr); code != http.StatusOK {
+				t.Errorf("/healthz of %s: %d %s with every folder running", addr, code, body)
+			}
 		}
 	})
 
@@ -165,6 +171,20 @@ func TestConfigFileFolders(t *testing.T) {
 			t.Errorf("the source did not log gamma's removal: %q", got)
 		}
 	})
+
+	harness.Phase(t, "a failing folder", func() {
+		// A tree that is not there: that folder fails and is retried,
+		// /healthz says so, and the others go on.
+		broken := "\n[[folder]]\nfolder = \"broken\"\npath = \"" + filepath.Join(root, "not-mounted") + "\"\n"
+		harness.WriteFile(t, srcFile, b.sourceConfig("", "alpha", "beta")+broken, 0o600)
+		reload(t, source, 4)
+		harness.Eventually(t, 30*time.Second, func() (bool, string) {
+			code, body := healthz(t, b.srcHTTP)
+			return code == http.StatusServiceUnavailable && strings.Contains(body, "folder broken"), fmt.Sprintf("/healthz: %d %s", code, body)
+		})
+		harness.WriteFile(t, filepath.Join(b.src("alpha"), "beside a failing folder.txt"), "still replicated\n", 0o644)
+		b.converge(t, "alpha")
+	})
 	harness.Must(t, harness.CheckAlive(t))
 }
 
@@ -191,10 +211,13 @@ func reload(t *testing.T, p *harness.Proc, n int) {
 	})
 }
 
-func healthz(t *testing.T, addr string) int {
+// healthz is the status and body of addr's /healthz.
+func healthz(t *testing.T, addr string) (int, string) {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/healthz")
 	harness.Must(t, err)
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	harness.Must(t, err)
+	return resp.StatusCode, strings.TrimSpace(string(body))
 }
