@@ -40,7 +40,11 @@ Run 'jetsync help COMMAND' or 'jetsync COMMAND --help' for a command's flags,
 // writeCommandHelp prints a command's synopsis, its flags grouped, and
 // its examples.
 func writeCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage:\n  jetsync %s\n\n", c.synopsis)
+	fmt.Fprint(w, "Usage:\n")
+	for _, form := range strings.Split(c.synopsis, "\n") {
+		fmt.Fprintf(w, "  jetsync %s\n", form)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%s\n", wrap(strings.ToUpper(c.summary[:1])+c.summary[1:]+".", helpWidth, ""))
 	for _, g := range flagGroups(fs) {
 		fmt.Fprintf(w, "\n%s:\n", g.title)
@@ -59,7 +63,7 @@ func writeCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 // groupOf files the flags shared by several commands under one heading;
 // the rest are the command's own options.
 var groupOf = map[string]string{
-	"folder": groupFolder, "path": groupFolder, "data": groupFolder, "id": groupFolder,
+	"folder": groupFolder, "path": groupFolder, "data": groupFolder, "id": groupFolder, "config": groupFolder,
 	"nats": groupConn, "nkey": groupConn, "creds": groupConn, "user": groupConn,
 	"password-file": groupConn, "token-file": groupConn,
 	"tls-ca": groupConn, "tls-cert": groupConn, "tls-key": groupConn,
@@ -116,7 +120,7 @@ var hidden = map[string]bool{"gc-interval": true}
 var placeholders = map[string]string{
 	"data": "DIR", "path": "DIR", "dir": "DIR", "folder": "NAME", "nats": "URL", "id": "ID",
 	"listen": "ADDR", "http": "ADDR", "metrics": "ADDR", "cluster-listen": "ADDR",
-	"nkey": "FILE", "creds": "FILE", "token-file": "FILE", "password-file": "FILE",
+	"config": "FILE", "nkey": "FILE", "creds": "FILE", "token-file": "FILE", "password-file": "FILE",
 	"tls-ca": "FILE", "tls-cert": "FILE", "tls-key": "FILE", "user": "USER",
 	"log-level": "LEVEL", "log-format": "FORMAT", "memory-limit": "SIZE",
 	"cluster": "NAME", "server-name": "NAME", "replica": "ID", "routes": "URLS", "source-key": "KEY",

@@ -13,7 +13,7 @@ import (
 
 type command struct {
 	name     string
-	synopsis string // after "jetsync "
+	synopsis string // after "jetsync ", one line per form
 	summary  string // one line, lower case, no full stop
 	examples []string
 	run      func(ctx context.Context, args []string) error
@@ -30,12 +30,14 @@ func commandTable() []command {
 			[]string{"jetsync run /tmp/demo-src /tmp/demo-dst --data /tmp/demo-state",
 				"jetsync run /tmp/demo-src /tmp/demo-dst --data /tmp/demo-state --once",
 				"jetsync run /tmp/demo-src /tmp/demo-dst --data /tmp/demo-state --listen 4222"}, cmdRun},
-		{"source", "source --folder NAME --path DIR --data DIR (--listen ADDR | --nats URL) [flags]",
+		{"source", "source --folder NAME --path DIR --data DIR (--listen ADDR | --nats URL) [flags]\nsource --config FILE [flags]",
 			"publish every change of a folder (with --listen, run the broker)",
-			[]string{"jetsync source --folder photos --path /mnt/tank/photos --data /var/db/jetsync --listen 0.0.0.0:4222"}, cmdSource},
-		{"replica", "replica --folder NAME --path DIR --data DIR --nats URL --nkey FILE [flags]",
+			[]string{"jetsync source --folder photos --path /mnt/tank/photos --data /var/db/jetsync --listen 0.0.0.0:4222",
+				"jetsync source --config /etc/jetsync/source.toml   (several folders: docs/CONFIG.md)"}, cmdSource},
+		{"replica", "replica --folder NAME --path DIR --data DIR --nats URL --nkey FILE [flags]\nreplica --config FILE [flags]",
 			"apply a folder's changes to a local tree",
-			[]string{"jetsync replica --folder photos --path /mnt/tank/photos --data /var/db/jetsync --nats nats://primary:4222 --nkey /etc/jetsync/nas2.nk"}, cmdReplica},
+			[]string{"jetsync replica --folder photos --path /mnt/tank/photos --data /var/db/jetsync --nats nats://primary:4222 --nkey /etc/jetsync/nas2.nk",
+				"jetsync replica --config /etc/jetsync/replica.toml   (several folders: docs/CONFIG.md)"}, cmdReplica},
 		{"broker", "broker --data DIR [--listen ADDR] [flags]", "run a standalone broker for daemons that connect with --nats",
 			[]string{"jetsync broker --data /var/db/jetsync-broker --listen 0.0.0.0:4222 --http 127.0.0.1:8222"}, cmdBroker},
 		{"status", "status --nats URL --nkey FILE [--folder NAME] [flags]", "show each folder's source and replicas: state, lag, errors",
