@@ -20,6 +20,10 @@ import (
 // while the source does not answer: the record waits for the source.
 var errSourceUnreachable = errors.New("content not cached and the source does not answer")
 
+// errSourceBusy marks a reply that brought none of what was asked because
+// the source is at its --max-rate: not a failure, the replica asks again.
+var errSourceBusy = errors.New("source at its rate limit")
+
 // Content fetching limits (variables so that tests can tune them).
 var (
 	// maxRequests bounds the content requests in flight to the source.
@@ -33,7 +37,15 @@ var (
 	sourceAttempts = 5
 	// replyLimit is the largest reply a replica asks for.
 	replyLimit = 1 << 20
+	// sourceBusyWait is the pause before asking again a source that said
+	// "later" to a request's first hash (it is at its --max-rate).
+	sourceBusyWait = 200 * time.Millisecond
 )
+
+// itemOverhead bounds what one chunk adds to its bytes on the wire
+// (status, length, payload header): with the chunk's size, it is what a
+// pull takes of --max-rate before it asks.
+const itemOverhead = 16
 
 // fetcher is the replica's apply.Content: the content cache first when
 // the record says its chunks went there, then the source's content
@@ -92,7 +104,16 @@ func (f *fetcher) fromStream(ctx context.Context, st jetstream.Stream, w apply.W
 	if st == nil {
 		return nil, false
 	}
+	want := int(w.Ref.Size) + itemOverhead
+	if f.r.limit.Take(ctx, want) != nil {
+		return nil, false
+	}
 	msg, err := st.GetLastMsgForSubject(ctx, wire.ChunkSubject(f.folder, w.Ref.Hash))
+	moved := 0 // a miss brings next to nothing
+	if err == nil {
+		moved = len(msg.Data)
+	}
+	f.r.limit.Settle(want, moved)
 	if err != nil {
 		f.r.metrics.content.WithLabelValues("cache_miss").Inc()
 		return nil, false
@@ -128,6 +149,10 @@ func (f *fetcher) fromSource(ctx context.Context, w apply.Want) ([]byte, error) 
 			return data, nil
 		case errors.Is(err, apply.ErrChunkMissing) || ctx.Err() != nil:
 			return nil, err
+		case errors.Is(err, errSourceBusy): // it answers, only slowly: not an attempt that failed
+			attempt--
+			sleep(ctx, sourceBusyWait)
+			continue
 		case attempt+1 >= sourceAttempts:
 			if errors.Is(err, errSourceUnreachable) {
 				f.r.prog.setWaiting(w.Rec.Path) // a source that answers, even badly, is not waited for
@@ -140,9 +165,12 @@ func (f *fetcher) fromSource(ctx context.Context, w apply.Want) ([]byte, error) 
 
 // ask sends one request and decodes its one-item reply.
 func (f *fetcher) ask(ctx context.Context, req []byte, w apply.Want) ([]byte, error) {
-	items, err := f.askMany(ctx, req, 1, w)
+	items, err := f.askMany(ctx, req, 1, int(w.Ref.Size)+itemOverhead, w)
 	if err != nil {
 		return nil, err
+	}
+	if items[0].Status == wire.ContentLater { // a single hash always fits: the source is at its rate limit
+		return nil, fmt.Errorf("%w: chunk %s", errSourceBusy, w.Ref.Hash)
 	}
 	return f.accept(items[0], w)
 }
@@ -170,11 +198,17 @@ func (f *fetcher) accept(it wire.ContentItem, w apply.Want) ([]byte, error) {
 
 // askMany sends one request for n hashes and decodes the reply, whose
 // payloads are not verified yet; a reply that does not decode is counted
-// as bad content (w names the first hash asked, for the log).
-func (f *fetcher) askMany(ctx context.Context, req []byte, n int, w apply.Want) ([]wire.ContentItem, error) {
+// as bad content (w names the first hash asked, for the log). It first
+// takes the reply's expected size (want bytes) of --max-rate.
+func (f *fetcher) askMany(ctx context.Context, req []byte, n, want int, w apply.Want) ([]wire.ContentItem, error) {
+	want = min(want, replyLimit)
+	if err := f.r.limit.Take(ctx, want); err != nil { // before a slot: a wait for the rate holds none
+		return nil, err
+	}
 	select {
 	case f.slots <- struct{}{}:
 	case <-ctx.Done():
+		f.r.limit.Settle(want, 0)
 		return nil, ctx.Err()
 	}
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
@@ -182,12 +216,14 @@ func (f *fetcher) askMany(ctx context.Context, req []byte, n int, w apply.Want) 
 	cancel()
 	<-f.slots
 	if err != nil {
+		f.r.limit.Settle(want, 0)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		f.r.metrics.content.WithLabelValues("source_unreachable").Inc()
 		return nil, fmt.Errorf("%w: %w", errSourceUnreachable, err)
 	}
+	f.r.limit.Settle(want, len(msg.Data))
 	if code := msg.Header.Get(micro.ErrorCodeHeader); code != "" {
 		f.r.metrics.content.WithLabelValues("source_error").Inc()
 		return nil, fmt.Errorf("source refused the content request (%s): %s", code, msg.Header.Get(micro.ErrorHeader))
@@ -230,15 +266,17 @@ func (f *fetcher) Chunks(ctx context.Context, rec *wire.Record, refs []wire.Chun
 		return out
 	}
 	hashes := make([]wire.Hash, len(ask))
+	want := 0
 	for n, i := range ask {
 		hashes[n] = refs[i].Hash
+		want += int(refs[i].Size) + itemOverhead
 	}
 	req, err := wire.EncodeContentRequest(wire.ContentRequest{Kind: wire.ContentChunks, Path: rec.Path,
 		Limit: replyLimit, Hashes: hashes})
 	if err != nil {
 		return out
 	}
-	items, err := f.askMany(ctx, req, len(ask), apply.Want{Rec: rec, Ref: refs[ask[0]]})
+	items, err := f.askMany(ctx, req, len(ask), want, apply.Want{Rec: rec, Ref: refs[ask[0]]})
 	if err != nil {
 		return out
 	}

@@ -38,6 +38,7 @@ type metrics struct {
 	parked       prometheus.Gauge
 	parkedTotal  prometheus.Counter
 	latency      prometheus.Histogram
+	rateLimited  prometheus.Counter
 
 	verifyTime, verifyEqual, verifyDiffs, verifyDuration prometheus.Gauge
 }
@@ -77,6 +78,8 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "jetsync_replica_latency_seconds",
 			Help:        "From the source's publish of a live change to its durable apply on the replica (the machines' clocks must agree).",
 			ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12)}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{Name: "jetsync_replica_rate_limited_seconds_total",
+			Help: "Time content pulls waited for --max-rate before asking, summed over the pulls that waited.", ConstLabels: labels}),
 		verifyTime: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_verify_last_timestamp_seconds",
 			Help: "When the last scheduled verify ended (unix seconds; 0: none yet).", ConstLabels: labels}),
 		verifyEqual: prometheus.NewGauge(prometheus.GaugeOpts{Name: "jetsync_replica_verify_last_equal",
@@ -101,7 +104,7 @@ func newMetrics(reg prometheus.Registerer, folder string) *metrics {
 		m.applied.WithLabelValues(string(t))
 	}
 	if reg != nil {
-		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.attrsSkipped, m.linked, m.excluded, m.cursor, m.lag, m.content, m.parked, m.parkedTotal, m.latency,
+		reg.MustRegister(m.applied, m.errors, m.unchanged, m.fetched, m.reused, m.removedExtra, m.removedTree, m.attrsSkipped, m.linked, m.excluded, m.cursor, m.lag, m.content, m.parked, m.parkedTotal, m.latency, m.rateLimited,
 			m.verifyTime, m.verifyEqual, m.verifyDiffs, m.verifyDuration)
 	}
 	return m

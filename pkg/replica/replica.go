@@ -16,6 +16,7 @@ import (
 	"github.com/jetsync/jetsync/pkg/apply"
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/fsroot"
+	"github.com/jetsync/jetsync/pkg/ratelimit"
 	"github.com/jetsync/jetsync/pkg/sign"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -46,6 +47,10 @@ type Config struct {
 	// folder metas it signed are applied (--source-key). Without it,
 	// signatures are not checked.
 	SourceKey *sign.Verifier
+	// MaxRate bounds the content this replica pulls from the content
+	// cache and the source, in bytes per second as they travel (after
+	// compression); 0: no limit.
+	MaxRate int64
 }
 
 // Replica applies a folder's published state to a local tree.
@@ -57,7 +62,8 @@ type Replica struct {
 	root    *fsroot.Root
 	metrics *metrics
 	prog    progress
-	attrs   *apply.Attrs // shared by every session, so it warns once
+	attrs   *apply.Attrs       // shared by every session, so it warns once
+	limit   *ratelimit.Limiter // Config.MaxRate, shared by every session's fetcher
 
 	// repair asks the running session to reconcile after a scrub forgot
 	// the paths it found different (the number of paths).
@@ -95,6 +101,7 @@ func New(cfg Config, js jetstream.JetStream) (*Replica, error) {
 		log: cfg.Logger.With("component", "replica", "folder", cfg.Folder)}
 	r.metrics = newMetrics(cfg.Registry, cfg.Folder)
 	r.attrs = newAttrs(r)
+	r.limit = ratelimit.New(cfg.MaxRate, func(d time.Duration) { r.metrics.rateLimited.Add(d.Seconds()) })
 	if last, err := st.lastScrub(); err != nil {
 		r.log.Warn("read the last verify", "err", err)
 	} else {

@@ -71,6 +71,10 @@ type Config struct {
 	// published path that comes to match them is tombstoned as excluded.
 	// The folder meta carries them to replicas.
 	Exclude []string
+	// MaxRate bounds, in bytes per second, the content the content
+	// service reads from disk to answer replicas, shared by every request
+	// (what it sends, after compression, is no more); 0: no limit.
+	MaxRate int64
 }
 
 func (c Config) withDefaults() (Config, error) {

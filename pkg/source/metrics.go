@@ -25,6 +25,7 @@ type metrics struct {
 	cacheErrors prometheus.Counter
 	changing    *prometheus.CounterVec
 	busy        prometheus.GaugeFunc
+	rateLimited prometheus.Counter
 }
 
 func newMetrics(folder string, reg prometheus.Registerer, watched, busy func() float64) (*metrics, error) {
@@ -53,9 +54,11 @@ func newMetrics(folder string, reg prometheus.Registerer, watched, busy func() f
 		loss: prometheus.NewCounterVec(prometheus.CounterOpts(opts("broker_loss_total",
 			"Detected broker data losses: kind=tail (recent messages), store (whole stream) or purged (records the stream no longer holds).")), []string{"kind"}),
 		served: prometheus.NewCounterVec(prometheus.CounterOpts(opts("content_served_total",
-			"Hashes asked of the content service, by answer: ok, gone (changed since published), later (did not fit the reply), bad_request, error.")), []string{"status"}),
+			"Hashes asked of the content service, by answer: ok, gone (changed since published), later (did not fit the reply, or not within a second under --max-rate), bad_request, error.")), []string{"status"}),
 		servedBytes: prometheus.NewCounter(prometheus.CounterOpts(opts("content_served_bytes_total",
 			"Chunk payload bytes sent by the content service, after compression."))),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts(opts("rate_limited_seconds_total",
+			"Time content replies waited for --max-rate, summed over the requests that waited."))),
 		cacheErrors: prometheus.NewCounter(prometheus.CounterOpts(opts("cache_errors_total",
 			"Chunks the content cache did not take (the content service serves them)."))),
 		watchedDirs: prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("watched_dirs",
@@ -82,7 +85,7 @@ func newMetrics(folder string, reg prometheus.Registerer, watched, busy func() f
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.records, m.bytes, m.read, m.skipped, m.sockets, m.errors, m.scan, m.lastSeq, m.loss, m.watchedDirs, m.served, m.servedBytes, m.cacheErrors, m.changing, m.busy} {
+	for _, c := range []prometheus.Collector{m.records, m.bytes, m.read, m.skipped, m.sockets, m.errors, m.scan, m.lastSeq, m.loss, m.watchedDirs, m.served, m.servedBytes, m.cacheErrors, m.changing, m.busy, m.rateLimited} {
 		if err := reg.Register(c); err != nil {
 			var dup prometheus.AlreadyRegisteredError
 			if errors.As(err, &dup) {

@@ -8,11 +8,13 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/index"
+	"github.com/jetsync/jetsync/pkg/ratelimit"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -23,6 +25,12 @@ const ServiceName = "jetsync-source"
 // that many endpoints share the content subject in one queue group, each
 // answering its requests in turn.
 var contentReaders = 4
+
+// replyWaitMax bounds how long one reply waits for --max-rate: a request
+// waits in its endpoint's queue behind others, and its requester gives up
+// after 10 s. The hashes that would wait longer are answered "later", and
+// asked again.
+var replyWaitMax = time.Second
 
 // serveContent runs the folder's content service until ctx ends: replicas
 // ask it, through the broker, for chunks and manifest blobs they have
@@ -45,7 +53,8 @@ func (s *Source) serveContent(ctx context.Context) error {
 		return fmt.Errorf("serve content: %w", err)
 	}
 	defer func() { _ = svc.Stop() }()
-	srv := &contentServer{s: s, root: root}
+	srv := &contentServer{s: s, root: root, ctx: ctx,
+		limit: ratelimit.New(s.cfg.MaxRate, func(d time.Duration) { s.metrics.rateLimited.Add(d.Seconds()) })}
 	for i := range contentReaders {
 		err := svc.AddEndpoint("content-"+strconv.Itoa(i), micro.HandlerFunc(srv.handle),
 			micro.WithEndpointSubject(wire.ContentSubject(s.cfg.Folder)),
@@ -97,6 +106,8 @@ type contentServer struct {
 	s       *Source
 	root    *os.Root
 	layouts layoutCache
+	ctx     context.Context    // the service's: a wait for the limit ends with it
+	limit   *ratelimit.Limiter // Config.MaxRate, shared by every request
 }
 
 // layout is where the published content of one file lies: its entry, and
@@ -253,6 +264,9 @@ func (c *contentServer) answer(dst []byte, r wire.ContentRequest) ([]byte, error
 	defer payloadPool.Put(pbuf)
 	full := false
 	for i, h := range r.Hashes {
+		if !full && !c.limit.TakeWithin(c.ctx, cost(l, r.Kind, h), replyWaitMax) {
+			full = true // at the rate limit: the rest is asked for again
+		}
 		if full { // nothing more fits: not read, not hashed
 			c.s.metrics.served.WithLabelValues(statusName[wire.ContentLater]).Inc()
 			reply = wire.AppendContentItem(reply, wire.ContentLater, nil)
@@ -278,6 +292,19 @@ func (c *contentServer) answer(dst []byte, r wire.ContentRequest) ([]byte, error
 		reply = wire.AppendContentItem(reply, status, payload)
 	}
 	return reply, nil
+}
+
+// cost is what answering h takes of --max-rate: the bytes read for it
+// (a manifest blob is built, not read, but sent).
+func cost(l *layout, kind byte, h wire.Hash) int {
+	switch {
+	case l == nil:
+		return 0
+	case kind == wire.ContentManifest:
+		return len(l.manifestBlob(h))
+	default:
+		return int(l.at[h].n)
+	}
 }
 
 var statusName = map[byte]string{wire.ContentOK: "ok", wire.ContentGone: "gone", wire.ContentLater: "later"}
