@@ -22,6 +22,7 @@ type replicaFlags struct {
 	repair        bool
 	owners        string
 	sourceKey     string
+	maxRate       string
 }
 
 func (r *replicaFlags) register(fs *flag.FlagSet) {
@@ -30,6 +31,7 @@ func (r *replicaFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&r.workers, "workers", 8, "paths applied in parallel")
 	fs.DurationVar(&r.verifyEvery, "verify-every", 0, "verify the whole tree against the published state at this interval, every byte read and hashed (e.g. 24h; 0: never); the result shows in status and the metrics")
 	fs.StringVar(&r.verifyMaxRate, "verify-max-rate", "0", "bytes per second the scheduled verify reads at most (e.g. 50MiB; 0: no limit)")
+	fs.StringVar(&r.maxRate, "max-rate", "0", "bytes per second this replica pulls content at, from the broker's cache and the source, counted as they travel (after compression) (e.g. 10MiB; 0: no limit)")
 	fs.BoolVar(&r.repair, "repair", false, "fetch again what a scheduled verify finds different, and remove what should not exist")
 	fs.StringVar(&r.sourceKey, "source-key", "", "apply only what the source signed: its public key (\"jetsync-ed25519 ...\"), its SHA256: fingerprint, or a file holding either (the source writes DATA/signing.pub and logs the fingerprint)")
 	fs.StringVar(&r.owners, "owners", "on", "on: give files the source's owners (by name where the name exists here, else by number; needs root or CAP_CHOWN); off: keep this process's")
@@ -44,6 +46,10 @@ func (r *replicaFlags) config(reg prometheus.Registerer) (replica.Config, error)
 	if err != nil {
 		return replica.Config{}, fmt.Errorf("--verify-max-rate: %w", err)
 	}
+	maxRate, err := parseByteSize(r.maxRate)
+	if err != nil {
+		return replica.Config{}, fmt.Errorf("--max-rate: %w", err)
+	}
 	if r.owners != "on" && r.owners != "off" {
 		return replica.Config{}, usagef("--owners must be on or off, not %q", r.owners)
 	}
@@ -55,7 +61,7 @@ func (r *replicaFlags) config(reg prometheus.Registerer) (replica.Config, error)
 		return replica.Config{}, err
 	}
 	return replica.Config{Folder: r.folder, Root: root, DataDir: r.data, ID: r.id, Workers: r.workers, Registry: reg,
-		VerifyEvery: r.verifyEvery, VerifyMaxRate: rate, Repair: r.repair, KeepOwners: r.owners == "off", SourceKey: key}, nil
+		VerifyEvery: r.verifyEvery, VerifyMaxRate: rate, Repair: r.repair, KeepOwners: r.owners == "off", SourceKey: key, MaxRate: maxRate}, nil
 }
 
 // replicaID is the replica's id: --id, or else the one its credentials

@@ -39,6 +39,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "", "also serve the broker on ADDR (a port alone: 127.0.0.1:PORT), for status, verify and other replicas; it admits only the credentials in DATA/auth")
 	var ef excludeFlags
 	ef.register(fs)
+	maxRate := fs.String("max-rate", "0", "bytes per second the replica pulls content from the source at (nothing is compressed: as many as are read) (e.g. 10MiB; 0: no limit)")
 	allowEmpty := fs.Bool("allow-empty-root", false, "publish deletes when SRC is found empty (by default taken for an unmounted volume and refused)")
 	lf.register(fs)
 	mf.register(fs)
@@ -52,6 +53,10 @@ func cmdRun(ctx context.Context, args []string) error {
 	src, dst, err := checkRunDirs(pos[0], pos[1])
 	if err != nil {
 		return err
+	}
+	rate, err := parseByteSize(*maxRate)
+	if err != nil {
+		return usagef("--max-rate: %v", err)
 	}
 	if *data == "" {
 		*data = defaultRunData(src, dst)
@@ -77,7 +82,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	sc := source.Config{Folder: *folder, Root: src, DataDir: *data, ScanInterval: orNever(*scan), Logger: log, Registry: reg,
 		AllowEmptyRoot: *allowEmpty, Exclude: ef.patterns, Compression: wire.NoCompression, // nothing crosses a network
 		ContentCache: -1} // the replica is in this process: it never finds the source unreachable
-	rc := replica.Config{Folder: *folder, Root: dst, DataDir: *data, ID: "local", Logger: log, Registry: reg}
+	rc := replica.Config{Folder: *folder, Root: dst, DataDir: *data, ID: "local", Logger: log, Registry: reg, MaxRate: rate}
 	// The replica trusts the key of the source beside it.
 	if rc.SourceKey, err = trustLocalSource(*data); err != nil {
 		return err

@@ -28,6 +28,7 @@ type sourceFlags struct {
 	compress       string
 	maxStaleness   time.Duration
 	exclude        excludeFlags
+	maxRate        string
 }
 
 func (s *sourceFlags) register(fs *flag.FlagSet) {
@@ -42,6 +43,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.replicas, "stream-replicas", 1, "JetStream replicas of the folder stream (3 on a 3-node cluster)")
 	fs.DurationVar(&s.maxStaleness, "max-staleness", source.DefaultMaxStaleness, "how far behind a file that never stops changing its published version may be (see docs/GUARANTEES.md)")
 	s.exclude.register(fs)
+	fs.StringVar(&s.maxRate, "max-rate", "0", "bytes per second of file content this source reads to answer replicas' content requests, all replicas together; what it sends, after compression, is no more (e.g. 10MiB; 0: no limit)")
 	fs.StringVar(&s.compress, "compress", "s2", "content compression: s2 (fast, the default), zstd (smaller, for links slower than the CPU) or off")
 }
 
@@ -59,13 +61,17 @@ func (s *sourceFlags) config(reg prometheus.Registerer) (source.Config, error) {
 	if err != nil {
 		return source.Config{}, fmt.Errorf("--content-cache: %w", err)
 	}
+	rate, err := parseByteSize(s.maxRate)
+	if err != nil {
+		return source.Config{}, fmt.Errorf("--max-rate: %w", err)
+	}
 	if cache > 0 && cache < bus.MinCacheBytes {
 		return source.Config{}, fmt.Errorf("--content-cache: %s is below the smallest cache, %d bytes (0 turns it off)", s.contentCache, bus.MinCacheBytes)
 	}
 	return source.Config{Compression: comp, Folder: s.folder, Root: root, DataDir: s.data, ScanInterval: scan,
 		MaxWatches: s.maxWatches, Workers: s.workers, Registry: reg, AllowEmptyRoot: s.allowEmptyRoot,
 		TombstoneTTL: s.tombstoneTTL, ContentCache: orOff(cache), MaxStaleness: s.maxStaleness,
-		StreamOptions: bus.StreamOptions{Replicas: s.replicas}, Exclude: s.exclude.patterns}, nil
+		StreamOptions: bus.StreamOptions{Replicas: s.replicas}, Exclude: s.exclude.patterns, MaxRate: rate}, nil
 }
 
 // orOff maps the command line's "0 turns it off" to the library's negative.
