@@ -40,6 +40,8 @@ func (p *pipeline) takeDone() []*item {
 	}
 	done := p.inflight[:n:n]
 	p.inflight = p.inflight[n:]
+	p.prog.inflight.Store(int64(len(p.inflight)))
+	p.prog.finished.Add(int64(n))
 	if n > 0 {
 		p.cond.Broadcast() // the dispatcher may wait for room (waitRoom)
 	}
@@ -60,6 +62,8 @@ func (p *pipeline) commit() error {
 		// Not durable: the records are applied again after a restart.
 		p.mu.Lock()
 		p.inflight = append(done, p.inflight...)
+		p.prog.inflight.Store(int64(len(p.inflight)))
+		p.prog.finished.Add(-int64(len(done)))
 		p.mu.Unlock()
 		return err
 	}

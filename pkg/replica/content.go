@@ -237,7 +237,10 @@ func (f *fetcher) askMany(ctx context.Context, req []byte, n, want int, w apply.
 
 // got counts content fetched as it arrives, so that the metric shows a
 // big file's progress, and what an interrupted apply fetched.
-func (f *fetcher) got(data []byte) { f.r.metrics.fetched.Add(float64(len(data))) }
+func (f *fetcher) got(data []byte) {
+	f.r.metrics.fetched.Add(float64(len(data)))
+	f.r.prog.received.Add(int64(len(data)))
+}
 
 // badContent counts and logs content that does not decode or match its
 // hash; it is asked for again.

@@ -133,6 +133,12 @@ func TestMaxRatePullsFromCache(t *testing.T) {
 	r, stop, _ := startReplica(t, nc, root, t.TempDir(), func(c *Config) { c.MaxRate = rateTestLimit })
 	defer stop()
 	checkRate(t, measurePull(t, r, root, "big.bin", data))
+	// What a progress display reads: content as it arrived, and the record
+	// done with, none left in flight.
+	jstest.Eventually(t, 10*time.Second, func() bool {
+		p := r.Progress()
+		return p.Received == rateTestSize && p.Finished == 1 && p.InFlight == 0
+	}, "progress: %+v", r.Progress())
 }
 
 // TestSourceMaxRateSlowsReplica: a source with MaxRate answers a replica

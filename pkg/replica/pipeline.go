@@ -219,6 +219,7 @@ func (p *pipeline) enqueue(seq uint64, rec *wire.Record) *item {
 	it := &item{seq: seq, rec: rec}
 	p.mu.Lock()
 	p.inflight = append(p.inflight, it)
+	p.prog.inflight.Store(int64(len(p.inflight)))
 	p.running++
 	p.lastSeen = max(p.lastSeen, seq)
 	p.mu.Unlock()

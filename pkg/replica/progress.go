@@ -21,6 +21,8 @@ type Progress struct {
 	Reconciled  bool   // a full reconcile or a valid stored position was reached
 	Cursor      uint64 // every record up to this stream sequence is applied
 	Pending     uint64
+	InFlight    int64 // records delivered and not yet done with
+	Finished    int64 // records done with since start: applied, found unchanged or parked
 	Lag         time.Duration
 	Settled     bool  // caught up, nothing in flight, directory metadata set
 	Applied     int64 // records applied since start
@@ -28,6 +30,7 @@ type Progress struct {
 	Files       int64 // file records applied or found already equal
 	Bytes       int64 // their sizes
 	Fetched     int64 // content bytes fetched from the broker
+	Received    int64 // the same, counted as they arrive (a big file's progress), inline content not
 	Reused      int64 // content bytes copied from local files
 	Errors      int64
 	LastError   string
@@ -72,6 +75,9 @@ type progress struct {
 	applied    atomic.Int64
 	pending    atomic.Uint64
 	fetched    atomic.Int64
+	received   atomic.Int64
+	inflight   atomic.Int64
+	finished   atomic.Int64
 	reused     atomic.Int64
 	errors     atomic.Int64
 	reconciled atomic.Bool
@@ -108,8 +114,8 @@ func (r *Replica) Progress() Progress {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := Progress{State: p.state, Reconciled: p.reconciled.Load(), Cursor: p.cursor.Load(),
-		Pending: p.pending.Load(), Settled: p.settled.Load(), Applied: p.applied.Load(), Epoch: p.epoch.Load(),
-		Files: p.files.Load(), Bytes: p.bytes.Load(), Fetched: p.fetched.Load(), Reused: p.reused.Load(),
+		Pending: p.pending.Load(), InFlight: p.inflight.Load(), Finished: p.finished.Load(), Settled: p.settled.Load(), Applied: p.applied.Load(), Epoch: p.epoch.Load(),
+		Files: p.files.Load(), Bytes: p.bytes.Load(), Fetched: p.fetched.Load(), Received: p.received.Load(), Reused: p.reused.Load(),
 		Errors: p.errors.Load(), LastError: p.lastError, LastErrorAt: p.errorAt, WaitingFor: p.waiting, Note: p.note,
 		LastVerify: p.scrub}
 	if out.State == "" {

@@ -198,6 +198,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	}
 	p.caughtUp = ci.NumPending == 0
 	p.prog.pending.Store(ci.NumPending)
+	p.prog.inflight.Store(0) // what a previous session had in flight is delivered again
 	it, err := cons.Messages(jetstream.PullMaxMessages(512))
 	if err != nil {
 		return fmt.Errorf("start consuming: %w", err)
