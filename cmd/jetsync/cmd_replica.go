@@ -142,5 +142,6 @@ func cmdReplica(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return runServing(ctx, serving{httpFlags: c.hf, reg: reg, log: log, js: js, folder: cfg.Folder}, gov.run, rep.Run)
+	return runServing(ctx, serving{httpFlags: c.hf, reg: reg, log: log, js: js, folder: cfg.Folder}, gov.run, rep.Run,
+		(&replicaProgress{rep: rep, log: log}).run)
 }

@@ -91,10 +91,10 @@ func (l *logFlags) loggerAt(level slog.Level) (*slog.Logger, error) {
 	}
 	switch format {
 	case "text":
-		return slog.New(newUniqueKeys(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))), nil
+		return slog.New(newUniqueKeys(slog.NewTextHandler(logOutput, &slog.HandlerOptions{Level: level}))), nil
 	case "json":
 		opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationSeconds}
-		return slog.New(newUniqueKeys(slog.NewJSONHandler(os.Stderr, opts))), nil
+		return slog.New(newUniqueKeys(slog.NewJSONHandler(logOutput, opts))), nil
 	}
 	return nil, usagef("--log-format must be text, json or auto, not %q", l.format)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,9 +14,10 @@ import (
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
-// pairProgress reports `jetsync run`: a live line during the initial sync
-// on a terminal, then one line per minute; with --once it ends the run when
-// DST equals SRC.
+// pairProgress reports `jetsync run`: the initial sync's progress (a
+// status line on a terminal, "progress" events elsewhere), then a line
+// when something happened, at most once a minute; with --once it ends the
+// run when DST equals SRC.
 type pairProgress struct {
 	src    *source.Source
 	rep    *replica.Replica
@@ -25,19 +25,26 @@ type pairProgress struct {
 	folder string
 	once   bool
 	log    *slog.Logger
+	out    *statusLine // nil: logOutput
 
-	start    time.Time
-	synced   bool
-	lastLine time.Time
-	lastSeq  uint64
+	start        time.Time
+	synced       bool
+	lastSample   time.Time
+	files, bytes meter
+	show         progressOut
+	steady       steadyLines
 }
 
 func (p *pairProgress) run(ctx context.Context) error {
 	p.start = time.Now()
-	tty := isTerminal(os.Stderr)
+	if p.out == nil {
+		p.out = logOutput
+	}
+	p.show = progressOut{out: p.out, log: p.log}
+	defer p.out.Set("")
 	// Frequent until in sync (a tick reads only in-memory progress until
 	// the replica has settled), so that `run --once` exits within a tick;
-	// then once a second for the minute lines.
+	// then once a second for the steady-state lines.
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -46,30 +53,24 @@ func (p *pairProgress) run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		if !p.synced {
-			done, err := p.inSync(ctx)
-			if err != nil {
-				p.log.Debug("check sync", "err", err)
-			}
-			if done {
-				p.synced = true
-				t.Reset(time.Second)
-				p.lastLine = time.Now()
-				p.printSynced(tty)
-				if p.once {
-					return errOnceDone
-				}
-				continue
-			}
-			if tty && time.Since(p.lastLine) >= time.Second {
-				p.lastLine = time.Now()
-				fmt.Fprint(os.Stderr, "\r"+p.initialLine()+"\x1b[K")
-			}
+		now := time.Now()
+		if p.synced {
+			p.steadyTick(now)
 			continue
 		}
-		if time.Since(p.lastLine) >= time.Minute {
-			p.lastLine = time.Now()
-			p.steadyLine()
+		done, err := p.inSync(ctx)
+		if err != nil {
+			p.log.Debug("check sync", "err", err)
+		}
+		if !done {
+			p.initialTick(now)
+			continue
+		}
+		p.synced = true
+		t.Reset(time.Second)
+		p.printSynced(now)
+		if p.once {
+			return errOnceDone
 		}
 	}
 }
@@ -108,38 +109,60 @@ func (p *pairProgress) inSync(ctx context.Context) (bool, error) {
 // waits for (about 35 s) before it reports the path as not applied.
 const onceGiveUpAttempts = 3
 
-func (p *pairProgress) initialLine() string {
-	sp, rp := p.src.Progress(), p.rep.Progress()
-	el := time.Since(p.start).Seconds()
-	rate := float64(rp.Bytes) / max(el, 0.001)
-	total := "scanning"
-	if sp.InitialScanDone {
-		total = "scanned"
+// initialTick samples the initial sync's counts once a second and shows
+// them.
+func (p *pairProgress) initialTick(now time.Time) {
+	if now.Sub(p.lastSample) < lineEvery {
+		return
 	}
-	return fmt.Sprintf("initial sync: %d/%d files, %s/%s (%s), %s/s, %s elapsed",
-		rp.Files, sp.ScannedFiles, human(rp.Bytes), human(sp.ScannedBytes), total, human(int64(rate)),
-		time.Since(p.start).Round(time.Second))
+	p.lastSample = now
+	sp, rp := p.src.Progress(), p.rep.Progress()
+	s := p.initialStats(sp, rp)
+	p.files.add(now, float64(s.done))
+	p.bytes.add(now, float64(s.bytes))
+	s.byteRate, s.unitRate = p.bytes.perSecond(), p.files.perSecond()
+	s.etaIn, s.etaOK = s.eta()
+	p.show.show(now, s)
 }
 
-func (p *pairProgress) printSynced(tty bool) {
+// initialStats: files and bytes applied against what the scan found
+// (rates and ETA left to the caller). Bytes count the content of files
+// still being applied as it arrives, so that a big file moves the line.
+func (p *pairProgress) initialStats(sp source.Progress, rp replica.Progress) syncStats {
+	arriving := min(max(rp.Received-rp.Fetched, 0), max(sp.ScannedBytes-rp.Bytes, 0))
+	return syncStats{what: "initial sync", unit: "files", done: rp.Files, total: sp.ScannedFiles,
+		bytes: rp.Bytes + arriving, bytesTotal: sp.ScannedBytes, totalKnown: sp.InitialScanDone}
+}
+
+func (p *pairProgress) printSynced(now time.Time) {
 	sp, rp := p.src.Progress(), p.rep.Progress()
-	el := time.Since(p.start)
-	msg := fmt.Sprintf("in sync: %d files, %s in %s (%s/s); published %s in %d records, fetched %s, reused %s locally",
-		rp.Files, human(rp.Bytes), el.Round(time.Millisecond), human(int64(float64(rp.Bytes)/max(el.Seconds(), 0.001))),
+	el := now.Sub(p.start)
+	rate := int64(float64(rp.Bytes) / max(el.Seconds(), 0.001))
+	text := fmt.Sprintf("in sync: %d files, %s in %s (%s/s); published %s in %d records, fetched %s, reused %s locally",
+		rp.Files, human(rp.Bytes), el.Round(time.Millisecond), human(rate),
 		human(sp.PublishedBytes), sp.PublishedFiles, human(rp.Fetched), human(rp.Reused))
-	if tty {
-		fmt.Fprint(os.Stderr, "\r\x1b[K")
-	}
-	fmt.Fprintln(os.Stderr, msg)
-	p.lastSeq = rp.Cursor
+	p.show.done(text, "in sync", "files", rp.Files, "bytes", rp.Bytes, "seconds", el.Seconds(), "rate_bytes_per_s", rate,
+		"published_bytes", sp.PublishedBytes, "published_records", sp.PublishedFiles, "fetched_bytes", rp.Fetched,
+		"reused_bytes", rp.Reused)
+	p.steady.start(now, rp.Cursor, sp.Errors+rp.Errors)
 }
 
-func (p *pairProgress) steadyLine() {
+// steadyTick prints a line when records were applied or errors happened
+// since the last one, at most once a minute.
+func (p *pairProgress) steadyTick(now time.Time) {
 	sp, rp := p.src.Progress(), p.rep.Progress()
-	fmt.Fprintf(os.Stderr, "%s live: %d files, %s; applied up to seq %d (+%d this minute), lag %.1fs, pending %d, errors %d/%d\n",
-		time.Now().Format(time.DateTime), sp.ScannedFiles, human(sp.ScannedBytes), rp.Cursor, rp.Cursor-min(p.lastSeq, rp.Cursor),
-		rp.Lag.Seconds(), rp.Pending, sp.Errors, rp.Errors)
-	p.lastSeq = rp.Cursor
+	applied, ok := p.steady.due(now, rp.Cursor, sp.Errors+rp.Errors)
+	if !ok {
+		return
+	}
+	if !p.out.tty {
+		p.log.Info("live", "files", sp.ScannedFiles, "bytes", sp.ScannedBytes, "seq", rp.Cursor, "applied", applied,
+			"lag_s", rp.Lag.Seconds(), "pending", rp.Pending, "source_errors", sp.Errors, "replica_errors", rp.Errors)
+		return
+	}
+	p.out.Println(fmt.Sprintf("%s live: %d files, %s; applied up to seq %d (+%d since the last line), lag %.1fs, pending %d, errors %d/%d",
+		now.Format(time.DateTime), sp.ScannedFiles, human(sp.ScannedBytes), rp.Cursor, applied,
+		rp.Lag.Seconds(), rp.Pending, sp.Errors, rp.Errors))
 }
 
 func human(n int64) string {
