@@ -1,21 +1,19 @@
 package replica
 
 import (
-	"context"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/jetsync/jetsync/pkg/jstest"
-	"github.com/jetsync/jetsync/pkg/source"
+	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 // The --max-rate tests move 40 MiB of random bytes (no compression makes
@@ -35,32 +33,48 @@ func randomBytes(seed uint64, n int) []byte {
 	return b
 }
 
-// startSource runs a real source of folder on root, its content cache off
-// (replicas pull everything from it), until the test ends.
-func startSource(t *testing.T, nc *nats.Conn, root string, maxRate int64) {
+// serveFile answers, on the folder's content subject of a real broker,
+// content requests for f's chunks as the source's content service would,
+// and at once. The first busy asks of each hash it answers "later", as a
+// source at its rate limit does. It returns how often each hash was asked.
+func serveFile(t *testing.T, nc *nats.Conn, f chunkedFile, busy int) func(wire.Hash) int {
 	t.Helper()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := source.New(source.Config{Folder: folder, Root: root, DataDir: t.TempDir(), ContentCache: -1,
-		MaxRate: maxRate, Logger: slog.New(slog.DiscardHandler)}, nc, js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("source run: %v", err)
+	var mu sync.Mutex
+	asked := map[wire.Hash]int{}
+	sub, err := nc.Subscribe(wire.ContentSubject(folder), func(m *nats.Msg) {
+		r, err := wire.DecodeContentRequest(m.Data)
+		if err != nil {
+			t.Errorf("replica sent a content request that does not decode: %v", err)
+			return
+		}
+		reply := wire.AppendContentReplyHeader(nil, len(r.Hashes))
+		for _, h := range r.Hashes {
+			mu.Lock()
+			n := asked[h]
+			asked[h]++
+			mu.Unlock()
+			if n < busy {
+				reply = wire.AppendContentItem(reply, wire.ContentLater, nil)
+				continue
+			}
+			reply = wire.AppendContentItem(reply, wire.ContentOK, wire.EncodeChunk(nil, f.chunks[h], wire.NoCompression))
+		}
+		if err := m.Respond(reply); err != nil {
+			t.Errorf("respond: %v", err)
 		}
 	})
-	jstest.Eventually(t, 30*time.Second, func() bool {
-		p := src.Progress()
-		return p.InitialScanDone && p.PendingFiles == 0 && p.State == source.StateLive
-	}, "source publishes its tree")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := nc.Flush(); err != nil { // subscribed before the replica asks
+		t.Fatal(err)
+	}
+	return func(h wire.Hash) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return asked[h]
+	}
 }
 
 // measurePull waits until the replica has fetched want's bytes and applied
@@ -105,16 +119,14 @@ func checkRate(t *testing.T, rate float64) {
 func TestMaxRatePullsFromSource(t *testing.T) {
 	b := jstest.RunJetStream(t)
 	nc := jstest.Connect(t, b)
-	src := t.TempDir()
-	data := randomBytes(1, rateTestSize)
-	if err := os.WriteFile(filepath.Join(src, "big.bin"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startSource(t, nc, src, 0)
+	pub := newPublisher(t, nc)
+	f := newChunkedFile(1, rateTestSize)
+	serveFile(t, nc, f, 0)
+	pub.record(f.record("big.bin", time.Unix(1700000000, 0)))
 	root := t.TempDir()
 	r, stop, _ := startReplica(t, nc, root, t.TempDir(), func(c *Config) { c.MaxRate = rateTestLimit })
 	defer stop()
-	checkRate(t, measurePull(t, r, root, "big.bin", data))
+	checkRate(t, measurePull(t, r, root, "big.bin", f.data))
 	// 4 s of transfer, the pulls in flight waiting in turn.
 	if waited := counterValue(r.metrics.rateLimited); waited < 3 {
 		t.Errorf("jetsync_replica_rate_limited_seconds_total %.2f, want the pulls' waits", waited)
@@ -141,24 +153,31 @@ func TestMaxRatePullsFromCache(t *testing.T) {
 	}, "progress: %+v", r.Progress())
 }
 
-// TestSourceMaxRateSlowsReplica: a source with MaxRate answers a replica
-// without a limit of its own at that rate; the replies it cannot send in
-// time ("later") are asked again, and the file arrives whole.
-func TestSourceMaxRateSlowsReplica(t *testing.T) {
+// TestReplicaAsksAgainWhenSourceBusy: a source at its rate limit answers
+// "later" to what it cannot read in time, even to the only hash asked; the
+// replica asks again, without counting that as a failed attempt (here one
+// failed attempt fails the apply), and the file arrives whole.
+func TestReplicaAsksAgainWhenSourceBusy(t *testing.T) {
 	b := jstest.RunJetStream(t)
 	nc := jstest.Connect(t, b)
-	src := t.TempDir()
-	data := randomBytes(3, rateTestSize)
-	if err := os.WriteFile(filepath.Join(src, "big.bin"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startSource(t, nc, src, rateTestLimit)
+	pub := newPublisher(t, nc)
+	f := newChunkedFile(3, 2<<20)
+	// Each hash is first asked in a range of 4, then alone: both get
+	// "later", and only the third ask brings it.
+	asked := serveFile(t, nc, f, 2)
+	mt := time.Unix(1700000000, 0)
+	pub.record(f.record("big.bin", mt))
 	root := t.TempDir()
 	r, stop, _ := startReplica(t, nc, root, t.TempDir())
 	defer stop()
-	checkRate(t, measurePull(t, r, root, "big.bin", data))
+	jstest.Eventually(t, 20*time.Second, fileIs(root, "big.bin", f.data, 0o644, mt), "big.bin applied")
 	if p := r.Progress(); p.Errors != 0 {
 		t.Errorf("the replica counted %d errors (%s): a busy source is not a failure", p.Errors, p.LastError)
+	}
+	for _, ref := range f.refs {
+		if n := asked(ref.Hash); n != 3 {
+			t.Fatalf("chunk %s asked %d times, want 3 (twice answered later)", ref.Hash, n)
+		}
 	}
 }
 
