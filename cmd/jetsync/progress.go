@@ -141,7 +141,7 @@ func (p *pairProgress) printSynced(now time.Time) {
 	text := fmt.Sprintf("in sync: %d files, %s in %s (%s/s); published %s in %d records, fetched %s, reused %s locally",
 		rp.Files, human(rp.Bytes), el.Round(time.Millisecond), human(rate),
 		human(sp.PublishedBytes), sp.PublishedFiles, human(rp.Fetched), human(rp.Reused))
-	p.show.done(text, "in sync", "files", rp.Files, "bytes", rp.Bytes, "seconds", el.Seconds(), "rate_bytes_per_s", rate,
+	p.show.done(text, "files", rp.Files, "bytes", rp.Bytes, "seconds", el.Seconds(), "rate_bytes_per_s", rate,
 		"published_bytes", sp.PublishedBytes, "published_records", sp.PublishedFiles, "fetched_bytes", rp.Fetched,
 		"reused_bytes", rp.Reused)
 	p.steady.start(now, rp.Cursor, sp.Errors+rp.Errors)

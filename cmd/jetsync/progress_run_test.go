@@ -16,7 +16,7 @@ import (
 // TestRunLogsProgressEvents: `jetsync run` whose stderr is not a terminal
 // draws no status line but logs "progress" events during the initial
 // sync, with the share done, the counts against the scan's totals, the
-// rate and an ETA, then an "in sync" event. (The events come every 300 ms
+// rate and an ETA, then an "in sync: ..." event. (The events come every 300 ms
 // here instead of 10 s, and --max-rate makes the sync last 3 s.)
 func TestRunLogsProgressEvents(t *testing.T) {
 	var buf bytes.Buffer
@@ -56,8 +56,9 @@ func TestRunLogsProgressEvents(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Fatalf("not a JSON log line: %q", line)
 		}
-		switch ev["msg"] {
-		case "progress":
+		msg, _ := ev["msg"].(string)
+		switch {
+		case msg == "progress":
 			progress++
 			if hasAll(ev, fields) {
 				full++
@@ -65,7 +66,7 @@ func TestRunLogsProgressEvents(t *testing.T) {
 					t.Errorf("percent %v", p)
 				}
 			}
-		case "in sync":
+		case strings.HasPrefix(msg, "in sync: "): // what scripts wait for
 			synced++
 			if ev["files"].(float64) != 6 || ev["bytes"].(float64) != 6<<20 {
 				t.Errorf("in sync event: %s", line)

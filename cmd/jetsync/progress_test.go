@@ -161,7 +161,7 @@ func TestReplicaCatchUp(t *testing.T) {
 		if !strings.Contains(events, `"msg":"progress","phase":"catching up","records":650,"records_total":1000,"bytes":681574400,"rate_bytes_per_s":52428800,"rate_records_per_s":50,"percent":65,"eta_s":7}`) {
 			t.Fatalf("no progress event 10 s after the catch-up showed (13 s in): %s", events)
 		}
-		if strings.Count(events, `"msg":"progress"`) != 1 || !strings.Contains(events, `"msg":"caught up","records":1000`) {
+		if strings.Count(events, `"msg":"progress"`) != 1 || !strings.Contains(events, `"msg":"caught up: 1,000 records, 1000.0 MiB in 20s (50.0 MiB/s); applied up to seq 1100","records":1000`) {
 			t.Fatalf("want one progress event in 20 s, then caught up: %s", events)
 		}
 	}

@@ -221,16 +221,17 @@ func (o *progressOut) show(now time.Time, s syncStats) {
 	o.log.Info("progress", s.attrs()...)
 }
 
-// done ends the display of a sync with a line of its own (text, on a
-// terminal) or an event (msg, with attrs).
-func (o *progressOut) done(text, msg string, attrs ...any) {
+// done ends the display of a sync with a line of its own: on a terminal
+// text, elsewhere an event with text as its message (scripts wait for
+// "in sync: " in the log) and attrs.
+func (o *progressOut) done(text string, attrs ...any) {
 	o.lastShown = time.Time{}
 	if o.out.tty {
 		o.out.Set("")
 		o.out.Println(text)
 		return
 	}
-	o.log.Info(msg, attrs...)
+	o.log.Info(text, attrs...)
 }
 
 // steadyLines paces the steady state's lines: one when something happened

@@ -108,7 +108,7 @@ func (p *replicaProgress) caughtUp(now time.Time, pr replica.Progress) {
 	rate := int64(float64(bytes) / max(el.Seconds(), 0.001))
 	text := fmt.Sprintf("caught up: %s records, %s in %s (%s/s); applied up to seq %d",
 		thousands(records), human(bytes), el.Round(time.Second), human(rate), pr.Cursor)
-	p.show.done(text, "caught up", "records", records, "bytes", bytes, "seconds", el.Seconds(),
+	p.show.done(text, "records", records, "bytes", bytes, "seconds", el.Seconds(),
 		"rate_bytes_per_s", rate, "seq", pr.Cursor)
 	p.steady.start(now, pr.Cursor, pr.Errors)
 }
