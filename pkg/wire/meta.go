@@ -27,6 +27,12 @@ type Meta struct {
 	// Replicas and verify leave paths they match alone: the source does
 	// not publish them, and they may exist on a replica all the same.
 	Exclude []string `json:"exclude,omitempty"`
+	// KeyID and Sealed make an encrypted folder's meta (version 4): the
+	// id of the folder's encryption key, and every other field, as a
+	// meta of its own, sealed with it (see package seal). Nothing else is
+	// in the clear, and a replica without that key stops at the version.
+	KeyID  string `json:"key_id,omitempty"`
+	Sealed []byte `json:"sealed,omitempty"`
 }
 
 // MetaVersion is the newest version of the folder meta this package
@@ -35,17 +41,24 @@ type Meta struct {
 // release that fetched chunks from the state stream stops at session
 // start, with an unsupported version, before it reads any record. Version
 // 3 adds Exclude: a replica that could not honour the patterns (it would
-// delete excluded paths when it reconciles) stops the same way. DecodeMeta
-// reads all three.
-const MetaVersion = 3
+// delete excluded paths when it reconciles) stops the same way. Version 4
+// is the envelope of an encrypted folder's meta (KeyID and Sealed only).
+// DecodeMeta reads all four.
+const MetaVersion = 4
 
 // metaVersionExclude is the first folder meta version with Exclude.
 const metaVersionExclude = 3
+
+// MetaVersionSealed is the version of an encrypted folder's meta.
+const MetaVersionSealed = 4
 
 // Version is the version m is written at: the oldest that holds what it
 // says, so that a folder without exclusion patterns stays readable by
 // replicas that know version 2.
 func (m Meta) Version() int {
+	if m.KeyID != "" {
+		return MetaVersionSealed
+	}
 	if len(m.Exclude) > 0 {
 		return metaVersionExclude
 	}
@@ -75,6 +88,16 @@ func DecodeMeta(b []byte) (Meta, error) {
 		return m, fmt.Errorf("%w: meta version %d", ErrMalformed, m.V)
 	case m.Exclude != nil && m.V < metaVersionExclude:
 		return m, fmt.Errorf("%w: meta version %d with exclusion patterns", ErrMalformed, m.V)
+	case (m.V == MetaVersionSealed) != (m.KeyID != "" && m.Sealed != nil):
+		return m, fmt.Errorf("%w: meta version %d with key id %q and %d sealed bytes", ErrMalformed, m.V, m.KeyID, len(m.Sealed))
+	case m.V == MetaVersionSealed && m.clearFields():
+		return m, fmt.Errorf("%w: encrypted meta with fields in the clear", ErrMalformed)
 	}
 	return m, nil
+}
+
+// clearFields says whether m has any field besides the version and the
+// encryption envelope.
+func (m Meta) clearFields() bool {
+	return m.Epoch != 0 || m.Source != "" || m.Time != 0 || m.TombstoneTTL != 0 || m.Partial || m.Exclude != nil
 }

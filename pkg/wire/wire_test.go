@@ -314,7 +314,8 @@ func TestChunkCompressionSampling(t *testing.T) {
 }
 
 // The folder meta reads versions 1 (releases whose content was in the
-// state stream), 2 and 3; a newer one is a future format, 0 is garbage.
+// state stream), 2 and 3 (and 4, encrypted: see TestMetaSealed); a newer
+// one is a future format, 0 is garbage.
 func TestMetaVersions(t *testing.T) {
 	for _, v := range []int{1, 2, 3} {
 		m, err := DecodeMeta([]byte(fmt.Sprintf(`{"v":%d,"epoch":3}`, v)))
@@ -322,14 +323,32 @@ func TestMetaVersions(t *testing.T) {
 			t.Errorf("meta version %d: %+v, %v", v, m, err)
 		}
 	}
-	if _, err := DecodeMeta([]byte(`{"v":4,"epoch":3}`)); !errors.Is(err, ErrVersion) {
-		t.Errorf("meta version 4: %v, want ErrVersion", err)
+	if _, err := DecodeMeta([]byte(`{"v":5,"epoch":3}`)); !errors.Is(err, ErrVersion) {
+		t.Errorf("meta version 5: %v, want ErrVersion", err)
 	}
 	if _, err := DecodeMeta([]byte(`{"epoch":3}`)); !errors.Is(err, ErrMalformed) {
 		t.Errorf("meta without version: %v, want malformed", err)
 	}
 	if m, _ := DecodeMeta(EncodeMeta(Meta{})); m.V != 2 {
 		t.Errorf("meta without patterns encoded at version %d, want 2", m.V)
+	}
+}
+
+// An encrypted folder's meta is version 4 and holds only its key id and
+// sealed bytes: without them, or with any field in the clear beside them,
+// it is malformed.
+func TestMetaSealed(t *testing.T) {
+	b := EncodeMeta(Meta{KeyID: "0123abcd", Sealed: []byte{0xf5, 1, 2}})
+	m, err := DecodeMeta(b)
+	if err != nil || m.V != MetaVersionSealed || m.KeyID != "0123abcd" || len(m.Sealed) != 3 {
+		t.Fatalf("round trip of %s: %+v, %v", b, m, err)
+	}
+	for _, bad := range []string{`{"v":4,"epoch":3}`, `{"v":4,"key_id":"ab"}`, `{"v":4,"sealed":"9QEC"}`,
+		`{"v":3,"key_id":"ab","sealed":"9QEC"}`, `{"v":4,"key_id":"ab","sealed":"9QEC","epoch":2}`,
+		`{"v":4,"key_id":"ab","sealed":"9QEC","exclude":["x"]}`} {
+		if _, err := DecodeMeta([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want malformed", bad, err)
+		}
 	}
 }
 
