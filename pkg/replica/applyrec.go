@@ -126,7 +126,7 @@ func (p *pipeline) superseded(ctx context.Context, it *item, err error) bool {
 	if err == nil {
 		return false
 	}
-	msg, gerr := p.stream.GetLastMsgForSubject(ctx, wire.StateSubject(p.folder, it.rec.Path))
+	msg, gerr := p.stream.GetLastMsgForSubject(ctx, p.keys.StateSubject(p.folder, it.rec.Path))
 	return gerr == nil && msg.Sequence > it.seq
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/jetsync/jetsync/pkg/apply"
+	"github.com/jetsync/jetsync/pkg/seal"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -108,7 +109,7 @@ func (f *fetcher) fromStream(ctx context.Context, st jetstream.Stream, w apply.W
 	if f.r.limit.Take(ctx, want) != nil {
 		return nil, false
 	}
-	msg, err := st.GetLastMsgForSubject(ctx, wire.ChunkSubject(f.folder, w.Ref.Hash))
+	msg, err := st.GetLastMsgForSubject(ctx, f.r.keys.ChunkSubject(f.folder, w.Ref.Hash))
 	moved := 0 // a miss brings next to nothing
 	if err == nil {
 		moved = len(msg.Data)
@@ -118,7 +119,11 @@ func (f *fetcher) fromStream(ctx context.Context, st jetstream.Stream, w apply.W
 		f.r.metrics.content.WithLabelValues("cache_miss").Inc()
 		return nil, false
 	}
-	data, err := wire.DecodeChunk(nil, msg.Data, w.Ref.Hash)
+	payload, err := f.r.keys.OpenIf(seal.KindChunk, msg.Subject, msg.Data)
+	var data []byte
+	if err == nil {
+		data, err = wire.DecodeChunk(nil, payload, w.Ref.Hash)
+	}
 	if err != nil {
 		f.badContent("cache", w, err)
 		return nil, false
@@ -136,7 +141,7 @@ func (f *fetcher) fromSource(ctx context.Context, w apply.Want) ([]byte, error) 
 	if w.Manifest {
 		kind = wire.ContentManifest
 	}
-	req, err := wire.EncodeContentRequest(wire.ContentRequest{Kind: kind, Path: w.Rec.Path, Limit: replyLimit,
+	req, err := f.request(wire.ContentRequest{Kind: kind, Path: w.Rec.Path, Limit: replyLimit,
 		Hashes: []wire.Hash{w.Ref.Hash}})
 	if err != nil {
 		return nil, err
@@ -228,11 +233,25 @@ func (f *fetcher) askMany(ctx context.Context, req []byte, n, want int, w apply.
 		f.r.metrics.content.WithLabelValues("source_error").Inc()
 		return nil, fmt.Errorf("source refused the content request (%s): %s", code, msg.Header.Get(micro.ErrorHeader))
 	}
-	items, err := wire.DecodeContentReply(msg.Data, n)
+	body, err := f.r.keys.OpenIf(seal.KindReply, wire.ContentSubject(f.folder), msg.Data)
+	var items []wire.ContentItem
+	if err == nil {
+		items, err = wire.DecodeContentReply(body, n)
+	}
 	if err != nil {
 		f.badContent("source", w, err)
 	}
 	return items, err
+}
+
+// request encodes r, sealed in an encrypted folder: it names a path and
+// the hashes of its content.
+func (f *fetcher) request(r wire.ContentRequest) ([]byte, error) {
+	b, err := wire.EncodeContentRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	return f.r.keys.SealIf(seal.KindRequest, wire.ContentSubject(f.folder), b), nil
 }
 
 // got counts content fetched as it arrives, so that the metric shows a
@@ -274,7 +293,7 @@ func (f *fetcher) Chunks(ctx context.Context, rec *wire.Record, refs []wire.Chun
 		hashes[n] = refs[i].Hash
 		want += int(refs[i].Size) + itemOverhead
 	}
-	req, err := wire.EncodeContentRequest(wire.ContentRequest{Kind: wire.ContentChunks, Path: rec.Path,
+	req, err := f.request(wire.ContentRequest{Kind: wire.ContentChunks, Path: rec.Path,
 		Limit: replyLimit, Hashes: hashes})
 	if err != nil {
 		return out

@@ -26,6 +26,6 @@ func (p *pipeline) badRecord(path string, err error) bool {
 	if !errors.Is(err, apply.ErrBadRecord) {
 		return false
 	}
-	p.badMessage(wire.StateSubject(p.folder, path), err)
+	p.badMessage(p.keys.StateSubject(p.folder, path), err)
 	return true
 }

@@ -112,8 +112,8 @@ func (p *pipeline) startRetry(ctx context.Context, e parkedEntry) error {
 		return nil // the broker is busy or away: next time
 	}
 	var rec *wire.Record
-	if err == nil && msg.Subject == wire.StateSubject(p.folder, e.Path) && p.checkSigned(msg.Header, msg.Subject, msg.Data) == nil {
-		if r, derr := wire.DecodeRecord(msg.Data); derr == nil && r.Path == e.Path {
+	if err == nil && msg.Subject == p.keys.StateSubject(p.folder, e.Path) && p.checkSigned(msg.Header, msg.Subject, msg.Data) == nil {
+		if r, derr := p.keys.DecodeRecord(msg.Subject, msg.Data); derr == nil && r.Path == e.Path {
 			rec = r
 		}
 	}
@@ -135,14 +135,14 @@ func (p *pipeline) startRetry(ctx context.Context, e parkedEntry) error {
 // that is not a directory: applying e now would undo it.
 func (p *pipeline) ancestorReplaced(ctx context.Context, e parkedEntry) bool {
 	for a := wire.Parent(e.Path); a != ""; a = wire.Parent(a) {
-		msg, err := p.stream.GetLastMsgForSubject(ctx, wire.StateSubject(p.folder, a))
+		msg, err := p.stream.GetLastMsgForSubject(ctx, p.keys.StateSubject(p.folder, a))
 		if err != nil || msg.Sequence < e.Seq {
 			continue
 		}
 		if p.checkSigned(msg.Header, msg.Subject, msg.Data) != nil {
 			continue // not the source's: it replaces nothing
 		}
-		if r, err := wire.DecodeRecord(msg.Data); err != nil || r.Type != wire.Dir {
+		if r, err := p.keys.DecodeRecord(msg.Subject, msg.Data); err != nil || r.Type != wire.Dir {
 			return true
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jetsync/jetsync/pkg/apply"
 	"github.com/jetsync/jetsync/pkg/exclude"
 	"github.com/jetsync/jetsync/pkg/fsroot"
+	"github.com/jetsync/jetsync/pkg/seal"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -92,6 +93,7 @@ type pipeline struct {
 	// checkSig is Replica.checkSigned; signed says whether it checks.
 	checkSig func(h nats.Header, subject string, data []byte) error
 	signed   bool
+	keys     *seal.FolderKeys // Replica.keys
 	// cmu serialises commits and guards pos, epoch and reconciling, which
 	// the committer reads and the dispatcher changes.
 	cmu   sync.Mutex
@@ -146,7 +148,7 @@ func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch ui
 		readMeta: r.readMeta, excluded: r.excluded, repair: r.repair,
 		stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
 		maxEpoch: metaEpoch, lastSeen: pos.Cursor, sched: newScheduler(),
-		retrying: make(map[string]bool), links: newLinker(), checkSig: r.checkSigned, signed: r.cfg.SourceKey != nil}
+		retrying: make(map[string]bool), links: newLinker(), checkSig: r.checkSigned, signed: r.cfg.SourceKey != nil, keys: r.keys}
 	p.parkDirty.Store(true)
 	p.cond = sync.NewCond(&p.mu)
 	p.applier = &apply.Applier{Root: p.root, Local: p.store,

@@ -199,7 +199,7 @@ func (p *pipeline) deferStale(seq uint64, rec *wire.Record) bool {
 func (p *pipeline) applyDeferred(ctx context.Context) error {
 	defer func() { p.deferred = nil }()
 	for _, it := range p.deferred {
-		msg, err := p.stream.GetLastMsgForSubject(ctx, wire.StateSubject(p.folder, it.rec.Path))
+		msg, err := p.stream.GetLastMsgForSubject(ctx, p.keys.StateSubject(p.folder, it.rec.Path))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue // purged: a newer state replaced it, or it expired
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/fsroot"
 	"github.com/jetsync/jetsync/pkg/ratelimit"
+	"github.com/jetsync/jetsync/pkg/seal"
 	"github.com/jetsync/jetsync/pkg/sign"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -51,11 +52,17 @@ type Config struct {
 	// cache and the source, in bytes per second as they travel (after
 	// compression); 0: no limit.
 	MaxRate int64
+	// Encryption, if set, is the key the folder is encrypted with
+	// (--encryption-key-file). A replica whose key does not match the
+	// folder's (or has none for an encrypted folder, or one for a plain
+	// one) applies nothing: it reports why and waits.
+	Encryption *seal.Key
 }
 
 // Replica applies a folder's published state to a local tree.
 type Replica struct {
 	cfg     Config
+	keys    *seal.FolderKeys // nil: the folder is not encrypted
 	log     *slog.Logger
 	js      jetstream.JetStream
 	store   *store
@@ -97,7 +104,8 @@ func New(cfg Config, js jetstream.JetStream) (*Replica, error) {
 		root.Close()
 		return nil, err
 	}
-	r := &Replica{cfg: cfg, js: js, store: st, root: root, repair: make(chan int, 1),
+	st.pathKey = cfg.Encryption.For(cfg.Folder).PathToken
+	r := &Replica{cfg: cfg, keys: cfg.Encryption.For(cfg.Folder), js: js, store: st, root: root, repair: make(chan int, 1),
 		log: cfg.Logger.With("component", "replica", "folder", cfg.Folder)}
 	r.metrics = newMetrics(cfg.Registry, cfg.Folder)
 	r.attrs = newAttrs(r)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/verify"
-	"github.com/jetsync/jetsync/pkg/wire"
 )
 
 // The scrub is the burn-in's proof, run on a schedule (Config.VerifyEvery):
@@ -146,7 +145,7 @@ func (r *Replica) Scrub(ctx context.Context, repair bool) Scrub {
 // explain; paths are theirs.
 func (r *Replica) scrub(ctx context.Context) (Scrub, []string, error) {
 	rep, err := verify.Verify(ctx, r.js, verify.Options{Folder: r.cfg.Folder, Root: r.cfg.Root, Logger: r.log,
-		MaxRate: r.cfg.VerifyMaxRate, Ignore: r.scrubIgnores(), SourceKey: r.cfg.SourceKey})
+		MaxRate: r.cfg.VerifyMaxRate, Ignore: r.scrubIgnores(), SourceKey: r.cfg.SourceKey, Encryption: r.cfg.Encryption})
 	if err != nil {
 		return Scrub{}, nil, err
 	}
@@ -187,7 +186,7 @@ func (r *Replica) onItsWay(ctx context.Context, stream jetstream.Stream, d verif
 	if d.Kind == verify.KindMalformed {
 		return true, nil
 	}
-	msg, err := stream.GetLastMsgForSubject(ctx, wire.StateSubject(r.cfg.Folder, d.Path))
+	msg, err := stream.GetLastMsgForSubject(ctx, r.keys.StateSubject(r.cfg.Folder, d.Path))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 	case err != nil:

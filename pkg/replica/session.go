@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/exclude"
+	"github.com/jetsync/jetsync/pkg/seal"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -150,13 +151,19 @@ func (r *Replica) readMeta(ctx context.Context, stream jetstream.Stream) (wire.M
 	if err != nil {
 		return wire.Meta{}, fmt.Errorf("read folder meta: %w", err)
 	}
-	m, err := wire.DecodeMeta(msg.Data)
+	m, err := r.keys.DecodeMeta(r.cfg.Folder, msg.Data)
 	if serr := r.checkSigned(msg.Header, msg.Subject, msg.Data); serr != nil {
 		err = serr
 	}
 	r.metaMu.Lock()
 	defer r.metaMu.Unlock()
 	switch {
+	case errors.Is(err, seal.ErrKeyMismatch):
+		// Nothing of the folder can be read (or, with a key on a plain
+		// folder, trusted to be what encryption promised): apply
+		// nothing, delete nothing, until the right key is given.
+		r.metrics.errors.WithLabelValues("encryption_key").Inc()
+		return wire.Meta{}, fmt.Errorf("read folder meta: %w", err)
 	case errors.Is(err, wire.ErrVersion):
 		return wire.Meta{}, fmt.Errorf("read folder meta: %w; upgrade jetsync on this replica", err)
 	case err == nil:
@@ -350,8 +357,8 @@ func (p *pipeline) handle(ctx context.Context, m jetstream.Msg) error {
 	p.caughtUp = md.NumPending == 0
 	p.prog.settled.Store(false)
 	seq := md.Sequence.Stream
-	rec, err := wire.DecodeRecord(m.Data())
-	if err == nil && wire.StateSubject(p.folder, rec.Path) != m.Subject() {
+	rec, err := p.keys.DecodeRecord(m.Subject(), m.Data())
+	if err == nil && p.keys.StateSubject(p.folder, rec.Path) != m.Subject() {
 		err = fmt.Errorf("%w: path does not belong to its subject", wire.ErrMalformed)
 	}
 	if serr := p.checkSigned(m.Headers(), m.Subject(), m.Data()); serr != nil {

@@ -37,7 +37,12 @@ var errBadValue = errors.New("unreadable index value")
 
 // store is the replica's local index: what it applied, where content can
 // be found locally, and its position in the stream.
-type store struct{ db *bolt.DB }
+type store struct {
+	db *bolt.DB
+	// pathKey is the subject token of a path (keyed in an encrypted
+	// folder), as unknown states are remembered by it.
+	pathKey func(string) string
+}
 
 // openStore opens the index at path, creating what a new one lacks; the
 // seen set is made only by a reconcile.
@@ -58,7 +63,7 @@ func openStore(path string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("init replica index: %w", err)
 	}
-	return &store{db: db}, nil
+	return &store{db: db, pathKey: wire.PathKey}, nil
 }
 
 // close releases the index file and its lock for the next run.
@@ -169,7 +174,7 @@ type change struct {
 // the broker's copy is acknowledged only after a durable apply.
 func (s *store) commit(changes []change, pos position) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := putChanges(tx, changes); err != nil {
+		if err := s.putChanges(tx, changes); err != nil {
 			return err
 		}
 		return putPosition(tx, pos)
@@ -180,14 +185,14 @@ func (s *store) commit(changes []change, pos position) error {
 // alone: a reconcile's held-back records are applied while its position
 // stays at 0.
 func (s *store) record(changes []change) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return putChanges(tx, changes) })
+	return s.db.Update(func(tx *bolt.Tx) error { return s.putChanges(tx, changes) })
 }
 
 // putChanges writes changes in stream order, so that a later record of a
 // path overrides an earlier one.
-func putChanges(tx *bolt.Tx, changes []change) error {
+func (s *store) putChanges(tx *bolt.Tx, changes []change) error {
 	for _, c := range changes {
-		if err := putChange(tx, c); err != nil {
+		if err := s.putChange(tx, c); err != nil {
 			return err
 		}
 	}
@@ -196,7 +201,7 @@ func putChanges(tx *bolt.Tx, changes []change) error {
 
 // putChange writes c, with the directories it disturbed marked due in
 // the same transaction, so that a kill cannot lose one.
-func putChange(tx *bolt.Tx, c change) error {
+func (s *store) putChange(tx *bolt.Tx, c change) error {
 	if c.rec == nil {
 		return tx.Bucket(bucketUnknown).Put([]byte(c.unknown), nil)
 	}
@@ -205,7 +210,7 @@ func putChange(tx *bolt.Tx, c change) error {
 	}
 	if u := tx.Bucket(bucketUnknown); u != nil {
 		// A readable state after an unreadable one on the same subject.
-		if err := u.Delete([]byte(wire.PathKey(c.rec.Path))); err != nil {
+		if err := u.Delete([]byte(s.pathKey(c.rec.Path))); err != nil {
 			return err
 		}
 	}
@@ -347,7 +352,7 @@ func (s *store) unseen(walk func(func(path string, d fs.DirEntry) error) error, 
 			if seen.Get(wire.SortKey(path)) != nil {
 				return nil
 			}
-			if unknown != nil && unknown.Get([]byte(wire.PathKey(path))) != nil {
+			if unknown != nil && unknown.Get([]byte(s.pathKey(path))) != nil {
 				if d.IsDir() {
 					return fs.SkipDir
 				}

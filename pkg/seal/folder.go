@@ -26,8 +26,11 @@ type FolderKeys struct {
 	id      string
 }
 
-// For derives the keys of folder.
+// For derives the keys of folder; nil for a nil Key.
 func (k *Key) For(folder string) *FolderKeys {
+	if k == nil {
+		return nil // not encrypted
+	}
 	fk := derive(k.b[:], "folder\x00"+folder)
 	return &FolderKeys{
 		folder:  folder,

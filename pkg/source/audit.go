@@ -181,7 +181,7 @@ func (s *Source) sampleRecords(ctx context.Context, st jetstream.Stream) []suspe
 		if time.Now().After(deadline) {
 			return nil
 		}
-		held, err := s.holds(ctx, st, wire.StateSubject(s.cfg.Folder, e.Path))
+		held, err := s.holds(ctx, st, s.keys.StateSubject(s.cfg.Folder, e.Path))
 		if err != nil {
 			return s.checkFailed(err)
 		}
@@ -321,7 +321,7 @@ func (s *Source) lacks(ctx context.Context, info *jetstream.StreamInfo, unseen u
 		if c.meta || err != nil || e == nil || !e.Published() || e.Type == wire.Deleted {
 			continue
 		}
-		held, err := s.holds(ctx, st, wire.StateSubject(s.cfg.Folder, c.path))
+		held, err := s.holds(ctx, st, s.keys.StateSubject(s.cfg.Folder, c.path))
 		switch {
 		case err != nil:
 			return "", err

@@ -62,6 +62,9 @@ func (s *Source) recoverOnce(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if err := s.checkEncryption(ctx); err != nil {
+		return false, err
+	}
 	l, err := s.classify(ctx, m, info)
 	if err != nil {
 		return false, err
@@ -192,7 +195,7 @@ func (s *Source) announce(ctx context.Context, epoch uint64, info *jetstream.Str
 
 // publishMeta publishes the folder meta and returns its sequence.
 func (s *Source) publishMeta(ctx context.Context, epoch uint64, partial bool) (uint64, error) {
-	meta := wire.EncodeMeta(wire.Meta{Epoch: epoch, Source: s.ix.ID(), Time: time.Now().UnixNano(),
+	meta := s.keys.EncodeMeta(s.cfg.Folder, wire.Meta{Epoch: epoch, Source: s.ix.ID(), Time: time.Now().UnixNano(),
 		TombstoneTTL: int64(s.cfg.TombstoneTTL), Partial: partial, Exclude: s.excl.Patterns()})
 	msg := &nats.Msg{Subject: wire.MetaSubject(s.cfg.Folder), Data: meta}
 	s.signer.Sign(msg)
@@ -260,7 +263,7 @@ func (s *Source) refreshMeta(ctx context.Context, epoch uint64) error {
 		// Only a meta this source signed is taken as it is; another
 		// is replaced (as partial unless this run knows what it said:
 		// a forged "whole" must not stand).
-		if m, derr := wire.DecodeMeta(msg.Data); derr == nil && m.Epoch == epoch {
+		if m, derr := s.keys.DecodeMeta(s.cfg.Folder, msg.Data); derr == nil && m.Epoch == epoch {
 			partial = m.Partial
 			// A meta of an older version (written by a release that kept
 			// content in the stream) is rewritten: it is what stops the
@@ -297,7 +300,7 @@ func (s *Source) streamEpoch(ctx context.Context) uint64 {
 	if err != nil {
 		return 0
 	}
-	m, err := wire.DecodeMeta(msg.Data)
+	m, err := s.keys.DecodeMeta(s.cfg.Folder, msg.Data)
 	if err != nil {
 		s.log.Warn("ignoring unreadable folder meta on the broker", "err", err)
 		return 0

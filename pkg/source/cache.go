@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/jetsync/jetsync/pkg/chunk"
+	"github.com/jetsync/jetsync/pkg/seal"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -99,7 +100,12 @@ func (c *cacheSend) chunk(ctx context.Context, h wire.Hash, data []byte) error {
 	}
 	buf := payloadPool.Get().(*[]byte)
 	payload := wire.EncodeChunk(*buf, data, c.s.cfg.Compression)
-	msg := &nats.Msg{Subject: wire.ChunkSubject(c.s.cfg.Folder, h), Data: payload}
+	subject := c.s.keys.ChunkSubject(c.s.cfg.Folder, h)
+	msg := &nats.Msg{Subject: subject, Data: c.s.keys.SealIf(seal.KindChunk, subject, payload)}
+	sealed := c.s.keys != nil
+	if sealed {
+		putPayload(buf, payload) // sealing copied it
+	}
 	err := c.s.pub.publishOther(ctx, msg, func(a ack) {
 		if a.err != nil {
 			c.s.cache.forget(h)
@@ -107,8 +113,10 @@ func (c *cacheSend) chunk(ctx context.Context, h wire.Hash, data []byte) error {
 			c.s.log.Debug("content cache publish failed; the source serves the chunk", "chunk", h, "err", a.err)
 			return
 		}
-		c.s.countPublished(len(payload))
-		putPayload(buf, payload) // acknowledged: the client holds it no longer
+		c.s.countPublished(len(msg.Data))
+		if !sealed {
+			putPayload(buf, payload) // acknowledged: the client holds it no longer
+		}
 	})
 	if err != nil {
 		c.s.cache.forget(h)

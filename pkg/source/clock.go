@@ -45,7 +45,7 @@ func (s *Source) observeStream(ctx context.Context, st jetstream.Stream) {
 	if err != nil {
 		return
 	}
-	if rec, err := wire.DecodeRecord(msg.Data); err == nil {
+	if rec, err := s.keys.DecodeRecord(msg.Subject, msg.Data); err == nil {
 		s.clock.observe(rec.Time)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jetsync/jetsync/pkg/bus"
+	"github.com/jetsync/jetsync/pkg/seal"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -75,6 +76,11 @@ type Config struct {
 	// service reads from disk to answer replicas, shared by every request
 	// (what it sends, after compression, is no more); 0: no limit.
 	MaxRate int64
+	// Encryption, if set, encrypts names, metadata and content end to end
+	// with keys derived from it for the folder (see package seal). A
+	// folder is published encrypted with one key or not at all: the
+	// source refuses to start on a folder published otherwise.
+	Encryption *seal.Key
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -23,11 +23,11 @@ import (
 func (s *Source) publishRecord(ctx context.Context, rec *wire.Record, e *index.Entry) error {
 	rec.Epoch = s.bv.epoch.Load()
 	rec.Time = s.clock.next()
-	data, err := wire.EncodeRecord(rec)
+	subject, data, err := s.keys.EncodeRecord(s.cfg.Folder, rec)
 	if err != nil {
 		return err
 	}
-	msg := &nats.Msg{Subject: wire.StateSubject(s.cfg.Folder, rec.Path), Data: data}
+	msg := &nats.Msg{Subject: subject, Data: data}
 	if rec.Type == wire.Deleted && s.cfg.TombstoneTTL > 0 {
 		msg.Header = nats.Header{jetstream.MsgTTLHeader: []string{strconv.Itoa(int(s.cfg.TombstoneTTL.Seconds()))}}
 	}

@@ -50,12 +50,12 @@ func (s *Source) visitRoot(ctx context.Context) error {
 	}
 	rec.Epoch = s.bv.epoch.Load()
 	rec.Time = s.clock.next()
-	data, err := wire.EncodeRecord(rec)
+	subject, data, err := s.keys.EncodeRecord(s.cfg.Folder, rec)
 	if err != nil {
 		return err
 	}
 	s.track.add()
-	msg := &nats.Msg{Subject: wire.StateSubject(s.cfg.Folder, wire.RootPath), Data: data}
+	msg := &nats.Msg{Subject: subject, Data: data}
 	s.signer.Sign(msg)
 	err = s.pub.publish(ctx, msg, func(a ack) {
 		defer s.track.done()

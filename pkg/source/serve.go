@@ -15,6 +15,7 @@ import (
 	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/index"
 	"github.com/jetsync/jetsync/pkg/ratelimit"
+	"github.com/jetsync/jetsync/pkg/seal"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
 
@@ -210,23 +211,28 @@ func (c *layoutCache) store(path string, l *layout) {
 }
 
 func (c *contentServer) handle(req micro.Request) {
-	r, err := wire.DecodeContentRequest(req.Data())
+	subject := wire.ContentSubject(c.s.cfg.Folder)
+	r, err := c.s.keys.OpenIf(seal.KindRequest, subject, req.Data())
+	var cr wire.ContentRequest
+	if err == nil {
+		cr, err = wire.DecodeContentRequest(r)
+	}
 	if err != nil {
 		c.s.metrics.served.WithLabelValues("bad_request").Inc()
 		c.s.log.Warn("rejected a content request", "err", err)
-		_ = req.Error("400", err.Error(), nil)
+		_ = req.Error("400", c.public(err), nil)
 		return
 	}
 	buf := replyPool.Get().(*[]byte)
 	defer replyPool.Put(buf)
-	reply, err := c.answer((*buf)[:0], r)
+	reply, err := c.answer((*buf)[:0], cr)
 	if err != nil {
 		c.s.metrics.served.WithLabelValues("error").Inc()
-		c.s.log.Warn("cannot answer a content request", "path", r.Path, "err", err)
-		_ = req.Error("500", err.Error(), nil)
+		c.s.log.Warn("cannot answer a content request", "path", cr.Path, "err", err)
+		_ = req.Error("500", c.public(err), nil)
 		return
 	}
-	_ = req.Respond(reply) // copied into the connection's buffer before it returns
+	_ = req.Respond(c.s.keys.SealIf(seal.KindReply, subject, reply)) // copied into the connection's buffer before it returns
 	if cap(reply) <= replyCap {
 		*buf = reply[:0]
 	}
@@ -258,6 +264,9 @@ func (c *contentServer) answer(dst []byte, r wire.ContentRequest) ([]byte, error
 		}
 	}
 	limit := min(r.Limit, int(c.s.nc.MaxPayload()))
+	if c.s.keys != nil {
+		limit -= seal.Overhead // the reply is sealed after it is made
+	}
 	reply := wire.AppendContentReplyHeader(dst, len(r.Hashes))
 	rbuf, pbuf := readPool.Get().(*[]byte), payloadPool.Get().(*[]byte)
 	defer readPool.Put(rbuf)
@@ -305,6 +314,15 @@ func cost(l *layout, kind byte, h wire.Hash) int {
 	default:
 		return int(l.at[h].n)
 	}
+}
+
+// public is what a requester (and the broker, and the service's stats)
+// is told of err: in an encrypted folder, nothing that may name a path.
+func (c *contentServer) public(err error) string {
+	if c.s.keys != nil {
+		return "the source cannot answer this request (its log says why)"
+	}
+	return err.Error()
 }
 
 var statusName = map[byte]string{wire.ContentOK: "ok", wire.ContentGone: "gone", wire.ContentLater: "later"}

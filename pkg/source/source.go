@@ -18,6 +18,7 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/exclude"
 	"github.com/jetsync/jetsync/pkg/index"
+	"github.com/jetsync/jetsync/pkg/seal"
 	"github.com/jetsync/jetsync/pkg/sign"
 	"github.com/jetsync/jetsync/pkg/watch"
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -40,11 +41,12 @@ type Source struct {
 	started  atomic.Bool
 	prog     progress
 	track    tracker
-	links    linkGroups      // control loop only
-	sockets  map[string]bool // sockets already reported (control loop only)
-	signer   *sign.Signer    // signs every state record and folder meta
-	ownKey   *sign.Verifier  // checks that what the broker holds is signed by signer
-	clock    recordClock     // publish times of records
+	links    linkGroups       // control loop only
+	sockets  map[string]bool  // sockets already reported (control loop only)
+	signer   *sign.Signer     // signs every state record and folder meta
+	ownKey   *sign.Verifier   // checks that what the broker holds is signed by signer
+	keys     *seal.FolderKeys // nil: the folder is not encrypted
+	clock    recordClock      // publish times of records
 	// rootEmpty: the last listing of the root found it empty while the
 	// index has content (an unmounted volume?): its own state is not
 	// published either.
@@ -103,6 +105,7 @@ func New(cfg Config, nc *nats.Conn, js jetstream.JetStream) (*Source, error) {
 		checkEvery:  brokerCheckInterval,
 	}
 	s.audit.sample = auditSample
+	s.keys = cfg.Encryption.For(cfg.Folder)
 	if s.excl, err = exclude.Compile(cfg.Exclude); err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func (s *Source) adoptTail(ctx context.Context, after, last uint64) error {
 	marked := 0
 	err := bus.Scan(ctx, s.nc, wire.StreamName(s.cfg.Folder), wire.StateFilter(s.cfg.Folder), after+1, last,
 		func(m *bus.ScanMsg) error {
-			rec, err := wire.DecodeRecord(m.Data)
+			rec, err := s.keys.DecodeRecord(m.Subject, m.Data)
 			if err != nil {
 				s.log.Warn("ignoring an unreadable record in the unacknowledged tail", "subject", m.Subject, "err", err)
 				return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/exclude"
+	"github.com/jetsync/jetsync/pkg/seal"
 	"github.com/jetsync/jetsync/pkg/sign"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -16,8 +17,10 @@ import (
 // readExclude returns the matcher of the folder meta's exclusion
 // patterns (none without a meta: then only exclude.Builtin applies). A
 // meta the trusted key did not sign is reported malformed, and its
-// patterns are not used.
-func readExclude(ctx context.Context, js jetstream.JetStream, folder string, key *sign.Verifier, rep *Report) (*exclude.Matcher, error) {
+// patterns are not used. A folder encrypted with another key than keys
+// (or none) is an error: nothing of it can be compared.
+func readExclude(ctx context.Context, js jetstream.JetStream, folder string, key *sign.Verifier, keys *seal.FolderKeys,
+	rep *Report) (*exclude.Matcher, error) {
 	s, err := bus.OpenStream(ctx, js, folder)
 	if err != nil {
 		return nil, err
@@ -35,7 +38,7 @@ func readExclude(ctx context.Context, js jetstream.JetStream, folder string, key
 			return nil, nil
 		}
 	}
-	meta, err := wire.DecodeMeta(msg.Data)
+	meta, err := keys.DecodeMeta(folder, msg.Data)
 	if err != nil {
 		return nil, fmt.Errorf("read folder meta: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/jetsync/jetsync/pkg/seal"
 	"github.com/jetsync/jetsync/pkg/sign"
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -21,6 +22,7 @@ type index struct {
 	path string
 	root *want // the folder root's own record, if the source published one
 	key  *sign.Verifier
+	seal *seal.FolderKeys // nil: the folder is not encrypted
 }
 
 var bucketName = []byte("want")

@@ -68,8 +68,8 @@ func (x *index) load(ctx context.Context, js jetstream.JetStream, folder string,
 // root's own record is kept aside (x.root). A path the patterns exclude
 // is wanted by nobody.
 func (x *index) recordOp(subject string, data []byte, rep *Report, excl *exclude.Matcher) (op, bool) {
-	r, err := wire.DecodeRecord(data)
-	if err == nil && !strings.HasSuffix(subject, "."+wire.PathKey(r.Path)) {
+	r, err := x.seal.DecodeRecord(subject, data)
+	if err == nil && !strings.HasSuffix(subject, "."+x.seal.PathToken(r.Path)) {
 		err = fmt.Errorf("%w: record for %q on the subject of another path", wire.ErrMalformed, r.Path)
 	}
 	if err != nil {

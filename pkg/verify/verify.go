@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/jetsync/jetsync/pkg/seal"
 	"github.com/jetsync/jetsync/pkg/sign"
 	"github.com/jetsync/jetsync/pkg/watch"
 )
@@ -42,6 +43,9 @@ type Options struct {
 	// SourceKey, if set, makes state records the source did not sign
 	// malformed: the state they claim is not compared.
 	SourceKey *sign.Verifier
+	// Encryption is the key of an encrypted folder. Verify fails, saying
+	// which key ids are in play, when it does not match the folder's.
+	Encryption *seal.Key
 }
 
 // Diff is one difference between the published state and the local tree.
@@ -114,9 +118,10 @@ func Verify(ctx context.Context, js jetstream.JetStream, o Options) (*Report, er
 		return nil, err
 	}
 	idx.key = o.SourceKey
+	idx.seal = o.Encryption.For(o.Folder)
 	defer idx.close(log)
 	rep := &Report{Folder: o.Folder, Root: o.Root, Diffs: []Diff{}}
-	excl, err := readExclude(ctx, js, o.Folder, o.SourceKey, rep)
+	excl, err := readExclude(ctx, js, o.Folder, o.SourceKey, idx.seal, rep)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package netfaults
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -56,6 +57,19 @@ type Proxy struct {
 	refused  atomic.Int64 // connections closed on arrival (Dropped)
 	severed  atomic.Int64 // live connections closed by Drop
 	bytes    atomic.Int64 // bytes forwarded, both directions
+
+	tap atomic.Pointer[func([]byte)] // sees every byte forwarded (SetTap)
+}
+
+// SetTap makes fn see every byte the proxy forwards, in either
+// direction, as it forwards them (a copy it may keep); nil stops it. fn
+// is called from the proxy's goroutines, concurrently.
+func (p *Proxy) SetTap(fn func([]byte)) {
+	if fn == nil {
+		p.tap.Store(nil)
+		return
+	}
+	p.tap.Store(&fn)
 }
 
 // link is one proxied connection.
@@ -268,6 +282,9 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		if n > 0 {
 			if !p.gate() {
 				return
+			}
+			if tap := p.tap.Load(); tap != nil {
+				(*tap)(bytes.Clone(buf[:n]))
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
