@@ -33,6 +33,9 @@ type SourceStatus struct {
 	LastError    string `json:"last_error,omitempty"`
 	PendingFiles int64  `json:"pending_files"`
 	Updated      int64  `json:"updated"` // unix ns
+	// Sealed holds, in an encrypted folder, what the fields above show
+	// as Redacted (see SealSource).
+	Sealed string `json:"sealed,omitempty"` // base64
 }
 
 // ReplicaStatus is what a replica reports about its folder.
@@ -67,6 +70,9 @@ type ReplicaStatus struct {
 	Stuck   []StuckPath `json:"stuck,omitempty"`
 	Epoch   uint64      `json:"epoch"`
 	Updated int64       `json:"updated"` // unix ns
+	// Sealed holds, in an encrypted folder, what the fields above show
+	// as Redacted (see SealReplica).
+	Sealed string `json:"sealed,omitempty"` // base64
 }
 
 // VerifyResult is the outcome of a replica's scheduled verify.

@@ -238,6 +238,7 @@ func (r *Replica) report(ctx context.Context, kv jetstream.KeyValue) {
 		}
 	}
 	st.VerifyEverySeconds = r.cfg.VerifyEvery.Seconds()
+	bus.SealReplica(r.keys, bus.ReplicaKey(r.cfg.Folder, r.cfg.ID), &st)
 	if err := bus.PutStatus(ctx, kv, bus.ReplicaKey(r.cfg.Folder, r.cfg.ID), st); err != nil {
 		r.log.Debug("report status", "err", err)
 	}

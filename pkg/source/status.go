@@ -53,7 +53,9 @@ func (s *Source) putStatus(ctx context.Context, kv jetstream.KeyValue) jetstream
 			return nil
 		}
 	}
-	if err := bus.PutStatus(ctx, kv, bus.SourceKey(s.cfg.Folder), s.status()); err != nil {
+	st := s.status()
+	bus.SealSource(s.keys, bus.SourceKey(s.cfg.Folder), &st)
+	if err := bus.PutStatus(ctx, kv, bus.SourceKey(s.cfg.Folder), st); err != nil {
 		s.log.Debug("cannot write status", "err", err)
 		return nil
 	}
