@@ -90,7 +90,10 @@ type pipeline struct {
 	stream  jetstream.Stream
 	applier *apply.Applier
 	links   *linker
-	// checkSig is Replica.checkSigned; signed says whether it checks.
+	// checkSig is Replica.checkSigned. signed says whether only the
+	// source (it checks signatures) or a holder of the folder's key (the
+	// folder is encrypted) can have made a record: then replays are
+	// refused (see replay.go).
 	checkSig func(h nats.Header, subject string, data []byte) error
 	signed   bool
 	keys     *seal.FolderKeys // Replica.keys
@@ -148,7 +151,7 @@ func newPipeline(r *Replica, stream jetstream.Stream, pos position, metaEpoch ui
 		readMeta: r.readMeta, excluded: r.excluded, repair: r.repair,
 		stream: stream, pos: pos, epoch: max(pos.Epoch, metaEpoch),
 		maxEpoch: metaEpoch, lastSeen: pos.Cursor, sched: newScheduler(),
-		retrying: make(map[string]bool), links: newLinker(), checkSig: r.checkSigned, signed: r.cfg.SourceKey != nil, keys: r.keys}
+		retrying: make(map[string]bool), links: newLinker(), checkSig: r.checkSigned, signed: r.cfg.SourceKey != nil || r.keys != nil, keys: r.keys}
 	p.parkDirty.Store(true)
 	p.cond = sync.NewCond(&p.mu)
 	p.applier = &apply.Applier{Root: p.root, Local: p.store,

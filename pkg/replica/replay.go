@@ -70,8 +70,8 @@ func (s *store) newestOf(path string) (int64, error) {
 }
 
 // checkReplay refuses rec if the replica applied something newer of its
-// path; only a replica that checks signatures asks (without them anyone
-// may publish anything anyway).
+// path; only a replica that checks signatures, or of an encrypted folder,
+// asks (otherwise anyone who may publish may publish anything anyway).
 func (p *pipeline) checkReplay(rec *wire.Record) error {
 	if !p.signed {
 		return nil

@@ -11,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/jetsync/jetsync/pkg/chunk"
 	"github.com/jetsync/jetsync/pkg/jstest"
 	"github.com/jetsync/jetsync/pkg/seal"
+	"github.com/jetsync/jetsync/pkg/sign"
 	"github.com/jetsync/jetsync/pkg/source"
 	"github.com/jetsync/jetsync/pkg/verify"
 	"github.com/jetsync/jetsync/pkg/wire"
@@ -321,5 +324,42 @@ func TestSourceRefusesOtherEncryption(t *testing.T) {
 				t.Errorf("the refused source published: last sequence %d, was %d", after, before)
 			}
 		})
+	}
+}
+
+// In an encrypted folder, without --source-key, a sealed record the
+// broker publishes again after a newer one of its path is refused as a
+// replay: the broker cannot roll a file back.
+func TestReplayedSealedRecordRefused(t *testing.T) {
+	r := newRig(t)
+	key := newKey(t)
+	src, dst := t.TempDir(), t.TempDir()
+	p := secretTree(t, src, false)
+	r.source(src, key)
+	rep, rp := r.replica(dst, key)
+	p.waitSame(t, dst)
+	name := "KumquatOrchard/PersimmonLedger.txt"
+	nc, js := r.connect()
+	st, err := js.Stream(context.Background(), wire.StreamName(folder))
+	must(t, err)
+	subject := key.For(folder).StateSubject(folder, name)
+	old, err := st.GetLastMsgForSubject(context.Background(), subject)
+	must(t, err)
+	p.files[name] = []byte("QuinceSecretContent, second version\n")
+	must(t, os.WriteFile(filepath.Join(src, name), p.files[name], 0o640))
+	p.waitSame(t, dst)
+	jstest.Eventually(t, 20*time.Second, func() bool { return rp.Progress().Settled }, "the replica did not settle")
+	replay := nats.NewMsg(old.Subject) // with the signature, as the source published it
+	replay.Data = old.Data
+	for _, h := range []string{sign.HeaderSig, sign.HeaderKey} {
+		replay.Header.Set(h, old.Header.Get(h))
+	}
+	must(t, nc.PublishMsg(replay))
+	must(t, nc.Flush())
+	jstest.Eventually(t, 20*time.Second, func() bool {
+		return rep.errorsOf(t, "jetsync_replica_errors_total", "replayed") > 0
+	}, "the replayed record was not refused: %+v", rp.Progress())
+	if diff := p.sameTree(dst); diff != "" {
+		t.Errorf("after the replay: %s", diff)
 	}
 }
