@@ -23,6 +23,7 @@ type replicaFlags struct {
 	owners        string
 	sourceKey     string
 	maxRate       string
+	encryption    encryptionFlag
 }
 
 func (r *replicaFlags) register(fs *flag.FlagSet) {
@@ -34,6 +35,7 @@ func (r *replicaFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.maxRate, "max-rate", "0", "bytes per second this replica pulls content at, from the broker's cache and the source, counted as they travel (after compression) (e.g. 10MiB; 0: no limit)")
 	fs.BoolVar(&r.repair, "repair", false, "fetch again what a scheduled verify finds different, and remove what should not exist")
 	fs.StringVar(&r.sourceKey, "source-key", "", "apply only what the source signed: its public key (\"jetsync-ed25519 ...\"), its SHA256: fingerprint, or a file holding either (the source writes DATA/signing.pub and logs the fingerprint)")
+	r.encryption.register(fs, "the folder's encryption key: an encrypted folder is applied only with it")
 	fs.StringVar(&r.owners, "owners", "on", "on: give files the source's owners (by name where the name exists here, else by number; needs root or CAP_CHOWN); off: keep this process's")
 }
 
@@ -60,8 +62,13 @@ func (r *replicaFlags) config(reg prometheus.Registerer) (replica.Config, error)
 	if err != nil {
 		return replica.Config{}, err
 	}
+	enc, err := r.encryption.key()
+	if err != nil {
+		return replica.Config{}, err
+	}
 	return replica.Config{Folder: r.folder, Root: root, DataDir: r.data, ID: r.id, Workers: r.workers, Registry: reg,
-		VerifyEvery: r.verifyEvery, VerifyMaxRate: rate, Repair: r.repair, KeepOwners: r.owners == "off", SourceKey: key, MaxRate: maxRate}, nil
+		VerifyEvery: r.verifyEvery, VerifyMaxRate: rate, Repair: r.repair, KeepOwners: r.owners == "off", SourceKey: key,
+		MaxRate: maxRate, Encryption: enc}, nil
 }
 
 // replicaID is the replica's id: --id, or else the one its credentials

@@ -40,6 +40,8 @@ func cmdRun(ctx context.Context, args []string) error {
 	var ef excludeFlags
 	ef.register(fs)
 	maxRate := fs.String("max-rate", "0", "bytes per second the replica pulls content from the source at (nothing is compressed: as many as are read) (e.g. 10MiB; 0: no limit)")
+	var enc encryptionFlag
+	enc.register(fs, "encrypt what goes through the broker, as a source and its replicas would")
 	allowEmpty := fs.Bool("allow-empty-root", false, "publish deletes when SRC is found empty (by default taken for an unmounted volume and refused)")
 	lf.register(fs)
 	mf.register(fs)
@@ -83,6 +85,10 @@ func cmdRun(ctx context.Context, args []string) error {
 		AllowEmptyRoot: *allowEmpty, Exclude: ef.patterns, Compression: wire.NoCompression, // nothing crosses a network
 		ContentCache: -1} // the replica is in this process: it never finds the source unreachable
 	rc := replica.Config{Folder: *folder, Root: dst, DataDir: *data, ID: "local", Logger: log, Registry: reg, MaxRate: rate}
+	if sc.Encryption, err = enc.key(); err != nil {
+		return err
+	}
+	rc.Encryption = sc.Encryption
 	// The replica trusts the key of the source beside it.
 	if rc.SourceKey, err = trustLocalSource(*data); err != nil {
 		return err

@@ -29,6 +29,7 @@ type sourceFlags struct {
 	maxStaleness   time.Duration
 	exclude        excludeFlags
 	maxRate        string
+	encryption     encryptionFlag
 }
 
 func (s *sourceFlags) register(fs *flag.FlagSet) {
@@ -44,6 +45,7 @@ func (s *sourceFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.maxStaleness, "max-staleness", source.DefaultMaxStaleness, "how far behind a file that never stops changing its published version may be (see docs/GUARANTEES.md)")
 	s.exclude.register(fs)
 	fs.StringVar(&s.maxRate, "max-rate", "0", "bytes per second of file content this source reads to answer replicas' content requests, all replicas together; what it sends, after compression, is no more (e.g. 10MiB; 0: no limit)")
+	s.encryption.register(fs, "encrypt names, metadata and content end to end with this key; the broker sees neither")
 	fs.StringVar(&s.compress, "compress", "s2", "content compression: s2 (fast, the default), zstd (smaller, for links slower than the CPU) or off")
 }
 
@@ -68,10 +70,14 @@ func (s *sourceFlags) config(reg prometheus.Registerer) (source.Config, error) {
 	if cache > 0 && cache < bus.MinCacheBytes {
 		return source.Config{}, fmt.Errorf("--content-cache: %s is below the smallest cache, %d bytes (0 turns it off)", s.contentCache, bus.MinCacheBytes)
 	}
+	enc, err := s.encryption.key()
+	if err != nil {
+		return source.Config{}, err
+	}
 	return source.Config{Compression: comp, Folder: s.folder, Root: root, DataDir: s.data, ScanInterval: scan,
 		MaxWatches: s.maxWatches, Workers: s.workers, Registry: reg, AllowEmptyRoot: s.allowEmptyRoot,
 		TombstoneTTL: s.tombstoneTTL, ContentCache: orOff(cache), MaxStaleness: s.maxStaleness,
-		StreamOptions: bus.StreamOptions{Replicas: s.replicas}, Exclude: s.exclude.patterns, MaxRate: rate}, nil
+		StreamOptions: bus.StreamOptions{Replicas: s.replicas}, Exclude: s.exclude.patterns, MaxRate: rate, Encryption: enc}, nil
 }
 
 // orOff maps the command line's "0 turns it off" to the library's negative.

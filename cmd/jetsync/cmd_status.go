@@ -28,12 +28,18 @@ func cmdStatus(ctx context.Context, args []string) error {
 	check := fs.Bool("check", false, "print only problems and exit 0 (OK), 1 (a replica's lag above --max-lag) or 2 (a daemon offline, a replica stuck); 3 when the broker cannot be asked")
 	maxLag := fs.Duration("max-lag", 15*time.Minute, "with --check: the lag above which a replica is reported (0: none)")
 	watch := fs.Duration("watch", 0, "print the status again at this interval until interrupted (e.g. 2s)")
+	var ef encryptionFlag
+	ef.register(fs, "show the paths and errors that the daemons of folders encrypted with this key report sealed")
 	lf.registerOneShot(fs)
 	cf.register(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
+	enc, err := ef.key()
 	if err != nil {
 		return err
 	}
@@ -49,6 +55,7 @@ func cmdStatus(ctx context.Context, args []string) error {
 		if err != nil {
 			return unknownIf(*check, err)
 		}
+		status.Unseal(folders, enc)
 		if *check {
 			return printCheck(os.Stdout, folders, *maxLag, *asJSON)
 		}

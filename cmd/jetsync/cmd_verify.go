@@ -21,6 +21,8 @@ func cmdVerify(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	sourceKey := fs.String("source-key", "", "report what the source did not sign as malformed: its public key, SHA256: fingerprint, or a file holding either")
 	ignore := fs.String("ignore", "", "comma-separated parts of \"equal\" not to compare, for a replica that cannot keep them: "+strings.Join(verify.Ignorable, ", "))
+	var ef encryptionFlag
+	ef.register(fs, "the folder's encryption key: an encrypted folder is compared only with it")
 	lf.registerOneShot(fs)
 	cf.register(fs)
 	if _, err := parse(fs, args); err != nil {
@@ -39,6 +41,10 @@ func cmdVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	enc, err := ef.key()
+	if err != nil {
+		return err
+	}
 	log, err := lf.logger()
 	if err != nil {
 		return err
@@ -54,7 +60,8 @@ func cmdVerify(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	rep, err := verify.Verify(ctx, js, verify.Options{Folder: *folder, Root: root, Logger: log, Ignore: splitList(*ignore), SourceKey: key})
+	rep, err := verify.Verify(ctx, js, verify.Options{Folder: *folder, Root: root, Logger: log, Ignore: splitList(*ignore), SourceKey: key,
+		Encryption: enc})
 	if err != nil {
 		return err
 	}

@@ -120,7 +120,7 @@ var hidden = map[string]bool{"gc-interval": true}
 var placeholders = map[string]string{
 	"data": "DIR", "path": "DIR", "dir": "DIR", "folder": "NAME", "nats": "URL", "id": "ID",
 	"listen": "ADDR", "http": "ADDR", "metrics": "ADDR", "cluster-listen": "ADDR",
-	"config": "FILE", "nkey": "FILE", "creds": "FILE", "token-file": "FILE", "password-file": "FILE",
+	"config": "FILE", "nkey": "FILE", "encryption-key-file": "FILE", "creds": "FILE", "token-file": "FILE", "password-file": "FILE",
 	"tls-ca": "FILE", "tls-cert": "FILE", "tls-key": "FILE", "user": "USER",
 	"log-level": "LEVEL", "log-format": "FORMAT", "memory-limit": "SIZE",
 	"cluster": "NAME", "server-name": "NAME", "replica": "ID", "routes": "URLS", "source-key": "KEY",

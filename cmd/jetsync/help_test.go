@@ -86,9 +86,6 @@ func TestHelpEveryFlagListedOnce(t *testing.T) {
 			}
 			seen[name] = true
 		}
-		if len(seen) == 0 {
-			t.Errorf("%s: no flags in its help", c.name)
-		}
 	}
 }
 

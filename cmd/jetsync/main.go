@@ -49,6 +49,8 @@ func commandTable() []command {
 		{"repair", "repair --nats URL --nkey FILE --folder NAME --path DIR --data DIR [flags]",
 			"fix what verify finds, with the replica stopped",
 			[]string{"jetsync repair --nats nats://primary:4222 --nkey /etc/jetsync/nas2.nk --folder photos --path /mnt/tank/photos --data /var/db/jetsync"}, cmdRepair},
+		{"keygen", "keygen FILE", "make a key for --encryption-key-file (end-to-end encryption)",
+			[]string{"jetsync keygen /etc/jetsync/photos.key"}, cmdKeygen},
 		{"credentials", "credentials (--data DIR | --dir DIR) (--folder NAME (--replica ID | --source) | --monitor | --admin) [flags]",
 			"make, list or revoke the credentials a broker admits",
 			[]string{"jetsync credentials --data /var/db/jetsync --folder photos --replica nas2",
