@@ -19,8 +19,8 @@ import (
 var ErrEncryptionMismatch = errors.New("the folder on the broker is not encrypted as this source's is")
 
 // checkEncryption compares how the folder on the broker is encrypted
-// (its meta's key id, or without a meta, its newest state record) with
-// this source's key.
+// (its meta's key id, or without a readable meta, its newest state
+// record) with this source's key.
 func (s *Source) checkEncryption(ctx context.Context) error {
 	st, err := s.js.Stream(ctx, wire.StreamName(s.cfg.Folder))
 	if err != nil {
@@ -30,10 +30,14 @@ func (s *Source) checkEncryption(ctx context.Context) error {
 	switch {
 	case err == nil:
 		_, derr := s.keys.DecodeMeta(s.cfg.Folder, msg.Data)
+		if derr == nil {
+			return nil
+		}
 		if errors.Is(derr, seal.ErrKeyMismatch) {
 			return s.mismatch(derr)
 		}
-		return nil // a meta that does not decode is replaced (refreshMeta)
+		// A meta that does not decode is replaced (refreshMeta); the
+		// records say how the folder is encrypted.
 	case !errors.Is(err, jetstream.ErrMsgNotFound):
 		return fmt.Errorf("read folder meta: %w", err)
 	}

@@ -289,13 +289,18 @@ func TestWrongKeyReplicaRefuses(t *testing.T) {
 
 // A source never publishes into a folder encrypted otherwise than it
 // would: with a key on a plain folder, without one on an encrypted
-// folder, with another key. It stops at start, saying what to do.
+// folder, with another key, even when the folder meta that would say so
+// was replaced by garbage. It stops at start, saying what to do.
 func TestSourceRefusesOtherEncryption(t *testing.T) {
 	key := newKey(t)
-	for name, c := range map[string]struct{ first, then *seal.Key }{
-		"key on a plain folder":      {nil, key},
-		"no key on an encrypted one": {key, nil},
-		"another key":                {key, newKey(t)},
+	for name, c := range map[string]struct {
+		first, then *seal.Key
+		garbageMeta bool
+	}{
+		"key on a plain folder":      {first: nil, then: key},
+		"no key on an encrypted one": {first: key, then: nil},
+		"another key":                {first: key, then: newKey(t)},
+		"another key, garbage meta":  {first: key, then: newKey(t), garbageMeta: true},
 	} {
 		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
 			r := newRig(t)
@@ -307,6 +312,11 @@ func TestSourceRefusesOtherEncryption(t *testing.T) {
 			p.waitSame(t, dst)
 			rep.stop(t)
 			first.stop(t)
+			if c.garbageMeta {
+				nc, _ := r.connect()
+				must(t, nc.Publish(wire.MetaSubject(folder), []byte("not a meta")))
+				must(t, nc.Flush())
+			}
 			before := r.streamLastSeq()
 			second, _ := r.source(src, c.then)
 			select {
