@@ -3,6 +3,7 @@ package encryption
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -12,8 +13,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"golang.org/x/sys/unix"
 
 	"github.com/jetsync/jetsync/pkg/chunk"
+	"github.com/jetsync/jetsync/pkg/fsmeta"
 	"github.com/jetsync/jetsync/pkg/jstest"
 	"github.com/jetsync/jetsync/pkg/seal"
 	"github.com/jetsync/jetsync/pkg/sign"
@@ -29,6 +32,7 @@ type plaintext struct {
 	dirs    []string
 	links   map[string]string // path: target
 	secrets []string          // substrings of the above, and tokens derived from them
+	xattr   bool              // the small file has an extended attribute
 }
 
 // secretTree writes into root directories, small files (carried in their
@@ -56,6 +60,14 @@ func secretTree(t *testing.T, root string, big bool) *plaintext {
 	for f, data := range p.files {
 		must(t, os.WriteFile(filepath.Join(root, f), data, 0o640))
 		p.addHashes(t, f, data)
+	}
+	// An extended attribute, where the filesystem has them: its name and
+	// value travel in the record, base64 in its JSON.
+	if unix.Setxattr(filepath.Join(root, "KumquatOrchard/PersimmonLedger.txt"), "user.CardoonLabel", []byte("SalsifyXattrValue"), 0) == nil {
+		blob, err := fsmeta.EncodeXattrs(fsmeta.Xattrs{"user.CardoonLabel": []byte("SalsifyXattrValue")})
+		must(t, err)
+		p.secrets = append(p.secrets, base64.StdEncoding.EncodeToString(blob))
+		p.xattr = true
 	}
 	for l, target := range p.links {
 		must(t, os.Symlink(target, filepath.Join(root, l)))
@@ -128,6 +140,13 @@ func (p *plaintext) sameTree(dst string) string {
 	for _, d := range p.dirs {
 		if fi, err := os.Stat(filepath.Join(dst, d)); err != nil || !fi.IsDir() {
 			return fmt.Sprintf("%s: not a directory (%v)", d, err)
+		}
+	}
+	if p.xattr {
+		buf := make([]byte, 64)
+		n, err := unix.Getxattr(filepath.Join(dst, "KumquatOrchard/PersimmonLedger.txt"), "user.CardoonLabel", buf)
+		if err != nil || string(buf[:max(n, 0)]) != "SalsifyXattrValue" {
+			return fmt.Sprintf("extended attribute: %q, %v", buf[:max(n, 0)], err)
 		}
 	}
 	return ""
