@@ -2,6 +2,7 @@ package seal
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/jetsync/jetsync/pkg/wire"
 )
@@ -31,7 +32,7 @@ func (f *FolderKeys) ChunkSubject(folder string, h wire.Hash) string {
 	if f == nil {
 		return wire.ChunkSubject(folder, h)
 	}
-	return wire.CacheFilter(folder)[:len(wire.CacheFilter(folder))-1] + f.ChunkToken(h)
+	return strings.TrimSuffix(wire.CacheFilter(folder), ">") + f.ChunkToken(h)
 }
 
 // SealIf seals plain with keys, or returns it as it is without.

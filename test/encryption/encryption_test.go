@@ -338,13 +338,8 @@ func TestSourceRefusesOtherEncryption(t *testing.T) {
 			}
 			before := r.streamLastSeq()
 			second, _ := r.source(src, c.then)
-			select {
-			case err := <-second.done:
-				if !errors.Is(err, source.ErrEncryptionMismatch) || !strings.Contains(err.Error(), "new folder name") {
-					t.Errorf("source stopped with %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("the source did not refuse to start")
+			if err := second.wait(t); !errors.Is(err, source.ErrEncryptionMismatch) || !strings.Contains(err.Error(), "new folder name") {
+				t.Errorf("source stopped with %v", err)
 			}
 			if got := second.errorsOf(t, "jetsync_source_errors_total", "encryption_key"); got != 1 {
 				t.Errorf("encryption_key errors: %v", got)

@@ -85,29 +85,43 @@ func (w tWriter) Write(p []byte) (int, error) {
 type daemon struct {
 	reg    *prometheus.Registry
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{} // closed when the daemon's Run returned err
+	err    error
 }
 
+// stop stops the daemon and checks that it stopped cleanly.
 func (d *daemon) stop(t *testing.T) {
 	t.Helper()
 	d.cancel()
-	select {
-	case err := <-d.done:
-		if err != nil {
-			t.Errorf("daemon stopped with %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon did not stop")
+	if err := d.wait(t); err != nil {
+		t.Errorf("daemon stopped with %v", err)
 	}
 }
 
+// wait waits for the daemon to end and returns what its Run returned.
+func (d *daemon) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case <-d.done:
+		return d.err
+	case <-time.After(30 * time.Second):
+		t.Fatal("daemon did not stop")
+		return nil
+	}
+}
+
+// run runs fn until the test ends (or stop), which waits for it before
+// the test's directories are removed.
 func run(t *testing.T, fn func(context.Context) error) *daemon {
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &daemon{cancel: cancel, done: make(chan error, 1)}
-	go func() { d.done <- fn(ctx) }()
+	d := &daemon{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		d.err = fn(ctx)
+		close(d.done)
+	}()
 	t.Cleanup(func() {
 		cancel()
-		<-time.After(0)
+		_ = d.wait(t)
 	})
 	return d
 }
