@@ -74,6 +74,7 @@ func (p *pipeline) commit() error {
 	if err := p.store.commit(p.changes(done), p.savedPosition()); err != nil {
 		return fmt.Errorf("commit position %d: %w", p.pos.Cursor, err)
 	}
+	p.committed(done)
 	p.links.recorded(done)
 	p.prog.setPosition(p.pos.Cursor)
 	p.prog.epoch.Store(p.pos.Epoch)

@@ -137,8 +137,11 @@ type pipeline struct {
 	// is scheduled (guarded by mu); parkDirty asks the dispatcher to read
 	// the store's parked set again; nextRetry and lastParkScan pace it
 	// (dispatcher goroutine only).
-	retrying     map[string]bool
-	parkDirty    atomic.Bool
+	retrying  map[string]bool
+	parkDirty atomic.Bool
+	// pending holds the records accepted and not yet committed, by path,
+	// for the replay check (see replay.go; guarded by mu).
+	pending      map[string]pendingTime
 	nextRetry    int64
 	lastParkScan time.Time
 }

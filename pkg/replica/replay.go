@@ -77,10 +77,65 @@ func (p *pipeline) checkReplay(rec *wire.Record) error {
 		return nil
 	}
 	newest, err := p.store.newestOf(rec.Path)
-	if err != nil || rec.Time >= newest {
+	if err != nil {
+		return nil
+	}
+	if newest = max(newest, p.newestPending(rec.Path)); rec.Time >= newest {
+		p.notePending(rec)
 		return nil
 	}
 	p.metrics.errors.WithLabelValues("replayed").Inc()
 	return fmt.Errorf("%w: a record of %q published at %d, older than the state applied (published at %d): replayed?",
 		wire.ErrMalformed, rec.Path, rec.Time, newest)
+}
+
+// pendingTime is the newest record of a path that the dispatcher accepted
+// and the committer has not recorded yet, and whether it deleted the
+// path.
+type pendingTime struct {
+	time    int64
+	deleted bool
+}
+
+// notePending remembers rec until its commit: a replay that arrives while
+// a newer record of its path is being applied, or applied and not yet
+// committed, is refused as one that arrives after the commit.
+func (p *pipeline) notePending(rec *wire.Record) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pending == nil {
+		p.pending = make(map[string]pendingTime)
+	}
+	if old, ok := p.pending[rec.Path]; !ok || rec.Time >= old.time {
+		p.pending[rec.Path] = pendingTime{time: rec.Time, deleted: rec.Type == wire.Deleted}
+	}
+}
+
+// newestPending is newestOf for what is not committed yet: the newest
+// pending record of path or deletion of one of its ancestors.
+func (p *pipeline) newestPending(path string) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	newest := p.pending[path].time
+	for a := wire.Parent(path); path != wire.RootPath && a != wire.RootPath; a = wire.Parent(a) {
+		if pt := p.pending[a]; pt.deleted {
+			newest = max(newest, pt.time)
+		}
+	}
+	return newest
+}
+
+// committed forgets the pending records that done recorded (the store
+// now answers for them); the map holds no more than what is in flight.
+func (p *pipeline) committed(done []*item) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, it := range done {
+		if it.rec == nil {
+			continue
+		}
+		if pt, ok := p.pending[it.rec.Path]; ok && pt.time <= it.rec.Time {
+			delete(p.pending, it.rec.Path)
+		}
+	}
 }
