@@ -266,6 +266,13 @@ func TestHeldRecordDoesNotHideALostStream(t *testing.T) {
 	held := newChunkedFile(9, 100<<10)
 	pub.record(held.record("held.bin", mt)) // not cached, and no source: held
 	pub.record(wire.Record{Path: "before", Type: wire.Deleted})
+	// The deletion waits for the held record (it may remove a tree), so
+	// the dispatcher takes no more messages: enough of them behind it fill
+	// the reader's buffers, and the reader then waits too, without
+	// reading the stream. Only the held record's worker can notice.
+	for i := range 1000 {
+		pub.inlineFile(fmt.Sprintf("behind/%04d", i), []byte("x"), 0o644, mt)
+	}
 	jstest.Eventually(t, 20*time.Second, func() bool { return r.Progress().State == "waiting-for-source" }, "record held")
 
 	if err := pub.js.DeleteStream(t.Context(), wire.StreamName(folder)); err != nil {
