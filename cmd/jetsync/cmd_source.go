@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jetsync/jetsync/pkg/access"
@@ -176,18 +178,32 @@ func cmdSource(ctx context.Context, args []string) error {
 
 func runSource(ctx context.Context, cfg source.Config, opts bus.ConnectOptions, hf httpFlags, reg *prometheus.Registry,
 	gov *memoryGovernor) error {
-	nc, js, err := bus.Connect(opts)
+	nc, js, src, err := openSource(cfg, opts, reg)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	src, err := source.New(cfg, nc, js)
-	if err != nil {
-		return err
-	}
-	// The primary's metrics cover every replica, dead ones included.
-	if err := reg.Register(status.NewCollector(js, cfg.Folder)); err != nil {
-		return fmt.Errorf("register metrics: %w", err)
-	}
 	return runServing(ctx, serving{httpFlags: hf, reg: reg, log: cfg.Logger, js: js, folder: cfg.Folder}, gov.run, src.Run)
+}
+
+// openSource connects with opts and makes cfg's source, registering on
+// reg the broker's view of the folder's replicas: the primary's metrics
+// cover every replica, dead ones included. The caller closes nc.
+func openSource(cfg source.Config, opts bus.ConnectOptions, reg prometheus.Registerer) (*nats.Conn, jetstream.JetStream, *source.Source, error) {
+	nc, js, err := bus.Connect(opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	src, err := source.New(cfg, nc, js)
+	if err == nil {
+		err = reg.Register(status.NewCollector(js, cfg.Folder))
+		if err != nil {
+			err = fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, err
+	}
+	return nc, js, src, nil
 }

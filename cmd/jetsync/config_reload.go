@@ -26,6 +26,32 @@ func (p *configPlan) names() []string {
 	return out
 }
 
+// loadPlan reads the config file at path over fs, whose command line is
+// parsed: the daemon-wide settings (loadDaemon), then check of them by
+// the role, then each [[folder]] as the unit that runs it.
+func loadPlan(fs *flag.FlagSet, path string, sc configSchema, running map[string]string,
+	check func(*configFile) error, unit func(*configFile, section) (folderUnit, error)) (*configPlan, error) {
+	file, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := loadDaemon(fs, file, sc, running)
+	if err != nil {
+		return nil, err
+	}
+	if err := check(file); err != nil {
+		return nil, err
+	}
+	for _, sec := range file.folders {
+		u, err := unit(file, sec)
+		if err != nil {
+			return nil, err
+		}
+		plan.units = append(plan.units, u)
+	}
+	return plan, file.checkFolders(plan.names())
+}
+
 // loadDaemon applies the file's daemon-wide settings to fs. At a reload
 // (running: the process-wide settings in use) those that differ are set
 // back to the running values, which the folders are then built with, and

@@ -28,26 +28,17 @@ func loadReplica(args []string, running map[string]string) (*replicaCmd, *config
 	if _, err := parse(c.fs, args); err != nil {
 		return nil, nil, err
 	}
-	file, err := readConfig(c.config)
-	if err != nil {
-		return nil, nil, err
-	}
 	sc := replicaSchema()
-	plan, err := loadDaemon(c.fs, file, sc, running)
-	if err != nil {
-		return nil, nil, err
-	}
-	if c.cf.url == "" {
-		return nil, nil, usagef("%s: nats = URL is required", file.path)
-	}
-	for _, sec := range file.folders {
-		u, err := c.folderUnit(file, sc, sec)
-		if err != nil {
-			return nil, nil, err
+	check := func(file *configFile) error {
+		if c.cf.url == "" {
+			return usagef("%s: nats = URL is required", file.path)
 		}
-		plan.units = append(plan.units, u)
+		return nil
 	}
-	return c, plan, file.checkFolders(plan.names())
+	plan, err := loadPlan(c.fs, c.config, sc, running, check, func(file *configFile, sec section) (folderUnit, error) {
+		return c.folderUnit(file, sc, sec)
+	})
+	return c, plan, err
 }
 
 // folderUnit builds one folder's settings; the unit runs it.

@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 
 	"github.com/jetsync/jetsync/pkg/access"
 	"github.com/jetsync/jetsync/pkg/broker"
 	"github.com/jetsync/jetsync/pkg/bus"
 	"github.com/jetsync/jetsync/pkg/source"
-	"github.com/jetsync/jetsync/pkg/status"
 )
 
 // sourceSchema: a [[folder]] sets sourceFlags; [broker] the embedded
@@ -40,30 +38,21 @@ func loadSource(args []string, running map[string]string) (*sourceCmd, *configPl
 	if _, err := parse(c.fs, args); err != nil {
 		return nil, nil, err
 	}
-	file, err := readConfig(c.config)
-	if err != nil {
-		return nil, nil, err
-	}
 	sc := sourceSchema()
-	plan, err := loadDaemon(c.fs, file, sc, running)
-	if err != nil {
-		return nil, nil, err
-	}
-	if (c.cf.url == "") == (c.bf.listen == "") {
-		return nil, nil, usagef("%s: give exactly one of nats = URL (external broker) or listen = ADDR in [broker] (embedded broker)", file.path)
-	}
-	reserved := []string{}
-	if c.bf.listen != "" {
-		reserved = []string{"broker", "auth"} // DATA/broker and DATA/auth
-	}
-	for _, sec := range file.folders {
-		u, err := c.folderUnit(file, sc, sec, reserved)
-		if err != nil {
-			return nil, nil, err
+	var reserved []string
+	check := func(file *configFile) error {
+		if (c.cf.url == "") == (c.bf.listen == "") {
+			return usagef("%s: give exactly one of nats = URL (external broker) or listen = ADDR in [broker] (embedded broker)", file.path)
 		}
-		plan.units = append(plan.units, u)
+		if c.bf.listen != "" {
+			reserved = []string{"broker", "auth"} // DATA/broker and DATA/auth
+		}
+		return nil
 	}
-	return c, plan, file.checkFolders(plan.names())
+	plan, err := loadPlan(c.fs, c.config, sc, running, check, func(file *configFile, sec section) (folderUnit, error) {
+		return c.folderUnit(file, sc, sec, reserved)
+	})
+	return c, plan, err
 }
 
 // folderUnit builds one folder's settings; the unit runs it.
@@ -119,18 +108,11 @@ func runSourceFolder(ctx context.Context, cfg source.Config, cf connFlags, d *fo
 	if err != nil {
 		return err
 	}
-	nc, js, err := bus.Connect(opts)
+	nc, _, src, err := openSource(cfg, opts, d.reg)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	src, err := source.New(cfg, nc, js)
-	if err != nil {
-		return err
-	}
-	if err := d.reg.Register(status.NewCollector(js, cfg.Folder)); err != nil {
-		return fmt.Errorf("register metrics: %w", err)
-	}
 	return src.Run(ctx)
 }
 
