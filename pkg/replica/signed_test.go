@@ -42,18 +42,8 @@ func TestOnlySignedRecordsAreApplied(t *testing.T) {
 	b := jstest.RunJetStream(t)
 	nc := jstest.Connect(t, b)
 	pub := newPublisher(t, nc)
-	src, _, err := sign.LoadOrCreate(filepath.Join(t.TempDir(), "source.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, _, err := sign.LoadOrCreate(filepath.Join(t.TempDir(), "other.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust, err := sign.ParseTrust(src.Fingerprint())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, trust := newSigner(t, (*sign.Signer).Fingerprint)
+	other, _ := newSigner(t, (*sign.Signer).PublicKey)
 	pub.signed(src, wire.MetaSubject(folder), wire.EncodeMeta(wire.Meta{Epoch: 1, Source: "test"}))
 	mt := time.Unix(1700000000, 0)
 	file := func(path, content string) wire.Record {
@@ -104,14 +94,7 @@ func TestReplayedRecordsAreRefused(t *testing.T) {
 	b := jstest.RunJetStream(t)
 	nc := jstest.Connect(t, b)
 	pub := newPublisher(t, nc)
-	src, _, err := sign.LoadOrCreate(filepath.Join(t.TempDir(), "source.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust, err := sign.ParseTrust(src.PublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, trust := newSigner(t, (*sign.Signer).PublicKey)
 	pub.signed(src, wire.MetaSubject(folder), wire.EncodeMeta(wire.Meta{Epoch: 1, Source: "test"}))
 	mt := time.Unix(1700000000, 0)
 	at := func(r wire.Record, t0 int64) (string, []byte) {
@@ -163,4 +146,19 @@ func TestReplayedRecordsAreRefused(t *testing.T) {
 	subj, next := at(file("f", "version 3"), time.Now().UnixNano())
 	pub.signed(src, subj, next)
 	jstest.Eventually(t, 10*time.Second, fileIs(root, "f", []byte("version 3"), 0o644, mt), "a newer record was not applied")
+}
+
+// newSigner makes a source's signing key and the replica's trust in it,
+// given as trustedAs says (its fingerprint or its public key).
+func newSigner(t *testing.T, trustedAs func(*sign.Signer) string) (*sign.Signer, *sign.Verifier) {
+	t.Helper()
+	s, _, err := sign.LoadOrCreate(filepath.Join(t.TempDir(), "source.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := sign.ParseTrust(trustedAs(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, v
 }
