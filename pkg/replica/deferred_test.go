@@ -100,3 +100,32 @@ func testHoldsBackStaleStates(t *testing.T, inline bool) {
 		t.Errorf("fetched %d bytes, want only g's older content (%d); before: %d", got, len(gOld), fetchedBefore)
 	}
 }
+
+// TestAnswerBehind: a held-back record is dropped at the end of a
+// reconcile only on the leader's word that its path holds nothing newer.
+// A direct get answered by a follower behind the leader (no record, or an
+// older one than the replica holds) must not drop it.
+func TestAnswerBehind(t *testing.T) {
+	b := jstest.RunJetStream(t)
+	nc := jstest.Connect(t, b)
+	pub := newPublisher(t, nc)
+	pub.inlineFile("held", []byte("x"), 0o644, time.Unix(1700000000, 0))
+	st, err := pub.js.Stream(t.Context(), wire.StreamName(folder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, empty := wire.StateSubject(folder, "held"), wire.StateSubject(folder, "never")
+	for _, tc := range []struct {
+		subject    string
+		gone, want bool
+	}{
+		{held, true, true},   // "no record" while the leader has one: behind
+		{held, false, true},  // an older record than the one held: behind
+		{empty, true, false}, // nothing on the leader either: purged or expired
+	} {
+		got, err := answerBehind(t.Context(), st, tc.subject, tc.gone)
+		if err != nil || got != tc.want {
+			t.Errorf("answerBehind(%s, gone %v) = %v, %v; want %v", tc.subject, tc.gone, got, err, tc.want)
+		}
+	}
+}

@@ -199,21 +199,48 @@ func (p *pipeline) deferStale(seq uint64, rec *wire.Record) bool {
 func (p *pipeline) applyDeferred(ctx context.Context) error {
 	defer func() { p.deferred = nil }()
 	for _, it := range p.deferred {
-		msg, err := p.stream.GetLastMsgForSubject(ctx, p.keys.StateSubject(p.folder, it.rec.Path))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue // purged: a newer state replaced it, or it expired
-		}
-		if err != nil {
+		subject := p.keys.StateSubject(p.folder, it.rec.Path)
+		msg, err := p.stream.GetLastMsgForSubject(ctx, subject)
+		gone := errors.Is(err, jetstream.ErrMsgNotFound)
+		if err != nil && !gone {
 			return fmt.Errorf("check held-back record of %s: %w", it.rec.Path, err)
 		}
+		if gone || msg.Sequence < it.seq {
+			behind, err := answerBehind(ctx, p.stream, subject, gone)
+			if err != nil {
+				return fmt.Errorf("check held-back record of %s: %w", it.rec.Path, err)
+			}
+			if behind {
+				return fmt.Errorf("check held-back record of %s at sequence %d: the broker answered from an older state "+
+					"(a follower behind its leader?); reconciling again", it.rec.Path, it.seq)
+			}
+			continue // purged, or it expired
+		}
 		if msg.Sequence != it.seq {
-			continue
+			continue // a newer state replaced it
 		}
 		if err := p.applyHeldBack(ctx, it); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// answerBehind says whether the answer to a direct get of subject, which
+// gave no record (gone) or an older one than the replica holds, came from
+// a follower of a clustered stream that is behind its leader: dropping a
+// held-back record on that word would lose its change. A path's sequence
+// only grows, so an older record is such an answer; for none at all, the
+// leader (stream info) says whether the subject holds a record.
+func answerBehind(ctx context.Context, st jetstream.Stream, subject string, gone bool) (bool, error) {
+	if !gone {
+		return true, nil
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return false, err
+	}
+	return info.State.Subjects[subject] > 0, nil
 }
 
 // applyHeldBack applies a held-back record and records it as the
